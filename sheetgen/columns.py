@@ -1,0 +1,126 @@
+"""The one column table that the workbook writer and the verifier both read.
+
+Each Column says what a column of an iteration table is called (its header
+label, in the course's notation, and the variants people use in hand-made
+sheets), how the workbook computes it (a formula template), and which oracle
+quantity it must equal. Because `sheetgen build` writes formulas from this
+table and `sheetgen verify` checks values against the oracle through this same
+table, the sheet and its check cannot drift apart.
+
+Formula templates are Excel formulas with placeholders:
+    {key}         the cell of column `key` in the same row
+    {prev:key}    the cell of column `key` in the row above
+    {param:key}   the cell of input `key` (i1, i2, t1, t2, w1..w8) in the parameter block
+    {eta}         this sheet's learning-rate cell
+Weight columns have two templates: the first row reads the parameter block,
+later rows apply the update to the row above.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str  # oracle quantity (see sheetgen.oracle.evaluate); also the placeholder name
+    label: str  # header label written by sheetgen build
+    formula: str | None  # template for every row (None: Iteration, written as a number)
+    next_formula: str | None = None  # template for rows after the first (weights only)
+    aliases: tuple[str, ...] = field(default=())  # extra header spellings accepted by verify
+    number_format: str = "0.000000000"
+
+
+def _sig(x: str) -> str:
+    return f"1/(1+EXP(-{x}))"
+
+
+def _weight(k: int) -> Column:
+    return Column(
+        key=f"w{k}",
+        label=f"w{k}",
+        formula=f"{{param:w{k}}}",
+        next_formula=f"{{prev:w{k}}}-{{eta}}*{{prev:dE_dw{k}}}",
+        number_format="0.000000000",
+    )
+
+
+def _grad(k: int, expression: str) -> Column:
+    return Column(
+        key=f"dE_dw{k}",
+        label=f"∂E/∂w{k}",
+        formula=expression,
+        aliases=(
+            f"∂E_total/∂w{k}", f"∂E_tot/∂w{k}", f"∂Etotal/∂w{k}", f"∂E/∂w{k}",
+            f"dE/dw{k}", f"dE_total/dw{k}", f"dEtotal/dw{k}", f"dE_tot/dw{k}",
+            f"dE_dw{k}", f"dEdw{k}", f"grad_w{k}", f"gradient w{k}",
+        ),
+        number_format="0.000000000",
+    )
+
+
+# Output-layer error signals, written out inline as the course sheet does.
+_DELTA_O1 = "({a_o1}-{t1})*{a_o1}*(1-{a_o1})"
+_DELTA_O2 = "({a_o2}-{t2})*{a_o2}*(1-{a_o2})"
+_DE_DA_H1 = f"({_DELTA_O1}*{{w5}}+{_DELTA_O2}*{{w7}})"
+_DE_DA_H2 = f"({_DELTA_O1}*{{w6}}+{_DELTA_O2}*{{w8}})"
+
+COLUMNS: tuple[Column, ...] = (
+    Column("iteration", "Iteration", None, aliases=("Iter", "Iteration #", "Step", "Epoch", "#"),
+           number_format="0"),
+    Column("t1", "t1", "{param:t1}", aliases=("target1", "target 1", "y1")),
+    Column("t2", "t2", "{param:t2}", aliases=("target2", "target 2", "y2")),
+    Column("i1", "i1", "{param:i1}", aliases=("x1", "input1", "input 1")),
+    Column("i2", "i2", "{param:i2}", aliases=("x2", "input2", "input 2")),
+    _weight(1), _weight(2), _weight(3), _weight(4),
+    Column("h1", "h1", "{w1}*{i1}+{w2}*{i2}", aliases=("net_h1", "net h1", "z_h1")),
+    Column("a_h1", "a_h1", _sig("{h1}"), aliases=("out_h1", "out h1", "a(h1)", "σ(h1)", "ah1")),
+    Column("h2", "h2", "{w3}*{i1}+{w4}*{i2}", aliases=("net_h2", "net h2", "z_h2")),
+    Column("a_h2", "a_h2", _sig("{h2}"), aliases=("out_h2", "out h2", "a(h2)", "σ(h2)", "ah2")),
+    _weight(5), _weight(6), _weight(7), _weight(8),
+    Column("o1", "o1", "{w5}*{a_h1}+{w6}*{a_h2}", aliases=("net_o1", "net o1", "z_o1")),
+    Column("a_o1", "a_o1", _sig("{o1}"), aliases=("out_o1", "out o1", "a(o1)", "σ(o1)", "ao1")),
+    Column("o2", "o2", "{w7}*{a_h1}+{w8}*{a_h2}", aliases=("net_o2", "net o2", "z_o2")),
+    Column("a_o2", "a_o2", _sig("{o2}"), aliases=("out_o2", "out o2", "a(o2)", "σ(o2)", "ao2")),
+    Column("E1", "E1", "0.5*({t1}-{a_o1})^2", aliases=("E_1", "E_o1", "Eo1", "E 1")),
+    Column("E2", "E2", "0.5*({t2}-{a_o2})^2", aliases=("E_2", "E_o2", "Eo2", "E 2")),
+    Column("E_total", "E_total", "{E1}+{E2}",
+           aliases=("E_tot", "E_Total", "E total", "Etotal", "E_TOTAL", "Total Error", "Error", "Loss",
+                    "E_tot(al)", "E")),
+    _grad(1, f"{_DE_DA_H1}*{{a_h1}}*(1-{{a_h1}})*{{i1}}"),
+    _grad(2, f"{_DE_DA_H1}*{{a_h1}}*(1-{{a_h1}})*{{i2}}"),
+    _grad(3, f"{_DE_DA_H2}*{{a_h2}}*(1-{{a_h2}})*{{i1}}"),
+    _grad(4, f"{_DE_DA_H2}*{{a_h2}}*(1-{{a_h2}})*{{i2}}"),
+    _grad(5, f"{_DELTA_O1}*{{a_h1}}"),
+    _grad(6, f"{_DELTA_O1}*{{a_h2}}"),
+    _grad(7, f"{_DELTA_O2}*{{a_h1}}"),
+    _grad(8, f"{_DELTA_O2}*{{a_h2}}"),
+)
+
+BY_KEY: dict[str, Column] = {c.key: c for c in COLUMNS}
+INDEX: dict[str, int] = {c.key: i for i, c in enumerate(COLUMNS)}
+
+_PLACEHOLDER = re.compile(r"\{(?:(prev|param):)?(\w+)\}")
+
+
+def placeholders(template: str) -> list[tuple[str | None, str]]:
+    """The (kind, key) pairs a template refers to; kind is None, 'prev' or 'param'."""
+    return [(m.group(1), m.group(2)) for m in _PLACEHOLDER.finditer(template)]
+
+
+def render(template: str, resolve) -> str:
+    """Fill a template: resolve(kind, key) returns the text (a cell address) for each placeholder."""
+    return _PLACEHOLDER.sub(lambda m: resolve(m.group(1), m.group(2)), template)
+
+
+def evaluate_template(template: str, resolve) -> float:
+    """Evaluate a template in Python, as a spreadsheet would, to check the table itself.
+
+    resolve(kind, key) returns a number. Only the operators and the EXP function that
+    the table uses are understood; this is for tests, independent of any spreadsheet.
+    """
+    expression = render(template, lambda kind, key: repr(float(resolve(kind, key))))
+    expression = expression.replace("^", "**").replace("EXP(", "_exp(")
+    return float(eval(expression, {"__builtins__": {}}, {"_exp": math.exp}))  # noqa: S307
