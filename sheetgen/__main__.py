@@ -1,0 +1,5 @@
+import sys
+
+from sheetgen.cli import main
+
+sys.exit(main())
