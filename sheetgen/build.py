@@ -1,0 +1,62 @@
+"""Build the live-formula backpropagation workbook (one sheet per learning rate).
+
+Reads a template (i1, i2, t1, t2, w1..w8), applies --set overrides, trains the network
+with the numpy oracle for each learning rate and writes a workbook whose every computed
+cell is a formula carrying the oracle's value. All input is checked before anything is
+written, and the book is written to a temporary file and renamed into place.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sheetgen import params as P
+from sheetgen.errors import check_output_path
+
+DEFAULT_OUTPUT = Path("output") / "BackProp.xlsx"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--template", default=P.DEFAULT_TEMPLATE, metavar="NAME|PATH",
+                        help="inputs, targets and initial weights: a name from templates/ "
+                             "(era-v1, eva8) or the path of a .toml file")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                        help="override one input (i1, i2, t1, t2, w1..w8); repeatable")
+    parser.add_argument("--iterations", type=int, default=P.DEFAULT_ITERATIONS, metavar="N",
+                        help=f"weight updates per learning rate (rows 0..N; at most {P.MAX_ITERATIONS}, "
+                             f"and at most {P.MAX_TOTAL_ROWS} rows over all sheets)")
+    parser.add_argument("--lr-list", default=P.DEFAULT_LR_LIST, metavar="ETA,ETA,...",
+                        help="comma-separated learning rates, one sheet each "
+                             f"(at most {P.MAX_LEARNING_RATES})")
+    parser.add_argument("-o", "--output", default=None, metavar="PATH",
+                        help=f"the workbook to write (default: {DEFAULT_OUTPUT}; "
+                             "output/ is created if missing)")
+
+
+def run(args: argparse.Namespace) -> int:
+    # Import here so that `sheetgen verify --help` does not pay for xlsxwriter.
+    from sheetgen.errors import atomic_output
+    from sheetgen.writer import train_all, write_workbook
+
+    template_name, params = P.load_template(args.template)
+    params = P.apply_overrides(params, args.overrides)
+    lrs = P.parse_lr_list(args.lr_list)
+    iterations = P.check_iterations(args.iterations, len(lrs))
+    if args.overrides:
+        template_name += " with " + ", ".join(o.replace(" ", "") for o in args.overrides)
+
+    if args.output is None:
+        output = DEFAULT_OUTPUT
+        output.parent.mkdir(parents=True, exist_ok=True)
+    else:
+        output = Path(args.output)
+    output = check_output_path(output, suffix=".xlsx")
+
+    tables = train_all(params, lrs, iterations)
+    with atomic_output(output) as tmp:
+        write_workbook(tmp, params, lrs, iterations, template_name=template_name, tables=tables)
+    rates = ", ".join(P.sheet_label(eta) for eta in lrs)
+    print(f"wrote {output}: {len(lrs)} learning rate{'s' if len(lrs) > 1 else ''} ({rates}) "
+          f"x {iterations} iterations, template {template_name}")
+    return 0

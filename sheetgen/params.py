@@ -1,0 +1,145 @@
+"""The build's inputs: a template (i1, i2, t1, t2, w1..w8), `--set` overrides, learning rates, iterations.
+
+Everything is validated here, before any file is touched, and every mistake is a
+UserError whose one-line message says what was wrong and what to do.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import tomllib
+
+from sheetgen.errors import UserError
+from sheetgen.oracle import INPUTS, WEIGHTS
+
+# The parameter block of the workbook, in the order it is written.
+PARAM_KEYS: tuple[str, ...] = INPUTS + WEIGHTS
+DEFAULT_TEMPLATE = "era-v1"
+DEFAULT_LR_LIST = "0.1,0.2,0.5,0.8,1,2"
+DEFAULT_ITERATIONS = 100
+
+# Ceilings. Each LR sheet holds iterations + 1 rows of 32 formula cells; past these the
+# file stops being something a spreadsheet opens comfortably (and Excel caps a sheet at
+# 1,048,576 rows). The total bounds the whole workbook: 20 sheets of 10,000 rows is ~6.4
+# million formula cells, ~2 min to write and a ~100 MB file.
+MAX_ITERATIONS = 100_000
+MAX_LEARNING_RATES = 20
+MAX_TOTAL_ROWS = 200_000
+
+
+def template_dirs() -> list[Path]:
+    """Where named templates live: beside the package when installed, else the repo's templates/."""
+    here = Path(__file__).resolve().parent
+    return [d for d in (here / "templates", here.parent / "templates") if d.is_dir()]
+
+
+def available_templates() -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for directory in template_dirs():
+        for path in sorted(directory.glob("*.toml")):
+            found.setdefault(path.stem, path)
+    return found
+
+
+def _parse_float(text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise UserError(f"{what} '{text}' is not a number: give a decimal such as 0.5") from None
+    if not math.isfinite(value):
+        raise UserError(f"{what} '{text}' is not a finite number: give a decimal such as 0.5")
+    return value
+
+
+def load_template(name_or_path: str) -> tuple[str, dict[str, float]]:
+    """Read a template by name (templates/NAME.toml) or by path; returns (its name, its 12 inputs)."""
+    templates = available_templates()
+    if name_or_path in templates:
+        path = templates[name_or_path]
+    else:
+        path = Path(name_or_path)
+        if path.suffix.lower() != ".toml" or not path.is_file():
+            names = ", ".join(sorted(templates)) or "none found"
+            raise UserError(f"unknown template '{name_or_path}': use one of {names}, "
+                            f"or the path of a .toml file")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(f"cannot read template '{path}': {error}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise UserError(f"template '{path}' is not valid TOML: {error}") from None
+
+    missing = [key for key in PARAM_KEYS if key not in data]
+    if missing:
+        raise UserError(f"template '{path}' lacks {', '.join(missing)}: "
+                        f"it must set i1, i2, t1, t2 and w1..w8")
+    unknown = sorted(set(data) - set(PARAM_KEYS) - {"name", "description"})
+    if unknown:
+        raise UserError(f"template '{path}' has unknown keys {', '.join(unknown)}: "
+                        f"allowed are name, description, i1, i2, t1, t2, w1..w8")
+    params: dict[str, float] = {}
+    for key in PARAM_KEYS:
+        value = data[key]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise UserError(f"template '{path}': {key} = {value!r} is not a finite number")
+        params[key] = float(value)
+    return str(data.get("name", path.stem)), params
+
+
+def apply_overrides(params: dict[str, float], assignments: list[str] | None) -> dict[str, float]:
+    """Apply `--set KEY=VALUE` overrides (KEY one of i1, i2, t1, t2, w1..w8) to a copy of params."""
+    result = dict(params)
+    for assignment in assignments or []:
+        key, sep, text = assignment.partition("=")
+        key, text = key.strip(), text.strip()
+        if not sep or not key or not text:
+            raise UserError(f"--set '{assignment}' is malformed: write KEY=VALUE, e.g. --set w1=0.15")
+        if key not in PARAM_KEYS:
+            raise UserError(f"--set: unknown input '{key}': use one of {', '.join(PARAM_KEYS)} "
+                            f"(learning rates go in --lr-list)")
+        result[key] = _parse_float(text, f"--set {key}")
+    return result
+
+
+def sheet_label(eta: float) -> str:
+    """How a learning rate is printed in sheet names and headers: `LR {eta:g}`."""
+    return f"{eta:g}"
+
+
+def parse_lr_list(text: str) -> list[float]:
+    """`--lr-list 0.1,0.2,...`: positive, finite, distinct learning rates, at most MAX_LEARNING_RATES."""
+    if not text.strip():
+        raise UserError("--lr-list is empty: give comma-separated learning rates, e.g. --lr-list 0.1,0.5,1")
+    lrs: list[float] = []
+    seen: dict[str, str] = {}
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            raise UserError(f"--lr-list '{text}' has an empty entry: remove the extra comma")
+        eta = _parse_float(item, "learning rate")
+        if eta <= 0:
+            raise UserError(f"learning rate '{item}' must be greater than 0")
+        label = sheet_label(eta)
+        if label in seen:
+            same = float(seen[label]) == eta
+            what = "is given twice" if same else f"and '{seen[label]}' both print as {label}"
+            raise UserError(f"learning rate '{item}' {what}: each rate gets its own sheet 'LR {label}', "
+                            f"so give distinct rates")
+        seen[label] = item
+        lrs.append(eta)
+    if len(lrs) > MAX_LEARNING_RATES:
+        raise UserError(f"{len(lrs)} learning rates is too many: give at most {MAX_LEARNING_RATES}")
+    return lrs
+
+
+def check_iterations(iterations: int, n_lrs: int) -> int:
+    if iterations <= 0:
+        raise UserError(f"--iterations {iterations} must be at least 1 (the number of weight updates)")
+    if iterations > MAX_ITERATIONS:
+        raise UserError(f"--iterations {iterations} is above the ceiling of {MAX_ITERATIONS}: give fewer")
+    if n_lrs * (iterations + 1) > MAX_TOTAL_ROWS:
+        raise UserError(f"{n_lrs} learning rates x {iterations + 1} rows is above the ceiling of "
+                        f"{MAX_TOTAL_ROWS} rows in one workbook: give fewer iterations or learning rates")
+    return iterations

@@ -1,0 +1,320 @@
+"""The live-formula workbook: Summary, Inputs, one `LR <eta>` sheet per learning rate, Equations.
+
+Every computed cell is a formula rendered from sheetgen.columns.COLUMNS and carries the
+oracle's value as its cached result, so the book is live in Excel and LibreOffice and
+still shows the right numbers in viewers that never recalculate.
+
+Sheet order: Summary first, and the book opens on it, because the loss-vs-learning-rate
+chart is what the workbook is for; Inputs comes next because it is the one sheet a user
+edits; then the LR sheets in the order given; Equations last, as the reference.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import xlsxwriter
+from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
+from xlsxwriter.worksheet import Worksheet
+
+from sheetgen import __version__, oracle
+from sheetgen.columns import COLUMNS, INDEX, render
+from sheetgen.equations import write_equations_sheet
+from sheetgen.errors import UserError
+from sheetgen.params import PARAM_KEYS, sheet_label
+
+GENERATOR = f"sheetgen {__version__}"
+SUMMARY_SHEET = "Summary"
+INPUTS_SHEET = "Inputs"
+EQUATIONS_SHEET = "Equations"
+
+# Inputs sheet: header on row 3, then one row per parameter: label in A, value in B.
+INPUTS_HEADER_ROW = 2
+INPUTS_FIRST_ROW = 3
+# LR sheets: title in A1, the η label and value in A2:B2, the table's header on row 5.
+ETA_ROW, ETA_COL = 1, 1
+TABLE_HEADER_ROW = 4
+# Summary: the same header row as the LR sheets, so row k of one is row k of the other.
+SUMMARY_HEADER_ROW = 4
+
+# Excel's EXP() fails (#NUM!) above this argument; numpy would quietly return inf.
+_EXP_LIMIT = 709.0
+
+_PARAM_MEANING = {
+    "i1": "input 1", "i2": "input 2",
+    "t1": "target of output 1 (a_o1)", "t2": "target of output 2 (a_o2)",
+    "w1": "initial weight i1 → h1", "w2": "initial weight i2 → h1",
+    "w3": "initial weight i1 → h2", "w4": "initial weight i2 → h2",
+    "w5": "initial weight a_h1 → o1", "w6": "initial weight a_h2 → o1",
+    "w7": "initial weight a_h1 → o2", "w8": "initial weight a_h2 → o2",
+}
+
+
+def lr_sheet_name(eta: float) -> str:
+    return f"LR {sheet_label(eta)}"
+
+
+def param_ref(key: str) -> str:
+    """Absolute reference to a parameter's value cell on the Inputs sheet."""
+    row = INPUTS_FIRST_ROW + PARAM_KEYS.index(key)
+    return f"{INPUTS_SHEET}!{xl_rowcol_to_cell(row, 1, row_abs=True, col_abs=True)}"
+
+
+def train_all(params: dict, lrs: list[float], iterations: int) -> list[dict]:
+    """The oracle's table for each learning rate; refuses a run a spreadsheet could not compute."""
+    tables = []
+    for eta in lrs:
+        with np.errstate(over="ignore", invalid="ignore"):
+            table = oracle.train(params, eta, iterations)
+        nets = np.concatenate([table[k] for k in ("h1", "h2", "o1", "o2")])
+        finite = all(np.isfinite(v).all() for v in table.values())
+        if not finite or (-nets).max() > _EXP_LIMIT:
+            raise UserError(f"with η = {eta:g} the network's sums leave the range of a spreadsheet's EXP() "
+                            f"(|net| > {_EXP_LIMIT:g}): use smaller inputs, weights or learning rate")
+        tables.append(table)
+    return tables
+
+
+class _TableSheet(Worksheet):
+    """A worksheet that skips xlsxwriter's per-cell scan for newer Excel functions in trusted formulas.
+
+    xlsxwriter runs ~30 regular expressions on every formula to add `_xlfn.` prefixes to
+    functions newer than Excel 2007; that scan is most of the build time. The table's
+    formulas differ only in row numbers, so `trust(patterns)` runs the scan once per
+    column pattern, checks it changes nothing, and then lets cells through unscanned.
+    """
+
+    _trusted = False
+
+    def trust(self, patterns) -> None:
+        for pattern in patterns:
+            sample = pattern.format(r="2", p="1")
+            if super()._prepare_formula(sample) != sample.removeprefix("="):
+                raise AssertionError(f"formula pattern needs xlsxwriter's rewriting: {pattern}")
+        self._trusted = True
+
+    def _prepare_formula(self, formula, expand_future_functions=False):
+        if self._trusted:
+            return formula.removeprefix("=")
+        return super()._prepare_formula(formula, expand_future_functions)
+
+
+def _row_formats(eta_ref: str) -> tuple[list[str | None], list[str | None]]:
+    """Each column's formula as a str.format pattern of {r} (this row) and {p} (the row above).
+
+    Rendering the templates once per sheet, not once per cell, keeps large books fast.
+    """
+    letters = {c.key: xl_col_to_name(i) for i, c in enumerate(COLUMNS)}
+
+    def resolve(kind, key):
+        if key == "eta":
+            return eta_ref
+        if kind == "param":
+            return param_ref(key)
+        return f"{letters[key]}{{{'p' if kind == 'prev' else 'r'}}}"
+
+    first = [None if c.formula is None else "=" + render(c.formula, resolve) for c in COLUMNS]
+    later = [None if c.formula is None else "=" + render(c.next_formula or c.formula, resolve)
+             for c in COLUMNS]
+    return first, later
+
+
+class _Styles:
+    def __init__(self, book: xlsxwriter.Workbook):
+        self.title = book.add_format({"bold": True, "font_size": 14})
+        self.note = book.add_format({"italic": True, "font_color": "#555555"})
+        self.link = book.add_format({"font_color": "blue", "underline": 1})
+        self.header = book.add_format({"bold": True, "bg_color": "#D9E1F2", "bottom": 1, "align": "center",
+                                       "valign": "vcenter"})
+        self.label = book.add_format({"bold": True, "align": "right"})
+        self.input = book.add_format({"bg_color": "#FFF2CC", "border": 1, "num_format": "General"})
+        self.eta = book.add_format({"bg_color": "#FFF2CC", "border": 1, "bold": True,
+                                    "num_format": "General"})
+        self.iteration = book.add_format({"num_format": "0", "align": "center"})
+        self.number = book.add_format({"num_format": "0.000000000"})
+        self.by_column = [book.add_format({"num_format": c.number_format}) for c in COLUMNS]
+
+
+def _print_setup(sheet, header_row: int | None, landscape: bool = True):
+    if landscape:
+        sheet.set_landscape()
+    sheet.set_paper(9)  # A4
+    sheet.fit_to_pages(1, 0)  # one page wide, as many tall as needed
+    if header_row is not None:
+        sheet.repeat_rows(header_row)
+    sheet.set_footer("&L&A&RPage &P of &N")
+
+
+def _write_inputs(book, styles, params, template_name, lrs, iterations):
+    sheet = book.add_worksheet(INPUTS_SHEET)
+    sheet.write_string(0, 0, "Inputs: edit a yellow value and every LR sheet, the Summary and the charts "
+                       "follow", styles.title)
+    sheet.write_string(1, 0, f"Template: {template_name}", styles.note)
+    for col, text in enumerate(("Name", "Value", "Meaning")):
+        sheet.write_string(INPUTS_HEADER_ROW, col, text, styles.header)
+    for offset, key in enumerate(PARAM_KEYS):
+        row = INPUTS_FIRST_ROW + offset
+        sheet.write_string(row, 0, key, styles.label)
+        sheet.write_number(row, 1, params[key], styles.input)
+        sheet.write_string(row, 2, _PARAM_MEANING[key])
+    row = INPUTS_FIRST_ROW + len(PARAM_KEYS) + 1
+    lr_text = ", ".join(sheet_label(eta) for eta in lrs)
+    sheet.write_string(row, 0, f"Learning rates: {lr_text} (one sheet each; each sheet's η cell can be "
+                       "edited)", styles.note)
+    sheet.write_string(row + 1, 0, f"Iterations: {iterations} weight updates, rows for iterations "
+                       f"0..{iterations}", styles.note)
+    sheet.set_column(0, 0, 10)
+    sheet.set_column(1, 1, 14)
+    sheet.set_column(2, 2, 34)
+    sheet.freeze_panes(INPUTS_FIRST_ROW, 0)
+    _print_setup(sheet, INPUTS_HEADER_ROW, landscape=False)
+
+
+def _write_lr_sheet(book, styles, eta: float, table: dict, iterations: int):
+    name = lr_sheet_name(eta)
+    sheet = book.add_worksheet(name, worksheet_class=_TableSheet)
+    label = sheet_label(eta)
+    n_cols = len(COLUMNS)
+    chart_col = n_cols + 1
+    chart_anchor = xl_rowcol_to_cell(TABLE_HEADER_ROW, chart_col)
+
+    sheet.write_string(0, 0, f"Gradient descent with learning rate η = {label}", styles.title)
+    sheet.write_string(ETA_ROW, ETA_COL - 1, "η", styles.label)
+    sheet.write_number(ETA_ROW, ETA_COL, eta, styles.eta)
+    sheet.write_string(ETA_ROW, ETA_COL + 1, "Each row's weights = the row above's weights − η · its ∂E/∂w; "
+                       "i1, i2, t1, t2 and the first weights come from the Inputs sheet.", styles.note)
+    sheet.write_url(2, 0, f"internal:'{name}'!{chart_anchor}", styles.link,
+                    string=f"Chart of E_total against iteration: column {xl_col_to_name(chart_col)} →")
+
+    for col, column in enumerate(COLUMNS):
+        sheet.write_string(TABLE_HEADER_ROW, col, column.label, styles.header)
+
+    eta_ref = xl_rowcol_to_cell(ETA_ROW, ETA_COL, row_abs=True, col_abs=True)
+    first, later = _row_formats(eta_ref)
+    values = [table[c.key].tolist() for c in COLUMNS]
+    formats = styles.by_column
+    write_formula, write_number = sheet.write_formula, sheet.write_number
+    computed = [col for col, column in enumerate(COLUMNS) if column.formula is not None]
+    sheet.trust([pattern for pattern in first + later if pattern is not None])
+    for n in range(iterations + 1):
+        row = TABLE_HEADER_ROW + 1 + n
+        write_number(row, INDEX["iteration"], n, styles.iteration)
+        patterns = first if n == 0 else later
+        r, p = str(row + 1), str(row)  # Excel row numbers of this row and the one above
+        for col in computed:
+            write_formula(row, col, patterns[col].format(r=r, p=p), formats[col], values[col][n])
+
+    sheet.freeze_panes(TABLE_HEADER_ROW + 1, 1)
+    sheet.set_column(0, 0, 9)
+    sheet.set_column(1, n_cols - 1, 13)
+    last_row = TABLE_HEADER_ROW + 1 + iterations
+    e_col = INDEX["E_total"]
+    chart = book.add_chart({"type": "scatter", "subtype": "straight"})
+    chart.add_series({
+        "name": f"η = {label}",
+        "categories": [name, TABLE_HEADER_ROW + 1, 0, last_row, 0],
+        "values": [name, TABLE_HEADER_ROW + 1, e_col, last_row, e_col],
+        "line": {"width": 2, "color": "#1F4E79"},
+        "marker": {"type": "none"},
+    })
+    chart.set_title({"name": f"E_total against iteration, η = {label}"})
+    chart.set_x_axis({"name": "Iteration", "min": 0, "max": iterations,
+                      "major_gridlines": {"visible": False}})
+    chart.set_y_axis({"name": "E_total", "num_format": "0.0000", "major_gridlines": {"visible": True}})
+    chart.set_legend({"none": True})
+    chart.set_size({"width": 720, "height": 400})
+    sheet.insert_chart(chart_anchor, chart)
+    _print_setup(sheet, TABLE_HEADER_ROW)
+
+
+def _write_summary(book, styles, lrs, tables, iterations, template_name):
+    sheet = book.add_worksheet(SUMMARY_SHEET, worksheet_class=_TableSheet)
+    sheet.write_string(0, 0, "E_total against iteration for every learning rate", styles.title)
+    sheet.write_string(1, 0, f"Template {template_name}; each column reads the E_total column of its LR "
+                       "sheet. Edit the Inputs sheet and everything here follows.", styles.note)
+    e_letter = xl_col_to_name(INDEX["E_total"])
+    first_row = SUMMARY_HEADER_ROW + 1
+    last_row = first_row + iterations
+    names = [lr_sheet_name(eta) for eta in lrs]
+    # The LR sheets' tables start on the same row, so row k here reads row k there.
+    patterns = [f"='{name}'!{e_letter}{{r}}" for name in names]
+    sheet.trust(patterns)
+    columns = [table["E_total"].tolist() for table in tables]
+
+    # Row by row: the book is written in constant-memory mode, which flushes each finished row.
+    sheet.write_string(SUMMARY_HEADER_ROW, 0, "Iteration", styles.header)
+    for col, eta in enumerate(lrs, start=1):
+        sheet.write_string(SUMMARY_HEADER_ROW, col, f"η = {sheet_label(eta)}", styles.header)
+    for n in range(iterations + 1):
+        row = first_row + n
+        sheet.write_number(row, 0, n, styles.iteration)
+        r = str(row + 1)
+        for col, (pattern, values) in enumerate(zip(patterns, columns, strict=True), start=1):
+            sheet.write_formula(row, col, pattern.format(r=r), styles.number, values[n])
+
+    linear = book.add_chart({"type": "scatter", "subtype": "straight"})
+    log = book.add_chart({"type": "scatter", "subtype": "straight"})
+    for col in range(1, len(lrs) + 1):
+        series = {
+            "name": [SUMMARY_SHEET, SUMMARY_HEADER_ROW, col],
+            "categories": [SUMMARY_SHEET, first_row, 0, last_row, 0],
+            "values": [SUMMARY_SHEET, first_row, col, last_row, col],
+            "line": {"width": 2},
+            "marker": {"type": "none"},
+        }
+        linear.add_series(series)
+        log.add_series(series)
+    x_axis = {"name": "Iteration", "min": 0, "max": iterations, "major_gridlines": {"visible": False}}
+    linear.set_title({"name": "Loss against iteration for each learning rate"})
+    linear.set_x_axis(x_axis)
+    linear.set_y_axis({"name": "E_total", "num_format": "0.000", "major_gridlines": {"visible": True}})
+    log.set_title({"name": "The same, log scale"})
+    log.set_x_axis(x_axis)
+    log.set_y_axis({"name": "E_total (log scale)", "log_base": 10, "num_format": "0.0E+0",
+                    "major_gridlines": {"visible": True}})
+    for chart in (linear, log):
+        chart.set_legend({"position": "right"})
+        chart.set_size({"width": 760, "height": 420})
+    chart_col = len(lrs) + 2
+    sheet.insert_chart(SUMMARY_HEADER_ROW, chart_col, linear)
+    sheet.insert_chart(SUMMARY_HEADER_ROW + 22, chart_col, log)
+    sheet.freeze_panes(first_row, 1)
+    sheet.set_column(0, 0, 9)
+    sheet.set_column(1, len(lrs), 13)
+    _print_setup(sheet, SUMMARY_HEADER_ROW)
+    sheet.activate()
+
+
+def write_workbook(path: str | Path, params: dict, lrs: list[float], iterations: int, *,
+                   template_name: str = "custom", tables: list[dict] | None = None) -> None:
+    """Write the workbook to `path` (directly: wrap in errors.atomic_output for a safe replace).
+
+    params: i1, i2, t1, t2, w1..w8; lrs: learning rates, one sheet each, in this order;
+    iterations: weight updates (rows 0..iterations). `tables` (from train_all) may be
+    passed to avoid training twice.
+    """
+    params = {key: float(params[key]) for key in PARAM_KEYS}
+    if tables is None:
+        tables = train_all(params, lrs, iterations)
+    # constant_memory streams each finished row to disk: faster, and memory stays flat for big books.
+    book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False,
+                                           "strings_to_formulas": False, "strings_to_urls": False})
+    styles = _Styles(book)
+    lr_text = ", ".join(sheet_label(eta) for eta in lrs)
+    book.set_properties({
+        "title": "Backpropagation, step by step",
+        "subject": f"2-2-2 sigmoid network trained by gradient descent, {iterations} iterations, "
+                   f"learning rates {lr_text}",
+        "author": "backprop-lab sheetgen",
+        "comments": f"template: {template_name}; lr list: {lr_text}; iterations: {iterations}",
+        "keywords": "backpropagation, gradient descent, chain rule",
+    })
+    book.set_custom_property("generator", GENERATOR)
+    # Sheets are created in display order; the Summary reads the LR sheets by name.
+    _write_summary(book, styles, lrs, tables, iterations, template_name)
+    _write_inputs(book, styles, params, template_name, lrs, iterations)
+    for eta, table in zip(lrs, tables, strict=True):
+        _write_lr_sheet(book, styles, eta, table, iterations)
+    write_equations_sheet(book, book.add_worksheet(EQUATIONS_SHEET), styles)
+    book.close()
