@@ -1,0 +1,93 @@
+"""Extra checks for workbooks written by `sheetgen build` (custom property generator = "sheetgen ...").
+
+Such a book promises more than a hand-made one: every computed cell is a live formula, the
+values cached in the file are what a spreadsheet computes (viewers that never recalculate
+show them), each LR sheet and the Summary carry their charts, and every table starts from
+the parameter block on the Inputs sheet.
+"""
+
+from __future__ import annotations
+
+import math
+
+from sheetgen.checks import close
+from sheetgen.oracle import INPUTS, WEIGHTS
+from sheetgen.tables import LABELS, Table, normalize
+from sheetgen.xlsx import Book, address
+
+INPUTS_SHEET = "Inputs"
+SUMMARY_SHEET = "Summary"
+LR_PREFIX = "LR "
+
+
+def is_built(book: Book) -> bool:
+    return book.properties.get("generator", "").startswith("sheetgen")
+
+
+def parameter_block(book: Book) -> dict[str, float]:
+    """i1, i2, t1, t2, w1..w8 from the Inputs sheet: a label cell with its value on the right."""
+    sheet = book.sheet(INPUTS_SHEET)
+    if sheet is None:
+        return {}
+    wanted, found = set(INPUTS) | set(WEIGHTS), {}
+    for (row, col), value in sheet.values.items():
+        if isinstance(value, str) and LABELS.get(normalize(value)) in wanted:
+            number = sheet.values.get((row, col + 1))
+            if isinstance(number, float):
+                found.setdefault(LABELS[normalize(value)], number)
+    return found
+
+
+def formulas_everywhere(original: Book, tables: list[Table]) -> str | None:
+    """The first computed table cell that holds a typed number instead of a formula."""
+    for table in tables:
+        sheet = original.sheet(table.sheet)
+        for key, col in table.columns.items():
+            if key == "iteration":
+                continue
+            for row in table.rows:
+                if (row, col) not in sheet.formulas:
+                    return (
+                        f"'{table.sheet}'!{address(row, col)} ({table.headers[key]}) holds a typed value, "
+                        "not a formula"
+                    )
+    return None
+
+
+def cached_values_match(original: Book, recalculated: Book, tol: float) -> str | None:
+    """The first formula cell whose value saved in the file differs from LibreOffice's recalculation."""
+    for sheet in original.sheets:
+        fresh = recalculated.sheet(sheet.name)
+        if fresh is None:
+            return f"sheet '{sheet.name}' is missing after recalculation"
+        for cell in sheet.formulas:
+            saved, computed = sheet.values.get(cell), fresh.values.get(cell)
+            if isinstance(saved, float) and isinstance(computed, float):
+                if math.isfinite(computed) and close(saved, computed, tol):
+                    continue
+            elif saved == computed or (saved is None and computed == ""):
+                continue
+            return (
+                f"'{sheet.name}'!{address(*cell)}: the saved value {saved!r} differs from the recalculated "
+                f"{computed!r}"
+            )
+    return None
+
+
+def charts_present(original: Book) -> str | None:
+    """Each LR sheet and the Summary need at least one chart."""
+    expected = [s for s in original.sheets if s.name.startswith(LR_PREFIX) or s.name == SUMMARY_SHEET]
+    lacking = [s.name for s in expected if s.charts < 1]
+    if not any(s.name == SUMMARY_SHEET for s in expected):
+        return "no Summary sheet"
+    if lacking:
+        return "no chart on sheet " + ", ".join(f"'{name}'" for name in lacking)
+    return None
+
+
+def check_built(original: Book, recalculated: Book | None, tables: list[Table], tol: float) -> list[str]:
+    """A built book's broken promises (empty when all hold); `recalculated` None skips the cache check."""
+    problems = [formulas_everywhere(original, tables), charts_present(original)]
+    if recalculated is not None:
+        problems.append(cached_values_match(original, recalculated, tol))
+    return [p for p in problems if p]

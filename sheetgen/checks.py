@@ -1,0 +1,258 @@
+"""Check an iteration table cell by cell against the oracle's equations.
+
+Every cell is judged from the cells it depends on, as the sheet itself holds them: a_h1 must be
+sigmoid of the h1 in the sheet, the next row's w1 must be w1 − η·∂E/∂w1 of the row above, and
+so on down the column table (sheetgen.columns, whose formula templates spell out the oracle's
+equations). An error therefore shows up where it is made and nowhere downstream, and the first
+wrong cell, in row order and then in dependency order, is where the sheet first goes wrong.
+Because every earlier cell agrees with the oracle, the expected value of that cell is the
+oracle's value for that row. A quantity without a column is computed from the oracle's
+equations so that the cells after it can still be judged; it is reported as missing.
+
+Tolerance: a cell passes when |found − expected| ≤ tol · max(|expected|, FLOOR). The floor
+makes values smaller than 1e-3 compare absolutely (to tol · 1e-3): sums whose terms nearly
+cancel (h = w·i + w·i with weights of opposite signs, a_o − t late in training) keep only an
+absolute precision in any engine, while every quantity of the network that matters for a
+mistake is of order 1e-3 or larger at the row where the mistake first shows.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sheetgen import columns, oracle
+from sheetgen.columns import BY_KEY, COLUMNS
+from sheetgen.tables import Table
+from sheetgen.xlsx import ErrorValue, Sheet, address
+
+FLOOR = 1e-3
+DEFAULT_TOL = 1e-9
+FIXED = oracle.INPUTS  # i1, i2, t1, t2: the same in every row
+
+
+def _compile(template: str):
+    """A template as a Python function of a mapping key -> value (numbers or numpy arrays)."""
+    expression = columns.render(template, lambda kind, key: f"c[{key!r}]")
+    expression = expression.replace("^", "**").replace("EXP(", "_exp(")
+    return eval(f"lambda c: {expression}", {"_exp": np.exp, "__builtins__": {}})  # noqa: S307
+
+
+# The quantities computed within a row (everything but the iteration, inputs and weights).
+EQUATIONS = {
+    c.key: _compile(c.formula)
+    for c in COLUMNS
+    if c.formula and c.key not in FIXED and c.key not in oracle.WEIGHTS
+}
+
+
+def close(found, expected, tol: float):
+    return np.abs(found - expected) <= tol * np.maximum(np.abs(expected), FLOOR)
+
+
+@dataclass
+class Finding:
+    sheet: str
+    address: str
+    key: str
+    label: str
+    expected: float
+    found: object
+    formula: str | None
+    diagnosis: str | None
+    row: int = 0
+
+    def describe_found(self) -> str:
+        if isinstance(self.found, float):
+            return f"{self.found:.12g}"
+        return "empty" if self.found in (None, "") else str(self.found)
+
+
+@dataclass
+class TableCheck:
+    table: Table
+    rows: int
+    verified: bool
+    max_rel_error: float
+    first_wrong: Finding | None = None
+    wrong_columns: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    unchecked: int = 0  # blank cells in present columns
+    eta: float | None = None
+    eta_note: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+class Unverifiable(Exception):
+    """The table lacks what any check needs (its weights or inputs)."""
+
+
+@dataclass
+class TableData:
+    """A table's cells as arrays: raw values, numbers (NaN for anything else) and the context."""
+
+    table: Table
+    raw: dict[str, list]
+    found: dict[str, np.ndarray]
+    context: dict[str, np.ndarray] = field(default_factory=dict)
+    expected: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def read_table(sheet: Sheet, table: Table) -> TableData:
+    raw, found = {}, {}
+    for key, col in table.columns.items():
+        column = [sheet.values.get((row, col)) for row in table.rows]
+        raw[key] = column
+        found[key] = np.array([v if isinstance(v, float) else math.nan for v in column], dtype=np.float64)
+    return TableData(table, raw, found)
+
+
+def infer_eta(data: TableData) -> tuple[float, int] | None:
+    """η from the first two consecutive rows whose weights changed: median of (w − w_next)/∂E/∂w.
+
+    The gradients come from the oracle, not from the sheet's own gradient columns, so a
+    wrong gradient column cannot bend the estimate; the median ignores one odd weight.
+    """
+    ctx = data.context
+    n = len(data.table.rows)
+    for r in range(n - 1):
+        row = {k: ctx[k][r] for k in (*FIXED, *oracle.WEIGHTS)}
+        if any(math.isnan(v) for v in row.values()):
+            continue
+        grads = oracle.evaluate(**row)
+        estimates = [
+            (ctx[w][r] - data.found[w][r + 1]) / grads[g]
+            for w, g in zip(oracle.WEIGHTS, oracle.GRADIENTS, strict=True)
+            if abs(grads[g]) > 1e-12 and not math.isnan(data.found[w][r + 1])
+        ]
+        if estimates and abs(float(np.median(estimates))) > 0:
+            eta = float(np.median(estimates))
+            nice = float(f"{eta:.6g}")
+            return (nice if abs(nice - eta) <= 1e-9 * abs(eta) else eta), r
+    return None
+
+
+def _fill_context(data: TableData, anchor: dict[str, float]) -> None:
+    """Context = the sheet's own numbers; missing or non-numeric cells replaced by what they should be."""
+    table, found, ctx, expected = data.table, data.found, data.context, data.expected
+    n = len(table.rows)
+    for key in FIXED:
+        if key in found:
+            ctx[key] = found[key]
+            first = anchor.get(key, found[key][0])
+            expected[key] = np.concatenate(([first], found[key][:-1]))
+        else:
+            ctx[key] = np.full(n, table.params[key])
+    for key in oracle.WEIGHTS:
+        ctx[key] = found[key]
+    for key, equation in EQUATIONS.items():
+        with np.errstate(all="ignore"):
+            value = np.asarray(equation(ctx), dtype=np.float64) * np.ones(n)
+        expected[key] = value
+        ctx[key] = np.where(np.isnan(found[key]), value, found[key]) if key in found else value
+
+
+def _expect_weights(data: TableData, eta: float | None, anchor: dict[str, float]) -> None:
+    ctx, expected = data.context, data.expected
+    for w, g in zip(oracle.WEIGHTS, oracle.GRADIENTS, strict=True):
+        first = anchor.get(w, ctx[w][0])
+        if eta is None:
+            later = np.full(len(ctx[w]) - 1, np.nan)  # no η: updates cannot be checked
+        else:
+            later = ctx[w][:-1] - eta * ctx[g][:-1]
+        expected[w] = np.concatenate(([first], later))
+
+
+def check_table(
+    sheet: Sheet,
+    table: Table,
+    *,
+    tol: float = DEFAULT_TOL,
+    anchor: dict[str, float] | None = None,
+    formula_of=None,
+    known_etas: tuple[float, ...] = (),
+) -> TableCheck:
+    """Judge every cell of `table`; `anchor` holds the parameter block row 0 must equal (built books).
+
+    formula_of(row, col) gives a cell's formula text for the report (default: this sheet's).
+    """
+    from sheetgen.diagnose import diagnose
+
+    anchor = anchor or {}
+    missing_required = [
+        k for k in (*oracle.WEIGHTS, *FIXED) if k not in table.columns and k not in table.params
+    ]
+    if missing_required:
+        raise Unverifiable(
+            f"'{table.sheet}' table at {table.address} has no column or labelled cell for "
+            + ", ".join(missing_required)
+        )
+    data = read_table(sheet, table)
+    _fill_context(data, anchor)
+    eta, eta_note = table.eta, f"η = {table.eta:g} from {table.eta_source}" if table.eta is not None else ""
+    if eta is None and len(table.rows) > 1:
+        inferred = infer_eta(data)
+        if inferred:
+            eta, r = inferred
+            eta_note = (
+                f"η inferred from rows {table.rows[r]},{table.rows[r + 1]} as {eta:.10g} "
+                "(no cell labelled η / eta / lr)"
+            )
+    if eta is None and len(table.rows) > 1:
+        eta_note = "η not found and not inferable: weight updates not checked"
+    _expect_weights(data, eta, anchor)
+
+    order = {c.key: i for i, c in enumerate(COLUMNS)}
+    present = sorted((k for k in table.columns if k != "iteration"), key=order.get)
+    bad_cells, wrong_keys, unchecked, worst = [], [], 0, 0.0
+    for key in present:
+        found, expect = data.found[key], data.expected[key]
+        blank = np.array([v is None or v == "" for v in data.raw[key]])
+        nonnumeric = np.isnan(found) & ~blank
+        checkable = ~np.isnan(found) & ~np.isnan(expect)
+        with np.errstate(all="ignore"):
+            rel = np.abs(found - expect) / np.maximum(np.abs(expect), FLOOR)
+        wrong = (checkable & (rel > tol)) | nonnumeric
+        unchecked += int(blank.sum())
+        if checkable.any():
+            worst = max(worst, float(np.max(rel[checkable])))
+        if wrong.any():
+            wrong_keys.append(key)
+            bad_cells.append((int(np.argmax(wrong)), order[key], key))
+    result = TableCheck(
+        table,
+        len(table.rows),
+        not bad_cells,
+        worst,
+        eta=eta,
+        eta_note=eta_note,
+        unchecked=unchecked,
+        missing=table.missing(),
+    )
+    result.wrong_columns = [table.headers[k] for k in wrong_keys]
+    if bad_cells:
+        index, _, key = min(bad_cells)
+        row, col = table.rows[index], table.columns[key]
+        formula = formula_of(row, col) if formula_of else sheet.formula(row, col)
+        result.first_wrong = Finding(
+            sheet=table.sheet,
+            address=address(row, col),
+            key=key,
+            label=table.headers[key],
+            expected=float(data.expected[key][index]),
+            found=data.raw[key][index],
+            formula=formula,
+            diagnosis=diagnose(data, key, index, eta, tol, formula, known_etas=known_etas),
+            row=row,
+        )
+    return result
+
+
+def label_of(table: Table, key: str) -> str:
+    return table.headers.get(key, BY_KEY[key].label)
+
+
+def is_error(value) -> bool:
+    return isinstance(value, ErrorValue)

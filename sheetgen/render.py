@@ -1,0 +1,103 @@
+"""Draw each sheet of a workbook, charts included, to a PNG as LibreOffice draws it.
+
+    sheetgen render BOOK.xlsx -o DIR [--dpi 110]
+
+LibreOffice recalculates the book (same throw-away profile as `verify`) and exports it to PDF
+with one page per sheet (the SinglePageSheets option of its PDF filter); poppler's pdftoppm
+turns each page into DIR/<sheet name>.png. Existing PNGs of the same names are replaced only
+once every page has been drawn.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from sheetgen import recalc, xlsx
+from sheetgen.errors import UserError
+
+PDF_FILTER = 'pdf:calc_pdf_Export:{"SinglePageSheets":{"type":"boolean","value":"true"}}'
+PDFTOPPM_HINT = (
+    "install poppler (Debian/Ubuntu: apt-get install -y poppler-utils; macOS: brew install poppler)"
+)
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("book", metavar="BOOK.xlsx", help="workbook to draw")
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="DIR",
+        required=True,
+        help="folder for the PNGs (created if missing), one per sheet, named after the sheet",
+    )
+    parser.add_argument("--dpi", type=int, default=110, help="resolution of the PNGs")
+
+
+def png_name(sheet: str) -> str:
+    """A file name for a sheet: 'LR 0.5' -> 'LR_0.5.png' (only letters, digits, . _ - kept)."""
+    return (re.sub(r"[^A-Za-z0-9._-]+", "_", sheet).strip("_") or "sheet") + ".png"
+
+
+def _output_dir(path: str | Path) -> Path:
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"-o {out}: exists and is not a folder: give a folder for the PNGs")
+    if not out.exists():
+        if not out.parent.is_dir():
+            raise UserError(f"-o {out}: its parent folder {out.parent} does not exist: create it first")
+        out.mkdir()
+    if not os.access(out, os.W_OK):
+        raise UserError(f"-o {out}: folder is not writable: choose another")
+    return out
+
+
+def render(book_path: str | Path, outdir: str | Path, dpi: int = 110) -> list[Path]:
+    """Write one PNG per sheet of `book_path` into `outdir`; return their paths in sheet order."""
+    book_path = Path(book_path)
+    sheets = [s.name for s in xlsx.read_book(book_path).sheets]  # also refuses untrusted files
+    pdftoppm = shutil.which("pdftoppm")
+    if pdftoppm is None:
+        raise UserError(f"pdftoppm was not found: {PDFTOPPM_HINT}")
+    outdir = _output_dir(outdir)
+    with tempfile.TemporaryDirectory(prefix="sheetgen-render-") as work:
+        work = Path(work)
+        with recalc.Batch([book_path], work, convert_to=PDF_FILTER, suffix=".pdf") as batch:
+            pdf = batch.output(0)
+            if pdf is None:
+                raise UserError(f"{book_path}: {batch.failure(0)}")
+        subprocess.run(
+            [pdftoppm, "-png", "-r", str(dpi), str(pdf), str(work / "page")],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=300,
+        )
+        pages = sorted(work.glob("page-*.png"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
+        if len(pages) != len(sheets):
+            raise UserError(
+                f"{book_path}: LibreOffice drew {len(pages)} pages for {len(sheets)} sheets "
+                "(a sheet with a print range or page breaks?)"
+            )
+        written = []
+        for sheet, page in zip(sheets, pages, strict=True):
+            target = outdir / png_name(sheet)
+            if target in written:  # two sheet names that differ only in punctuation
+                target = target.with_name(f"{target.stem}_{len(written) + 1}.png")
+            shutil.move(page, outdir / f".{target.name}.tmp")
+            written.append(target)
+        for target in written:
+            os.replace(outdir / f".{target.name}.tmp", target)
+    return written
+
+
+def run(args) -> int:
+    if not 20 <= args.dpi <= 600:
+        raise UserError(f"--dpi {args.dpi}: choose between 20 and 600")
+    for path in render(args.book, args.output, args.dpi):
+        print(path)
+    return 0

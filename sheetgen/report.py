@@ -1,0 +1,192 @@
+"""What `sheetgen verify` says: a verdict per workbook, as text lines, JSON or CSV rows."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sheetgen.checks import TableCheck
+
+VERIFIED, WRONG, UNREADABLE = "verified", "wrong", "unreadable"
+CSV_FIELDS = (
+    "file",
+    "verdict",
+    "sheet",
+    "cell",
+    "column",
+    "expected",
+    "found",
+    "formula",
+    "diagnosis",
+    "wrong_columns",
+    "tables",
+    "rows",
+    "max_rel_error",
+    "engine",
+    "message",
+)
+
+
+@dataclass
+class BookResult:
+    path: Path
+    engine: str
+    tables: list[TableCheck] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # broken promises of a built book
+    error: str | None = None  # why the book could not be verified at all
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        if self.error:
+            return UNREADABLE
+        return VERIFIED if all(t.verified for t in self.tables) and not self.problems else WRONG
+
+    @property
+    def first_wrong(self):
+        return next((t.first_wrong for t in self.tables if t.first_wrong), None)
+
+    @property
+    def max_rel_error(self) -> float:
+        return max((t.max_rel_error for t in self.tables), default=0.0)
+
+
+def _finding_text(finding) -> str:
+    formula = f", formula ={finding.formula}" if finding.formula else ", typed value (no formula)"
+    text = (
+        f"first wrong cell '{finding.sheet}'!{finding.address} ({finding.label}): expected "
+        f"{finding.expected:.12g}, found {finding.describe_found()}{formula}"
+    )
+    return text + (f"; diagnosis: {finding.diagnosis}" if finding.diagnosis else "; no known mistake fits")
+
+
+def one_line(result: BookResult) -> str:
+    """The batch line: file, verdict and, when wrong, where and why."""
+    name = str(result.path)
+    if result.verdict == UNREADABLE:
+        return f"{name}: UNREADABLE: {result.error}"
+    rows = sum(t.rows for t in result.tables)
+    if result.verdict == VERIFIED:
+        return (
+            f"{name}: VERIFIED ({len(result.tables)} table(s), {rows} rows, largest relative error "
+            f"{result.max_rel_error:.1e}, {result.engine})"
+        )
+    finding = result.first_wrong
+    if finding:
+        return f"{name}: WRONG: {_finding_text(finding)}"
+    return f"{name}: WRONG: {'; '.join(result.problems)}"
+
+
+def details(result: BookResult) -> list[str]:
+    """The single-workbook report: the verdict, then one block per table."""
+    lines = [one_line(result)]
+    for table in result.tables:
+        where = f"'{table.table.sheet}'!{table.table.address}"
+        verdict = "verified" if table.verified else "NOT verified"
+        lines.append(
+            f"  {where}: {verdict}, {table.rows} rows, largest relative error {table.max_rel_error:.1e}"
+            + (f"; {table.eta_note}" if table.eta_note else "")
+        )
+        if table.first_wrong and table.first_wrong is not result.first_wrong:
+            lines.append(f"    {_finding_text(table.first_wrong)}")
+        if table.wrong_columns:
+            lines.append("    columns with wrong cells: " + ", ".join(table.wrong_columns))
+        if table.missing:
+            lines.append(
+                "    no column for (computed from the oracle, not checked): " + ", ".join(table.missing)
+            )
+        if table.unchecked:
+            lines.append(f"    {table.unchecked} empty cell(s) not checked")
+    lines.extend(f"  problem: {problem}" for problem in result.problems)
+    lines.extend(f"  note: {note}" for note in result.notes)
+    return lines
+
+
+def summary_line(results: list[BookResult]) -> str:
+    counts = {v: sum(r.verdict == v for r in results) for v in (VERIFIED, WRONG, UNREADABLE)}
+    return (
+        f"{len(results)} workbook(s): {counts[VERIFIED]} verified, {counts[WRONG]} wrong, "
+        f"{counts[UNREADABLE]} unreadable"
+    )
+
+
+def as_dict(result: BookResult) -> dict:
+    finding = result.first_wrong
+    return {
+        "file": str(result.path),
+        "verdict": result.verdict,
+        "engine": result.engine,
+        "error": result.error,
+        "problems": result.problems,
+        "notes": result.notes,
+        "first_wrong": None
+        if finding is None
+        else {
+            "sheet": finding.sheet,
+            "cell": finding.address,
+            "column": finding.label,
+            "key": finding.key,
+            "expected": finding.expected,
+            "found": finding.found
+            if isinstance(finding.found, (float, bool, type(None)))
+            else str(finding.found),
+            "formula": finding.formula,
+            "diagnosis": finding.diagnosis,
+        },
+        "tables": [
+            {
+                "sheet": t.table.sheet,
+                "header": t.table.address,
+                "verified": t.verified,
+                "rows": t.rows,
+                "max_rel_error": t.max_rel_error,
+                "eta": t.eta,
+                "eta_note": t.eta_note,
+                "wrong_columns": t.wrong_columns,
+                "missing_columns": t.missing,
+                "empty_cells": t.unchecked,
+            }
+            for t in result.tables
+        ],
+    }
+
+
+def as_json(results: list[BookResult]) -> str:
+    counts = {v: sum(r.verdict == v for r in results) for v in (VERIFIED, WRONG, UNREADABLE)}
+    return json.dumps(
+        {"workbooks": [as_dict(r) for r in results], "summary": counts}, ensure_ascii=False, indent=1
+    )
+
+
+def csv_row(result: BookResult) -> dict:
+    finding = result.first_wrong
+    row = {
+        "file": str(result.path),
+        "verdict": result.verdict,
+        "engine": result.engine,
+        "tables": len(result.tables),
+        "rows": sum(t.rows for t in result.tables),
+        "max_rel_error": f"{result.max_rel_error:.3e}" if result.tables else "",
+        "wrong_columns": "; ".join(c for t in result.tables for c in t.wrong_columns),
+        "message": result.error or "; ".join(result.problems),
+    }
+    if finding:
+        row.update(
+            sheet=finding.sheet,
+            cell=finding.address,
+            column=finding.label,
+            expected=repr(finding.expected),
+            found=finding.describe_found(),
+            formula=("=" + finding.formula) if finding.formula else "",
+            diagnosis=finding.diagnosis or "",
+        )
+    return row
+
+
+def write_csv(results: list[BookResult], handle) -> None:
+    writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
+    writer.writeheader()
+    for result in results:
+        writer.writerow(csv_row(result))

@@ -1,0 +1,213 @@
+"""Find iteration tables, their learning rate and their fixed inputs in a sheet, by labels only.
+
+Hand-made sheets put things anywhere, so nothing here uses a fixed address:
+  * a header row is a run of cells whose text is a label or alias of sheetgen.columns
+    (compared after normalising: case, spaces, underscores, '∂'/'δ' read as 'd', a trailing
+    ':' or '=' ignored); a row may hold several tables side by side (a label repeating or a
+    gap of more than MAX_GAP columns starts a new one), a sheet several tables stacked;
+  * a table's rows are the rows below its header that have a number in a weight column;
+  * η is a number next to (right of, or below) a cell labelled η, eta, lr, alpha, α or
+    learning rate (also written "η =" or "η = 0.5" in one cell); the label nearest the
+    table wins;
+  * inputs and targets that are not columns (i1, i2, t1, t2) are taken from labelled
+    cells elsewhere in the workbook, the same sheet first.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from sheetgen.columns import COLUMNS, INDEX
+from sheetgen.oracle import INPUTS, WEIGHTS
+from sheetgen.xlsx import Book, ErrorValue, Sheet, address
+
+MAX_GAP = 4  # empty or unrecognised columns allowed inside one table's header
+MIN_KEYS = 6  # recognised labels a header needs (fewer is prose, a legend or a parameter block)
+
+
+def normalize(text: str) -> str:
+    """Fold a header label to a comparable form: 'E_Total ' -> 'etotal', '∂E/∂w1' -> 'de/dw1'."""
+    folded = unicodedata.normalize("NFKC", text).strip().lower()
+    folded = folded.replace("∂", "d").replace("δ", "d")
+    folded = re.sub(r"[\s_·]+", "", folded)
+    return folded.rstrip(":=")
+
+
+def _label_map() -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for column in COLUMNS:
+        for spelling in (column.key, column.label, *column.aliases):
+            folded = normalize(spelling)
+            if labels.setdefault(folded, column.key) != column.key:
+                raise ValueError(f"label {spelling!r} would mean both {labels[folded]} and {column.key}")
+    return labels
+
+
+LABELS = _label_map()
+
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_ETA = re.compile(rf"^(?:η|eta|lr|alpha|α|learning ?rate)(?: ?\((?:η|eta|lr|α)\))? ?[:=]? ?({_NUMBER})?$")
+
+
+@dataclass
+class Table:
+    sheet: str
+    header_row: int
+    columns: dict[str, int]  # key -> column number
+    headers: dict[str, str]  # key -> the label as written in the sheet
+    rows: list[int] = field(default_factory=list)
+    eta: float | None = None
+    eta_source: str = ""  # e.g. "cell B2"; empty when η must be inferred
+    params: dict[str, float] = field(default_factory=dict)  # inputs/targets found outside the table
+    param_sources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def address(self) -> str:
+        return address(self.header_row, min(self.columns.values()))
+
+    def missing(self) -> list[str]:
+        """Keys of the columns this table lacks (inputs found as labelled cells are not missing)."""
+        return [
+            c.key
+            for c in COLUMNS
+            if c.key not in self.columns and c.key not in self.params and c.key != "iteration"
+        ]
+
+
+def is_number(value) -> bool:
+    return isinstance(value, float)
+
+
+def _label_cells(sheet: Sheet) -> dict[int, list[tuple[int, str, str]]]:
+    """Row -> [(col, key, text)] for every cell whose text is a recognised column label."""
+    found: dict[int, list[tuple[int, str, str]]] = {}
+    for (row, col), value in sheet.values.items():
+        if isinstance(value, str) and not isinstance(value, ErrorValue) and len(value) < 40:
+            key = LABELS.get(normalize(value))
+            if key:
+                found.setdefault(row, []).append((col, key, value.strip()))
+    return found
+
+
+def _split_header(cells: list[tuple[int, str, str]]) -> list[list[tuple[int, str, str]]]:
+    groups: list[list[tuple[int, str, str]]] = []
+    for cell in sorted(cells):
+        current = groups[-1] if groups else None
+        if current is None or cell[0] - current[-1][0] > MAX_GAP or any(k == cell[1] for _, k, _ in current):
+            groups.append([cell])
+        else:
+            current.append(cell)
+    return groups
+
+
+def _rows_below(sheet: Sheet, header_row: int, columns: dict[str, int]) -> list[int]:
+    probe = [columns[w] for w in WEIGHTS if w in columns] or list(columns.values())
+    rows, row, skipped = [], header_row + 1, 0
+    while True:
+        if any(is_number(sheet.values.get((row, col))) for col in probe):
+            rows.append(row)
+        elif not rows and skipped < 2 and all(sheet.values.get((row, c)) in (None, "") for c in probe):
+            skipped += 1  # a blank line between header and data
+        else:
+            return rows
+        row += 1
+
+
+def find_tables(sheet: Sheet) -> list[Table]:
+    """Every iteration table of a sheet, in reading order."""
+    tables = []
+    for row, cells in sorted(_label_cells(sheet).items()):
+        for group in _split_header(cells):
+            keys = {key for _, key, _ in group}
+            if len(keys) < MIN_KEYS or not keys & (set(WEIGHTS) | {"E_total", "a_o1", "a_o2"}):
+                continue
+            table = Table(
+                sheet.name, row, {key: col for col, key, _ in group}, {key: text for _, key, text in group}
+            )
+            table.rows = _rows_below(sheet, row, table.columns)
+            if table.rows:
+                tables.append(table)
+    return tables
+
+
+def _number_near(sheet: Sheet, row: int, col: int) -> tuple[float, tuple[int, int]] | None:
+    """The number right of a label (skipping one empty cell), else the one below it."""
+    for spot in ((row, col + 1), (row, col + 2), (row + 1, col)):
+        value = sheet.values.get(spot)
+        if is_number(value):
+            return value, spot
+        if value not in (None, "") and spot == (row, col + 1):
+            continue  # a unit or another label on the right: look below instead
+    return None
+
+
+def _distance(table: Table, row: int, col: int) -> int:
+    left, right = min(table.columns.values()), max(table.columns.values())
+    last = table.rows[-1] if table.rows else table.header_row
+    drow = 0 if table.header_row <= row <= last else min(abs(row - table.header_row), abs(row - last))
+    dcol = 0 if left <= col <= right else min(abs(col - left), abs(col - right))
+    return drow + dcol
+
+
+def find_eta(sheet: Sheet, table: Table) -> None:
+    """Set table.eta from the labelled η cell nearest to the table, if there is one."""
+    best = None
+    for (row, col), value in sheet.values.items():
+        if not isinstance(value, str) or len(value) > 40:
+            continue
+        match = _ETA.match(unicodedata.normalize("NFKC", value).strip().lower())
+        if not match:
+            continue
+        if match.group(1):
+            candidate = (float(match.group(1)), f"cell {address(row, col)} ('{value.strip()}')")
+        else:
+            near = _number_near(sheet, row, col)
+            if near is None:
+                continue
+            candidate = (near[0], f"cell {address(*near[1])}")
+        rank = _distance(table, row, col)
+        if best is None or rank < best[0]:
+            best = (rank, candidate)
+    if best:
+        table.eta, table.eta_source = best[1]
+
+
+def find_params(book: Book, sheet: Sheet, table: Table, header_cells: set[tuple[str, int, int]]) -> None:
+    """Inputs/targets the table has no column for, from labelled cells (this sheet first)."""
+    wanted = [k for k in INPUTS if k not in table.columns]
+    for other in [sheet] + [s for s in book.sheets if s is not sheet]:
+        for (row, col), value in other.values.items():
+            if not wanted:
+                return
+            if not isinstance(value, str) or (other.name, row, col) in header_cells:
+                continue
+            key = LABELS.get(normalize(value))
+            if key in wanted:
+                near = _number_near(other, row, col)
+                if near is not None:
+                    table.params[key] = near[0]
+                    where = "" if other is sheet else f"'{other.name}'!"
+                    table.param_sources[key] = where + address(*near[1])
+                    wanted.remove(key)
+
+
+def header_cells(book: Book, tables: list[Table]) -> set[tuple[str, int, int]]:
+    """(sheet, row, col) of every label cell in a table header, so they are not mistaken for parameters."""
+    return {(t.sheet, t.header_row, col) for t in tables for col in t.columns.values()}
+
+
+def find_all(book: Book) -> list[Table]:
+    """Every table of every sheet, each with its η and outside inputs filled in where labelled."""
+    tables = [table for sheet in book.sheets for table in find_tables(sheet)]
+    headers = header_cells(book, tables)
+    for table in tables:
+        sheet = book.sheet(table.sheet)
+        find_eta(sheet, table)
+        find_params(book, sheet, table, headers)
+    return tables
+
+
+def column_order(key: str) -> int:
+    return INDEX[key]

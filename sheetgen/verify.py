@@ -1,0 +1,215 @@
+"""Check backpropagation workbooks cell by cell against the oracle; name the first wrong cell.
+
+    sheetgen verify BOOK.xlsx|DIR ... [--engine libreoffice|cached] [--tol REL] [--json] [--report CSV]
+
+Tables are found by their header labels anywhere in any sheet (several per sheet are fine).
+Accepted labels (case, spaces and underscores ignored; ∂ or δ may be written d; a trailing
+':' or '=' ignored), besides the keys themselves:
+  t1 t2 i1 i2: target1 / target 1 / y1, x1 / input1 / input 1 (likewise for 2)
+  h1 h2 o1 o2: net_h1 / net h1 / z_h1 (likewise for h2, o1, o2)
+  a_h1 ... a_o2: out_h1 / out h1 / a(h1) / σ(h1) / ah1 (likewise for h2, o1, o2)
+  E1 E2: E_1 / E_o1 / Eo1 / E 1 (likewise for 2)
+  E_total: E_tot / E_Total / E total / Etotal / Total Error / Error / Loss / E
+  ∂E/∂w1 ... ∂E/∂w8: ∂E_total/∂w1 / ∂E_tot/∂w1 / dE/dw1 / dE_total/dw1 / dE_dw1 / dEdw1 / grad_w1 /
+                     gradient w1
+  Iteration: Iter / Step / Epoch / # (not checked)
+η comes from the number right of (or below) a cell labelled η, eta, lr, alpha, α or learning rate
+(or one cell reading "η = 0.5"), the one nearest the table; without one it is inferred from two
+consecutive rows, and the report says so. i1, i2, t1, t2 may be labelled cells instead of columns.
+
+Engines: libreoffice (the default when installed) recalculates every book first, all in one
+LibreOffice run; cached reads the values as last saved (what the sheet's author saw). Without
+LibreOffice the default falls back to cached, with a warning.
+
+Exit status: 0 every workbook verified; 1 at least one wrong, or some unreadable among others;
+2 usage errors, or when every workbook given was unreadable or not a backprop sheet.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import tempfile
+from pathlib import Path
+
+from sheetgen import built, checks, recalc, report, tables, xlsx
+from sheetgen.errors import UserError, atomic_output, check_output_path
+
+ENGINES = ("libreoffice", "cached")
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("books", nargs="+", metavar="BOOK.xlsx|DIR", help="workbooks, or folders of *.xlsx")
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=None,
+        help="libreoffice: recalculate first (default when installed); cached: values as saved",
+    )
+    parser.add_argument(
+        "--tol",
+        type=float,
+        default=checks.DEFAULT_TOL,
+        metavar="REL",
+        help=f"relative tolerance; values below {checks.FLOOR:g} compare absolutely to REL*{checks.FLOOR:g}",
+    )
+    parser.add_argument("--json", action="store_true", help="print the results as JSON instead of text")
+    parser.add_argument("--report", metavar="CSV", help="also write one CSV row per workbook here")
+
+
+def collect(paths: list[str]) -> list[Path]:
+    """The workbooks named: files as given, folders as their *.xlsx (sorted; Office lock files skipped)."""
+    books = []
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            found = sorted(p for p in path.glob("*.xlsx") if not p.name.startswith("~$") and p.is_file())
+            if not found:
+                raise UserError(f"folder '{path}' holds no .xlsx files")
+            books.extend(found)
+        else:
+            books.append(path)
+    return books
+
+
+def choose_engine(requested: str | None) -> str:
+    if requested == "cached":
+        return "cached"
+    if recalc.find_soffice() is None:
+        if requested == "libreoffice":
+            raise UserError(
+                f"--engine libreoffice: LibreOffice (soffice) was not found: {recalc.INSTALL_HINT}"
+            )
+        print(
+            "sheetgen verify: warning: LibreOffice not found, checking the values as last saved "
+            "(--engine cached); "
+            f"to recalculate, {recalc.INSTALL_HINT.split(', or')[0]}",
+            file=sys.stderr,
+        )
+        return "cached"
+    return "libreoffice"
+
+
+def judge(path: Path, original: xlsx.Book, values: xlsx.Book, engine: str, tol: float) -> report.BookResult:
+    """Check every table of `values` (the recalculated book, or the original itself when cached)."""
+    result = report.BookResult(path, engine)
+    found = tables.find_all(values)
+    if not found:
+        result.error = (
+            "no iteration table found: no row with labels like w1 … w8, a_o1, E_total, ∂E/∂w1 "
+            "(see sheetgen verify --help for the accepted labels)"
+        )
+        return result
+    is_built = built.is_built(original)
+    anchor = built.parameter_block(values) if is_built else {}
+    known_etas = tuple(t.eta for t in found if t.eta is not None)
+    for table in found:
+        sheet = values.sheet(table.sheet)
+        source = original.sheet(table.sheet)
+
+        def formula_of(row, col, source=source, sheet=sheet):
+            return (source.formula(row, col) if source else None) or sheet.formula(row, col)
+
+        try:
+            result.tables.append(
+                checks.check_table(
+                    sheet, table, tol=tol, anchor=anchor, formula_of=formula_of, known_etas=known_etas
+                )
+            )
+        except checks.Unverifiable as error:
+            result.error = f"cannot be verified: {error}"
+            return result
+    if is_built:
+        result.problems = built.check_built(original, values if engine == "libreoffice" else None, found, tol)
+        if engine == "cached":
+            result.notes.append("cached engine: saved values not compared with a recalculation")
+    return result
+
+
+def _unreadable(path: Path, engine: str, message: str) -> report.BookResult:
+    return report.BookResult(path, engine, error=message)
+
+
+def verify_books(paths: list[Path], engine: str, tol: float, on_result=None) -> list[report.BookResult]:
+    """Verify every workbook, LibreOffice recalculating all of them in one run; results in input order.
+
+    Each original is read while LibreOffice works on the batch, and each recalculated copy as soon as
+    LibreOffice has moved on to the next file, so Python's work overlaps LibreOffice's.
+    """
+    results: list[report.BookResult | None] = [None] * len(paths)
+    valid: list[int] = []
+    for index, path in enumerate(paths):  # refuse non-workbooks before LibreOffice ever sees them
+        try:
+            xlsx.open_checked(path).close()
+            valid.append(index)
+        except UserError as error:
+            results[index] = _unreadable(path, engine, str(error).removeprefix(f"{path}: "))
+
+    def finish(index, result):
+        results[index] = result
+        if on_result:
+            on_result(result)
+
+    with tempfile.TemporaryDirectory(prefix="sheetgen-verify-") as work:
+        batch = (
+            recalc.Batch([paths[i] for i in valid], Path(work)) if engine == "libreoffice" and valid else None
+        )
+        try:
+            for index, path in enumerate(paths):
+                if results[index] is not None:  # refused above; reported in its place in the order
+                    finish(index, results[index])
+                    continue
+                try:
+                    original = xlsx.read_book(path)
+                    if batch is None:
+                        values = original
+                    else:
+                        position = valid.index(index)
+                        output = batch.output(position)
+                        if output is None:
+                            raise UserError(batch.failure(position))
+                        values = xlsx.read_book(output)
+                        values.path = path
+                    finish(index, judge(path, original, values, engine, tol))
+                except UserError as error:
+                    finish(index, _unreadable(path, engine, str(error).removeprefix(f"{path}: ")))
+        finally:
+            if batch is not None:
+                batch.close()
+    return results
+
+
+def exit_status(results: list[report.BookResult]) -> int:
+    verdicts = [r.verdict for r in results]
+    if all(v == report.UNREADABLE for v in verdicts):
+        return 2
+    return 0 if all(v == report.VERIFIED for v in verdicts) else 1
+
+
+def run(args) -> int:
+    if not (math.isfinite(args.tol) and 0 < args.tol < 1):
+        raise UserError(f"--tol {args.tol}: give a relative tolerance between 0 and 1, e.g. 1e-9")
+    if args.report:
+        check_output_path(args.report, suffix=".csv")
+    paths = collect(args.books)
+    engine = choose_engine(args.engine)
+    single = len(paths) == 1
+
+    def show(result):
+        if args.json:
+            return
+        if single and result.verdict == report.UNREADABLE:  # one line on stderr, as for any unusable input
+            print(f"sheetgen verify: error: {result.path}: {result.error}", file=sys.stderr)
+            return
+        lines = report.details(result) if single else [report.one_line(result)]
+        print("\n".join(lines), flush=True)
+
+    results = verify_books(paths, engine, args.tol, on_result=show)
+    if args.json:
+        print(report.as_json(results))
+    elif not single:
+        print(report.summary_line(results))
+    if args.report:
+        with atomic_output(args.report) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
+            report.write_csv(results, handle)
+    return exit_status(results)
