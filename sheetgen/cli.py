@@ -18,6 +18,16 @@ from sheetgen.errors import EXIT_USAGE, UserError
 SUBCOMMANDS = {"build": build, "verify": verify, "render": render}
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keep the description's line breaks; show a default where there is one the help does not already give."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text or action.default in (None, [], False, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (what was wrong, what to do) and exit status 2."""
 
@@ -27,12 +37,12 @@ class _Parser(argparse.ArgumentParser):
 
 def make_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sheetgen", description=__doc__.split("\n\n")[0],
-                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                     formatter_class=_HelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="{build,verify,render}",
                                 parser_class=_Parser)
     for name, module in SUBCOMMANDS.items():
         sp = sub.add_parser(name, help=module.__doc__.strip().splitlines()[0], description=module.__doc__,
-                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                            formatter_class=_HelpFormatter)
         module.add_arguments(sp)
         sp.set_defaults(run=module.run)
     return parser
