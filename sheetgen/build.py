@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 
 from sheetgen import params as P
-from sheetgen.errors import check_output_path
+from sheetgen.errors import UserError, check_output_path
 
 DEFAULT_OUTPUT = Path("output") / "BackProp.xlsx"
 
@@ -36,6 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # Import here so that `sheetgen verify --help` does not pay for xlsxwriter.
+    from xlsxwriter.exceptions import FileCreateError
+
     from sheetgen.errors import atomic_output
     from sheetgen.writer import train_all, write_workbook
 
@@ -51,11 +53,17 @@ def run(args: argparse.Namespace) -> int:
         output.parent.mkdir(parents=True, exist_ok=True)
     else:
         output = Path(args.output)
+    check_output_path(output)  # first without the suffix: "is a directory" says more than "must end in .xlsx"
     output = check_output_path(output, suffix=".xlsx")
 
     tables = train_all(params, lrs, iterations)
-    with atomic_output(output) as tmp:
-        write_workbook(tmp, params, lrs, iterations, template_name=template_name, tables=tables)
+    try:
+        with atomic_output(output) as tmp:
+            write_workbook(tmp, params, lrs, iterations, template_name=template_name, tables=tables)
+    except (OSError, FileCreateError) as error:
+        # The checks above cannot foresee everything (a full disk, a read-only mount, /proc).
+        reason = getattr(error, "strerror", None) or error
+        raise UserError(f"cannot write '{output}': {reason}: choose another -o path") from None
     rates = ", ".join(P.sheet_label(eta) for eta in lrs)
     print(f"wrote {output}: {len(lrs)} learning rate{'s' if len(lrs) > 1 else ''} ({rates}) "
           f"x {iterations} iterations, template {template_name}")

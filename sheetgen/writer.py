@@ -226,6 +226,8 @@ def _write_lr_sheet(book, styles, eta: float, table: dict, iterations: int):
     chart.set_size({"width": 720, "height": 400})
     sheet.insert_chart(chart_anchor, chart)
     _print_setup(sheet, TABLE_HEADER_ROW)
+    # Print the table alone: with the chart beside it, fitting to one page wide would shrink it further.
+    sheet.print_area(0, 0, last_row, n_cols - 1)
 
 
 def _write_summary(book, styles, lrs, tables, iterations, template_name):

@@ -1,0 +1,28 @@
+"""The committed network diagram, and the code that draws it."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+from sheetgen import diagram
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    assert data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_redrawing_the_diagram_gives_a_png_of_the_expected_size(tmp_path):
+    path = diagram.draw(tmp_path / "network.png")
+    assert _png_size(path) == (diagram.WIDTH_PX, diagram.HEIGHT_PX)
+    assert path.stat().st_size > 10_000  # a drawing, not an empty canvas
+
+
+def test_the_committed_diagram_is_the_one_the_workbook_uses():
+    from sheetgen.equations import DIAGRAM
+
+    assert DIAGRAM == diagram.ASSET
+    assert _png_size(DIAGRAM) == (diagram.WIDTH_PX, diagram.HEIGHT_PX)

@@ -1,0 +1,93 @@
+"""The numpy oracle against torch autograd and against the matrix form of backpropagation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from backprop_reference import matrix_train, relative_error, torch_loss_and_gradients, torch_train
+
+from sheetgen import oracle
+from sheetgen.params import load_template
+
+RNG = np.random.default_rng(20261122)
+
+
+def _random_points(n: int):
+    """Inputs in [-2, 2], targets in [0, 1], weights in [-3, 3]: well beyond the course's values."""
+    for _ in range(n):
+        i1, i2 = RNG.uniform(-2, 2, 2)
+        t1, t2 = RNG.uniform(0, 1, 2)
+        yield float(i1), float(i2), float(t1), float(t2), [float(w) for w in RNG.uniform(-3, 3, 8)]
+
+
+@pytest.mark.parametrize("point", list(_random_points(300)))
+def test_all_eight_gradients_equal_torch_autograd(point):
+    i1, i2, t1, t2, weights = point
+    row = oracle.evaluate(i1, i2, t1, t2, *weights)
+    loss, grads = torch_loss_and_gradients(i1, i2, t1, t2, weights)
+    assert relative_error(row["E_total"], loss) < 1e-12
+    for k, expected in enumerate(grads, start=1):
+        assert relative_error(row[f"dE_dw{k}"], expected) < 1e-12, f"dE/dw{k}"
+
+
+def test_the_common_w3_w4_mistake_is_caught():
+    """Hand-made sheets often use a_h1·(1 − a_h1) in ∂E/∂w3, ∂E/∂w4; torch must disagree with that."""
+    _, params = load_template("era-v1")
+    row = oracle.evaluate(**params)
+    _, grads = torch_loss_and_gradients(params["i1"], params["i2"], params["t1"], params["t2"],
+                                        [params[f"w{k}"] for k in range(1, 9)])
+    wrong_w3 = row["dE_dw3"] / (row["a_h2"] * (1 - row["a_h2"])) * row["a_h1"] * (1 - row["a_h1"])
+    assert relative_error(wrong_w3, grads[2]) > 1e-6
+    assert relative_error(row["dE_dw3"], grads[2]) < 1e-12
+
+
+def test_evaluate_on_arrays_equals_evaluate_on_each_row():
+    points = list(_random_points(50))
+    columns = [np.array(values) for values in zip(*[(i1, i2, t1, t2, *w) for i1, i2, t1, t2, w in points],
+                                                  strict=True)]
+    table = oracle.evaluate(*columns)
+    for n, (i1, i2, t1, t2, weights) in enumerate(points):
+        row = oracle.evaluate(i1, i2, t1, t2, *weights)
+        for key, value in row.items():
+            assert table[key][n] == value, key
+
+
+@pytest.mark.parametrize("template", ["era-v1", "eva8"])
+@pytest.mark.parametrize("eta", [0.1, 2.0])
+def test_train_equals_torch_gradient_descent(template, eta):
+    _, params = load_template(template)
+    table = oracle.train(params, eta, 200)
+    for row in torch_train(params, eta, 200):
+        n = row["iteration"]
+        assert table["iteration"][n] == n
+        for key in ("E_total", *oracle.WEIGHTS, *oracle.GRADIENTS):
+            assert relative_error(table[key][n], row[key]) < 1e-12, (n, key)
+
+
+def test_every_column_of_train_equals_the_matrix_form():
+    _, params = load_template("eva8")
+    table = oracle.train(params, 0.5, 300)
+    for row in matrix_train(params, 0.5, 300):
+        for key, value in row.items():
+            assert relative_error(table[key][row["iteration"]], value) < 1e-12, (row["iteration"], key)
+
+
+def test_update_uses_the_gradients_of_the_same_row():
+    _, params = load_template("era-v1")
+    eta = 0.8
+    table = oracle.train(params, eta, 50)
+    for w, g in zip(oracle.WEIGHTS, oracle.GRADIENTS, strict=True):
+        np.testing.assert_array_equal(table[w][1:], table[w][:-1] - eta * table[g][:-1])
+    assert table[oracle.WEIGHTS[0]][0] == params["w1"]
+
+
+@pytest.mark.parametrize("start", ["era-v1", "eva8", "random-1", "random-2", "random-3"])
+def test_loss_falls_at_every_step_for_a_small_learning_rate(start):
+    if start.startswith("random"):
+        i1, i2, t1, t2, weights = next(_random_points(1))
+        params = {"i1": i1, "i2": i2, "t1": t1, "t2": t2, **dict(zip(oracle.WEIGHTS, weights, strict=True))}
+    else:
+        _, params = load_template(start)
+    losses = oracle.train(params, 0.05, 1000)["E_total"]
+    assert np.all(np.diff(losses) < 0)
+    assert losses[-1] < losses[0]
