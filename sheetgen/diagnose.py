@@ -4,20 +4,26 @@ Each candidate mistake is an alternative computation of the cell from the same r
 (the sheet's own values): the column's equation with one quantity read in place of another
 (a_h1 for a_h2, w5/w7 for w6/w8, a_o1 for a_o2, ...), with a reference into the row above or
 below, another column's value, the update with the wrong sign or another η, the opposite sign
-or a factor of two. The first candidate whose value matches the value found (within the
-check's tolerance, and different from the right value) is the diagnosis. The formula text is
-never parsed: values decide, so the diagnosis holds for any way of writing the formula.
+or a factor of two. A candidate explains the cell when its value matches the value found
+(within the check's tolerance) and differs from the right value: values decide.
+
+Several candidates can match the same number (with t1 = t2, "E2 computed from a_o1" and "E2
+holds E1" are one value), so the formula text breaks ties: a candidate whose cell references
+appear in the formula (or, for "holds another column", a formula that is just a reference to
+that column, or a typed value) is preferred over one the formula contradicts.
 """
 
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
 from sheetgen import columns, oracle
 from sheetgen.checks import EQUATIONS, TableData, close
 from sheetgen.columns import BY_KEY
+from sheetgen.xlsx import address
 
 # Quantities that are easily confused with each other.
 _FAMILIES = (
@@ -35,12 +41,8 @@ _FAMILIES = (
     ("o2", "a_o2"),
 )
 _OUTPUT_WEIGHT_SWAPS = ({"w5": "w6", "w7": "w8"}, {"w6": "w5", "w8": "w7"})
-_DERIVATIVE = {
-    "a_h1": "a_h1·(1−a_h1)",
-    "a_h2": "a_h2·(1−a_h2)",
-    "a_o1": "a_o1·(1−a_o1)",
-    "a_o2": "a_o2·(1−a_o2)",
-}
+_DERIVATIVE = {k: f"{k}·(1−{k})" for k in ("a_h1", "a_h2", "a_o1", "a_o2")}
+_REFERENCE = re.compile(r"\$?\b([A-Z]{1,3})\$?(\d+)\b")
 
 
 def _confusable(key: str) -> list[str]:
@@ -55,22 +57,67 @@ def _row(data: TableData, index: int) -> dict[str, float]:
     return {key: float(values[index]) for key, values in data.context.items()}
 
 
+class _Evidence:
+    """What the formula text should show if a candidate is the mistake made."""
+
+    def __init__(self, data: TableData, formula: str | None):
+        self.data = data
+        self.formula = formula
+        self.refs = (
+            {m.group(1) + m.group(2) for m in _REFERENCE.finditer(formula.upper())} if formula else set()
+        )
+
+    def cell(self, key: str, index: int) -> str | None:
+        table = self.data.table
+        if key not in table.columns or not 0 <= index < len(table.rows):
+            return None
+        return address(table.rows[index], table.columns[key])
+
+    def score(self, evidence) -> int:
+        """2 the formula supports the candidate, 1 it cannot tell, 0 it contradicts it."""
+        if evidence is None:
+            return 1
+        kind, wanted, unwanted = evidence
+        if kind == "plain":  # the whole value is another cell's: a reference to it, or a typed number
+            target = self.cell(*wanted)
+            if self.formula is None:
+                return 2
+            if target is None:
+                return 1
+            return 2 if self.refs == {target} else 0
+        needed = [self.cell(k, i) for k, i in wanted]
+        avoided = [self.cell(k, i) for k, i in unwanted]
+        if self.formula is None or any(c is None for c in needed):
+            return 1
+        if all(c in self.refs for c in needed) and not any(c in self.refs for c in avoided if c):
+            return 2
+        return 0
+
+
 def _candidates(data: TableData, key: str, index: int, eta: float | None, known_etas):
-    """(description, value) pairs for the mistakes that could have produced the cell at `index`."""
+    """(description, value, evidence) for the mistakes that could have produced the cell at `index`."""
     ctx, n = data.context, len(data.table.rows)
     rows = data.table.rows
     here = _row(data, index)
     label = _label(data, key)
+    is_weight = key in oracle.WEIGHTS
     for other in data.context:
         if other != key and other not in oracle.INPUTS:
-            yield f"holds {_label(data, other)}'s value: overwritten by another quantity", here[other]
+            yield (
+                f"holds {_label(data, other)}'s value: overwritten by another quantity",
+                here[other],
+                ("plain", (other, index), ()),
+            )
     for shift, where in ((-1, "above"), (1, "below")):
         if 0 <= index + shift < n:
-            yield (
-                f"holds {label} of the row {where} (row {rows[index + shift]}): a reference to the wrong row",
-                float(ctx[key][index + shift]),
+            what = (
+                "is not updated: it repeats the row above"
+                if is_weight and shift == -1
+                else f"holds {label} of the row {where} (row {rows[index + shift]}): "
+                "a reference to the wrong row"
             )
-    if key in oracle.WEIGHTS and index > 0 and eta is not None:
+            yield what, float(ctx[key][index + shift]), ("plain", (key, index + shift), ())
+    if is_weight and index > 0 and eta is not None:
         yield from _update_candidates(data, key, index, eta, known_etas)
         return
     equation = EQUATIONS.get(key)
@@ -83,30 +130,31 @@ def _candidates(data: TableData, key: str, index: int, eta: float | None, known_
             yield (
                 f"uses the wrong output weights: {wrong} in place of {right}",
                 equation(here | {old: here[new] for old, new in swap.items()}),
+                ("refs", [(new, index) for new in swap.values()], [(old, index) for old in swap]),
             )
     for used in sorted(uses):
         for other in _confusable(used):
             value = equation(here | {used: here[other]})
+            evidence = ("refs", [(other, index)], [(used, index)])
             if key.startswith("dE_dw") and used in _DERIVATIVE and other in _DERIVATIVE:
-                yield f"uses {_DERIVATIVE[other]} in place of {_DERIVATIVE[used]}", value
+                yield f"uses {_DERIVATIVE[other]} in place of {_DERIVATIVE[used]}", value, evidence
             else:
-                yield f"uses {_label(data, other)} in place of {_label(data, used)}", value
+                yield f"uses {_label(data, other)} in place of {_label(data, used)}", value, evidence
     for shift, where in ((-1, "above"), (1, "below")):
         if 0 <= index + shift < n:
             there = _row(data, index + shift)
             for used in sorted(uses):
                 yield (
-                    f"reads {_label(data, used)} from the row {where} (row {rows[index + shift]}): "
-                    "a reference to the wrong row",
+                    f"reads {_label(data, used)} from the row {where} (row {rows[index + shift]}) "
+                    "instead of its own row",
                     equation(here | {used: there[used]}),
+                    ("refs", [(used, index + shift)], [(used, index)]),
                 )
     right = float(data.expected[key][index])
-    yield (
-        "has the wrong sign (t − a instead of a − t?)" if key.startswith("dE_dw") else "has the wrong sign",
-        -right,
-    )
-    yield "is twice the right value (the ½ missing?)", 2 * right
-    yield "is half the right value", right / 2
+    sign = "has the wrong sign (t − a instead of a − t?)" if key.startswith("dE_dw") else "has the wrong sign"
+    yield sign, -right, None
+    yield "is twice the right value (the ½ missing?)", 2 * right, None
+    yield "is half the right value", right / 2, None
 
 
 def _update_candidates(data: TableData, key: str, index: int, eta: float, known_etas):
@@ -116,17 +164,20 @@ def _update_candidates(data: TableData, key: str, index: int, eta: float, known_
     yield (
         f"adds η·{_label(data, grad)} instead of subtracting it (update with the wrong sign)",
         before + eta * slope,
+        None,
     )
     for other in oracle.GRADIENTS:
         if other != grad:
             yield (
                 f"is updated with {_label(data, other)} in place of {_label(data, grad)}",
                 before - eta * float(ctx[other][index - 1]),
+                ("refs", [(other, index - 1)], [(grad, index - 1)]),
             )
     if index > 1:
         yield (
             f"is updated with {_label(data, grad)} from two rows above: a reference to the wrong row",
             before - eta * float(ctx[grad][index - 2]),
+            ("refs", [(grad, index - 2)], []),
         )
     found = data.found[key][index]
     if slope and not math.isnan(found):
@@ -136,7 +187,7 @@ def _update_candidates(data: TableData, key: str, index: int, eta: float, known_
             nice
         )
         if plausible and used > 0 and abs(used - eta) > 1e-9 * eta:
-            yield f"update uses η = {nice:g}, not the table's η = {eta:g}", before - nice * slope
+            yield f"update uses η = {nice:g}, not the table's η = {eta:g}", before - nice * slope, None
 
 
 def diagnose(
@@ -153,9 +204,15 @@ def diagnose(
     right = float(data.expected[key][index])
     if math.isnan(found) or math.isnan(right):
         return None
+    evidence = _Evidence(data, formula)
+    best, best_score = None, -1
     with np.errstate(all="ignore"):
-        for description, value in _candidates(data, key, index, eta, known_etas):
+        for description, value, support in _candidates(data, key, index, eta, known_etas):
             value = float(value)
             if math.isfinite(value) and close(found, value, tol) and not close(value, right, tol):
-                return description
-    return None
+                score = evidence.score(support)
+                if score > best_score:
+                    best, best_score = description, score
+                if score == 2:
+                    break
+    return best
