@@ -29,18 +29,15 @@ MAX_LEARNING_RATES = 20
 MAX_TOTAL_ROWS = 200_000
 
 
-def template_dirs() -> list[Path]:
-    """Where named templates live: beside the package when installed, else the repo's templates/."""
+def template_dir() -> Path:
+    """Named templates: sheetgen/templates/ when installed (package data), else the repo's templates/."""
     here = Path(__file__).resolve().parent
-    return [d for d in (here / "templates", here.parent / "templates") if d.is_dir()]
+    installed = here / "templates"
+    return installed if installed.is_dir() else here.parent / "templates"
 
 
 def available_templates() -> dict[str, Path]:
-    found: dict[str, Path] = {}
-    for directory in template_dirs():
-        for path in sorted(directory.glob("*.toml")):
-            found.setdefault(path.stem, path)
-    return found
+    return {path.stem: path for path in sorted(template_dir().glob("*.toml"))}
 
 
 def _parse_float(text: str, what: str) -> float:
