@@ -1,0 +1,207 @@
+"""sheetgen verify without LibreOffice (--engine cached): table finding, verdicts, batch output, bad input.
+
+The books here hold typed values (a sheet pasted as values), computed by the oracle and then
+spoiled on purpose, so these tests need no spreadsheet engine.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import zipfile
+
+import pytest
+import xlsxwriter
+
+from sheetgen import cli, oracle, recalc, xlsx
+from sheetgen.columns import COLUMNS
+
+PARAMS = dict(
+    i1=0.05, i2=0.1, t1=0.01, t2=0.99, w1=0.15, w2=0.2, w3=0.25, w4=0.3, w5=0.4, w6=0.45, w7=0.5, w8=0.55
+)
+KEYS = [c.key for c in COLUMNS]
+
+
+def write_values(path, tables, *, spoil=None, drop=(), extra_text=None):
+    """tables: [(header_row, first_col, eta, eta_label)] (0-based). spoil: (table, row, key, value)."""
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Class")
+    for n, (top, left, eta, eta_label) in enumerate(tables):
+        if eta_label:
+            sheet.write_string(top - 2, left, eta_label)
+            sheet.write_number(top - 2, left + 1, eta)
+        truth = oracle.train(PARAMS, eta, 8)
+        keys = [k for k in KEYS if k not in drop]
+        for c, key in enumerate(keys):
+            sheet.write_string(top, left + c, next(col.label for col in COLUMNS if col.key == key))
+            for r in range(9):
+                value = float(truth[key][r])
+                if spoil and spoil[:3] == (n, r, key):
+                    value = spoil[3]
+                if isinstance(value, str):
+                    sheet.write_string(top + 1 + r, left + c, value)
+                else:
+                    sheet.write_number(top + 1 + r, left + c, value)
+    if extra_text:
+        sheet.write_string(0, 0, extra_text)
+    book.close()
+    return path
+
+
+def run_cli(capsys, *args):
+    status = cli.main(["verify", *map(str, args)])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_right_values_verify(tmp_path, capsys):
+    path = write_values(tmp_path / "ok.xlsx", [(3, 0, 0.5, "η")])
+    status, out, err = run_cli(capsys, path, "--engine", "cached")
+    assert status == 0, out + err
+    assert out.splitlines()[0].startswith(f"{path}: VERIFIED (1 table(s), 9 rows")
+    assert "η = 0.5 from cell B2" in out
+
+
+def test_spoiled_value_is_found_with_its_diagnosis(tmp_path, capsys):
+    truth = oracle.train(PARAMS, 0.5, 8)
+    path = write_values(
+        tmp_path / "bad.xlsx", [(3, 0, 0.5, "eta")], spoil=(0, 4, "a_h2", float(truth["h2"][4]))
+    )
+    status, out, _ = run_cli(capsys, path, "--engine", "cached")
+    assert status == 1
+    col = KEYS.index("a_h2") + 1
+    assert f"first wrong cell 'Class'!{xlsx.address(4 + 5, col)} (a_h2)" in out
+    assert f"expected {truth['a_h2'][4]:.12g}" in out
+    assert "typed value (no formula)" in out
+    assert "diagnosis: holds h2's value: overwritten by another quantity" in out
+    assert "columns with wrong cells: a_h2" in out
+
+
+def test_text_in_a_number_cell(tmp_path, capsys):
+    path = write_values(tmp_path / "text.xlsx", [(3, 0, 0.5, "lr")], spoil=(0, 2, "E2", "n/a"))
+    status, out, _ = run_cli(capsys, path, "--engine", "cached", "--json")
+    assert status == 1
+    finding = json.loads(out)["workbooks"][0]["first_wrong"]
+    assert finding["column"] == "E2" and finding["found"] == "n/a"
+    assert finding["diagnosis"] == "the cell shows n/a instead of a number"
+
+
+def test_two_tables_on_one_sheet_each_with_the_nearest_eta(tmp_path, capsys):
+    path = write_values(
+        tmp_path / "two.xlsx", [(3, 0, 0.5, "η"), (20, 0, 2.0, "learning rate")], spoil=(1, 3, "w5", 0.4)
+    )
+    status, out, _ = run_cli(capsys, path, "--engine", "cached", "--json")
+    assert status == 1
+    tables = json.loads(out)["workbooks"][0]["tables"]
+    assert [t["eta"] for t in tables] == [0.5, 2.0]
+    assert [t["verified"] for t in tables] == [True, False]
+    assert tables[1]["wrong_columns"][0] == "w5"  # typed values downstream were computed from the right w5
+
+
+def test_missing_intermediate_columns_are_reported_not_guessed(tmp_path, capsys):
+    path = write_values(tmp_path / "lean.xlsx", [(3, 0, 0.5, "η")], drop=("h1", "h2", "o1", "o2"))
+    status, out, _ = run_cli(capsys, path, "--engine", "cached")
+    assert status == 0
+    assert "no column for (computed from the oracle, not checked): h1, h2, o1, o2" in out
+
+
+def test_missing_weights_cannot_be_verified(tmp_path, capsys):
+    path = write_values(tmp_path / "noweight.xlsx", [(3, 0, 0.5, "η")], drop=("w7", "w8"))
+    status, out, err = run_cli(capsys, path, "--engine", "cached")
+    assert status == 2 and out == ""
+    assert err.count("\n") == 1
+    assert "has no column or labelled cell for w7, w8" in err
+
+
+def test_batch_lines_summary_csv_and_exit_status(tmp_path, capsys):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    write_values(folder / "alice.xlsx", [(3, 0, 0.5, "η")])
+    write_values(folder / "bob.xlsx", [(3, 0, 0.5, "η")], spoil=(0, 1, "w3", PARAMS["w3"]))
+    (folder / "carol.xlsx").write_text("not a workbook")
+    report_path = tmp_path / "report.csv"
+    status, out, _ = run_cli(capsys, folder, "--engine", "cached", "--report", report_path)
+    assert status == 1
+    lines = out.splitlines()
+    assert len(lines) == 4
+    assert lines[0].startswith(f"{folder / 'alice.xlsx'}: VERIFIED")
+    assert lines[1].startswith(f"{folder / 'bob.xlsx'}: WRONG: first wrong cell 'Class'!H6 (w3)")
+    assert lines[2].startswith(f"{folder / 'carol.xlsx'}: UNREADABLE: not an .xlsx workbook")
+    assert lines[3] == "3 workbook(s): 1 verified, 1 wrong, 1 unreadable"
+    with open(report_path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["verdict"] for r in rows] == ["verified", "wrong", "unreadable"]
+    assert rows[1]["cell"] == "H6" and rows[1]["column"] == "w3" and rows[1]["sheet"] == "Class"
+    truth = oracle.train(PARAMS, 0.5, 8)
+    assert float(rows[1]["expected"]) == pytest.approx(truth["w3"][1], rel=1e-15)
+    assert rows[1]["diagnosis"] == "is not updated: it repeats the row above"
+    assert rows[0]["rows"] == "9" and rows[2]["message"].startswith("not an .xlsx")
+
+
+def test_all_unreadable_is_exit_2(tmp_path, capsys):
+    (tmp_path / "a.xlsx").write_text("x")
+    (tmp_path / "b.xlsx").write_bytes(b"PK\x03\x04 broken")
+    status, out, _ = run_cli(capsys, tmp_path / "a.xlsx", tmp_path / "b.xlsx", "--engine", "cached")
+    assert status == 2
+    assert "2 workbook(s): 0 verified, 0 wrong, 2 unreadable" in out
+
+
+def test_no_table_is_exit_2(tmp_path, capsys):
+    book = xlsxwriter.Workbook(str(tmp_path / "essay.xlsx"))
+    book.add_worksheet().write_string(0, 0, "Backpropagation is the chain rule, w1 w2 and E")
+    book.close()
+    status, out, err = run_cli(capsys, tmp_path / "essay.xlsx", "--engine", "cached")
+    assert status == 2 and "no iteration table found" in err and out == ""
+
+
+def _one_line_refusal(capsys, path, words):
+    status, out, err = run_cli(capsys, path, "--engine", "cached")
+    assert status == 2, err
+    assert out == "" and err.count("\n") == 1 and "Traceback" not in err
+    assert words in err, err
+
+
+def test_untrusted_inputs_are_refused_in_one_line(tmp_path, capsys, monkeypatch):
+    (tmp_path / "text.xlsx").write_text("hello")
+    _one_line_refusal(capsys, tmp_path / "text.xlsx", "not an .xlsx workbook (not a zip file)")
+
+    good = write_values(tmp_path / "good.xlsx", [(3, 0, 0.5, "η")])
+    (tmp_path / "cut.xlsx").write_bytes(good.read_bytes()[:1500])
+    _one_line_refusal(capsys, tmp_path / "cut.xlsx", "corrupt .xlsx")
+
+    (tmp_path / "locked.xlsx").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(4000))
+    _one_line_refusal(capsys, tmp_path / "locked.xlsx", "password-protected")
+
+    with zipfile.ZipFile(tmp_path / "bomb.xlsx", "w", zipfile.ZIP_DEFLATED) as bomb:
+        bomb.writestr("xl/workbook.xml", "<workbook/>")
+        bomb.writestr("xl/worksheets/sheet1.xml", b"\0" * (40 << 20))  # 40 MiB of zeros, ~40 KiB packed
+    _one_line_refusal(capsys, tmp_path / "bomb.xlsx", "zip bomb")
+
+    with zipfile.ZipFile(tmp_path / "other.xlsx", "w") as other:
+        other.writestr("word/document.xml", "<w/>")
+    _one_line_refusal(capsys, tmp_path / "other.xlsx", "not an .xlsx workbook (no xl/workbook.xml)")
+
+    monkeypatch.setattr(xlsx, "MAX_CELLS", 100)  # the real cap is 2 million; the mechanism is the same
+    _one_line_refusal(capsys, good, "more than 100 cells")
+
+
+def test_without_libreoffice_default_falls_back_to_cached(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(recalc, "find_soffice", lambda: None)
+    path = write_values(tmp_path / "ok.xlsx", [(3, 0, 0.5, "η")])
+    status, out, err = run_cli(capsys, path)
+    assert status == 0 and "cached)" in out.splitlines()[0]
+    assert err.startswith("sheetgen verify: warning: LibreOffice not found") and err.count("\n") == 1
+    status, out, err = run_cli(capsys, path, "--engine", "libreoffice")
+    assert status == 2 and "libreoffice-calc-nogui" in err and err.count("\n") == 1
+
+
+def test_bad_arguments(tmp_path, capsys):
+    path = write_values(tmp_path / "ok.xlsx", [(3, 0, 0.5, "η")])
+    status, _, err = run_cli(capsys, path, "--tol", "0")
+    assert status == 2 and "--tol" in err
+    status, _, err = run_cli(capsys, path, "--engine", "cached", "--report", tmp_path / "r.txt")
+    assert status == 2 and ".csv" in err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    status, _, err = run_cli(capsys, empty)
+    assert status == 2 and "holds no .xlsx files" in err
