@@ -1,0 +1,174 @@
+"""MNIST IDX files: find them, check them, and load them once as uint8 tensors on the device.
+
+The four standard files may be gzip-compressed or not, directly in --data-dir or in a
+torchvision-style ROOT/MNIST/raw. Checks, in order: the file exists, its IDX magic number, the
+sizes its header announces against the bytes present, and then the md5 of the (uncompressed)
+contents against the standard published values.
+
+Checksum policy: the md5 is verified whenever a file has exactly the standard size, so a
+full-size file with different content (a corrupt download, a modified copy) is refused. A file of
+another size that is a valid IDX file is accepted as a custom or subset dataset (the tests use small
+synthetic files) and a note says that it was not checksum-verified.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import struct
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from mnist_trainer.errors import UserError
+
+IMAGE_MAGIC = 0x00000803  # unsigned byte, 3 dimensions (count, rows, cols)
+LABEL_MAGIC = 0x00000801  # unsigned byte, 1 dimension (count)
+
+# name -> (uncompressed size in bytes, md5 of the uncompressed bytes): the standard public values.
+STANDARD_FILES = {
+    "train-images-idx3-ubyte": (47040016, "6bbc9ace898e44ae57da46a324031adb"),
+    "train-labels-idx1-ubyte": (60008, "a25bea736e30d166cdddb491f175f624"),
+    "t10k-images-idx3-ubyte": (7840016, "2646ac647ad5339dbf082846283269ea"),
+    "t10k-labels-idx1-ubyte": (10008, "27ae3e4e09519cfbb04c329615203637"),
+}
+FILE_NAMES = tuple(STANDARD_FILES)
+
+
+def default_data_dir() -> str:
+    return os.environ.get("MNIST_DIR", os.path.join("data", "mnist"))
+
+
+@dataclass
+class MnistSplits:
+    """uint8 images (N x 28 x 28) and int64 labels (N), already on the training device."""
+
+    train_images: torch.Tensor
+    train_labels: torch.Tensor
+    test_images: torch.Tensor
+    test_labels: torch.Tensor
+    notes: list[str]
+
+
+def find_file(data_dir: Path, name: str) -> Path | None:
+    """The file `name` (or `name`.gz) in data_dir or in torchvision's data_dir/MNIST/raw layout."""
+    for folder in (data_dir, data_dir / "MNIST" / "raw"):
+        for candidate in (folder / name, folder / f"{name}.gz"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _missing_message(data_dir: Path, missing: list[str]) -> str:
+    return (f"MNIST file(s) not found in '{data_dir}': {', '.join(missing)} (need all four: "
+            f"{', '.join(FILE_NAMES)}, optionally .gz, in the folder or in its MNIST/raw); "
+            f"point --data-dir (or $MNIST_DIR) at them, or add --download to fetch them with torchvision")
+
+
+def read_bytes(path: Path) -> bytes:
+    """The file's contents, decompressed if it is gzip (by magic bytes, not by name)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(2)
+        if head == b"\x1f\x8b":
+            with gzip.open(path, "rb") as f:
+                return f.read()
+        return path.read_bytes()
+    except (OSError, EOFError, zlib.error) as error:
+        raise UserError(f"cannot read '{path}': {error} (the file is corrupt or truncated; "
+                        f"replace it, or use --download)") from None
+
+
+def parse_idx(raw: bytes, path: Path, kind: str) -> torch.Tensor:
+    """Parse an IDX images (kind='images') or labels (kind='labels') file into a uint8 tensor."""
+    expected_magic, header_len = (IMAGE_MAGIC, 16) if kind == "images" else (LABEL_MAGIC, 8)
+    if len(raw) < header_len:
+        raise UserError(f"'{path}' is truncated: {len(raw)} bytes, shorter than the {header_len}-byte IDX "
+                        f"header; replace the file")
+    magic = struct.unpack(">I", raw[:4])[0]
+    if magic != expected_magic:
+        raise UserError(f"'{path}' is not an IDX {kind} file: magic number 0x{magic:08x}, expected "
+                        f"0x{expected_magic:08x}; check that the four files are not mixed up or corrupt")
+    if kind == "images":
+        count, rows, cols = struct.unpack(">III", raw[4:16])
+        if (rows, cols) != (28, 28):
+            raise UserError(f"'{path}' holds {rows}x{cols} images; MNIST images are 28x28")
+        shape = (count, rows, cols)
+    else:
+        count = struct.unpack(">I", raw[4:8])[0]
+        shape = (count,)
+    expected_len = header_len + count * (784 if kind == "images" else 1)
+    if len(raw) != expected_len:
+        state = "truncated" if len(raw) < expected_len else "longer than its header says"
+        raise UserError(f"'{path}' is {state}: its header announces {count} {kind} ({expected_len} bytes) "
+                        f"but it has {len(raw)} bytes; replace the file")
+    tensor = torch.frombuffer(bytearray(raw[header_len:]), dtype=torch.uint8) if count else \
+        torch.empty(0, dtype=torch.uint8)
+    return tensor.reshape(shape)
+
+
+def verify_checksum(raw: bytes, path: Path, name: str) -> str | None:
+    """Refuse a standard-size file whose md5 is wrong; return a note for a non-standard (subset) file."""
+    size, md5 = STANDARD_FILES[name]
+    if len(raw) != size:
+        return (f"note: '{path.name}' has {len(raw)} bytes, not the standard {size}: "
+                f"used as a custom/subset dataset, md5 not checked")
+    actual = hashlib.md5(raw).hexdigest()
+    if actual != md5:
+        raise UserError(f"checksum mismatch for '{path}': md5 of the contents is {actual}, the standard "
+                        f"MNIST file has {md5}; the file is corrupt: replace it, or use --download")
+    return None
+
+
+def load_file(data_dir: Path, name: str) -> tuple[torch.Tensor, str | None]:
+    path = find_file(data_dir, name)
+    if path is None:
+        raise UserError(_missing_message(data_dir, [name]))
+    raw = read_bytes(path)
+    tensor = parse_idx(raw, path, "images" if "images" in name else "labels")
+    return tensor, verify_checksum(raw, path, name)
+
+
+def download(data_dir: Path) -> None:
+    """Fetch MNIST with torchvision into data_dir/MNIST/raw (which find_file also searches)."""
+    try:
+        from torchvision.datasets import MNIST
+
+        for train in (True, False):
+            MNIST(str(data_dir), train=train, download=True)
+    except Exception as error:  # torchvision raises RuntimeError/URLError/OSError when offline
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserError(f"--download failed ({first_line}); check the internet connection, or download the "
+                        f"four files by hand and point --data-dir at them") from None
+
+
+def load_mnist(data_dir: str | os.PathLike, device: torch.device, fetch: bool = False) -> MnistSplits:
+    """Check and load the four files; the tensors are moved to `device` once, here."""
+    folder = Path(data_dir)
+    if fetch:
+        download(folder)
+    missing = [name for name in FILE_NAMES if find_file(folder, name) is None]
+    if missing:
+        raise UserError(_missing_message(folder, missing))
+    loaded = {name: load_file(folder, name) for name in FILE_NAMES}
+    notes = [note for _, note in loaded.values() if note]
+    tensors = {name: tensor for name, (tensor, _) in loaded.items()}
+    for split in ("train", "t10k"):
+        images, labels = tensors[f"{split}-images-idx3-ubyte"], tensors[f"{split}-labels-idx1-ubyte"]
+        if len(images) != len(labels):
+            raise UserError(f"'{split}' files disagree: {len(images)} images but {len(labels)} labels; "
+                            f"replace them with a matching pair")
+        if len(images) == 0:
+            raise UserError(f"'{split}' files in '{folder}' hold no images; replace them")
+        if int(labels.max()) > 9:
+            raise UserError(f"'{split}' labels contain {int(labels.max())}; MNIST labels are 0-9")
+    return MnistSplits(
+        train_images=tensors["train-images-idx3-ubyte"].to(device),
+        train_labels=tensors["train-labels-idx1-ubyte"].long().to(device),
+        test_images=tensors["t10k-images-idx3-ubyte"].to(device),
+        test_labels=tensors["t10k-labels-idx1-ubyte"].long().to(device),
+        notes=notes,
+    )
