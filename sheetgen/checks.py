@@ -134,15 +134,21 @@ def infer_eta(data: TableData) -> tuple[float, int] | None:
     return None
 
 
+def _forward_fill(values: np.ndarray) -> np.ndarray:
+    index = np.where(np.isnan(values), 0, np.arange(len(values)))
+    return values[np.maximum.accumulate(index)]
+
+
 def _fill_context(data: TableData, anchor: dict[str, float]) -> None:
     """Context = the sheet's own numbers; missing or non-numeric cells replaced by what they should be."""
     table, found, ctx, expected = data.table, data.found, data.context, data.expected
     n = len(table.rows)
     for key in FIXED:
         if key in found:
-            ctx[key] = found[key]
-            first = anchor.get(key, found[key][0])
-            expected[key] = np.concatenate(([first], found[key][:-1]))
+            # Constants: a sheet may write them in the first row only; later blanks mean "the same".
+            ctx[key] = _forward_fill(found[key])
+            first = anchor.get(key, ctx[key][0])
+            expected[key] = np.concatenate(([first], ctx[key][:-1]))
         else:
             ctx[key] = np.full(n, table.params[key])
     for key in oracle.WEIGHTS:

@@ -48,7 +48,14 @@ def _label_map() -> dict[str, str]:
 LABELS = _label_map()
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
-_ETA = re.compile(rf"^(?:η|eta|lr|alpha|α|learning ?rate)(?: ?\((?:η|eta|lr|α)\))? ?[:=]? ?({_NUMBER})?$")
+_ETA_NAME = r"(?:η|eta|lr|alpha|α|learning ?rate)"
+_ETA = re.compile(rf"^{_ETA_NAME}(?: ?\({_ETA_NAME}\))? ?[:=]? ?({_NUMBER})?$")
+_ASSIGNMENT = re.compile(rf"^(\S{{1,12}}?) ?[:=] ?({_NUMBER})$")  # "i1 = 0.05" in one cell
+
+
+def _fold_eta(text: str) -> str:
+    """'Learning_Rate (η):' -> 'learning rate (η):' so one pattern covers the spellings."""
+    return re.sub(r"[\s_]+", " ", unicodedata.normalize("NFKC", text)).strip().lower()
 
 
 @dataclass
@@ -157,7 +164,7 @@ def find_eta(sheet: Sheet, table: Table) -> None:
     for (row, col), value in sheet.values.items():
         if not isinstance(value, str) or len(value) > 40:
             continue
-        match = _ETA.match(unicodedata.normalize("NFKC", value).strip().lower())
+        match = _ETA.match(_fold_eta(value))
         if not match:
             continue
         if match.group(1):
@@ -183,14 +190,17 @@ def find_params(book: Book, sheet: Sheet, table: Table, header_cells: set[tuple[
                 return
             if not isinstance(value, str) or (other.name, row, col) in header_cells:
                 continue
-            key = LABELS.get(normalize(value))
-            if key in wanted:
-                near = _number_near(other, row, col)
-                if near is not None:
-                    table.params[key] = near[0]
-                    where = "" if other is sheet else f"'{other.name}'!"
-                    table.param_sources[key] = where + address(*near[1])
-                    wanted.remove(key)
+            assignment = _ASSIGNMENT.match(value.strip())
+            if assignment and LABELS.get(normalize(assignment.group(1))) in wanted:
+                key, near = LABELS[normalize(assignment.group(1))], (float(assignment.group(2)), (row, col))
+            else:
+                key = LABELS.get(normalize(value))
+                near = _number_near(other, row, col) if key in wanted else None
+            if near is not None:
+                table.params[key] = near[0]
+                where = "" if other is sheet else f"'{other.name}'!"
+                table.param_sources[key] = where + address(*near[1])
+                wanted.remove(key)
 
 
 def header_cells(book: Book, tables: list[Table]) -> set[tuple[str, int, int]]:
