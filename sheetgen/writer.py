@@ -11,6 +11,7 @@ edits; then the LR sheets in the order given; Equations last, as the reference.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -179,7 +180,10 @@ def _write_lr_sheet(book, styles, eta: float, table: dict, iterations: int):
     chart_col = n_cols + 1
     chart_anchor = xl_rowcol_to_cell(TABLE_HEADER_ROW, chart_col)
 
-    sheet.write_string(0, 0, f"Gradient descent with learning rate η = {label}", styles.title)
+    eta_ref = xl_rowcol_to_cell(ETA_ROW, ETA_COL, row_abs=True, col_abs=True)
+    # Title, chart title and the Summary's legend read the η cell, so they follow an edit of η.
+    sheet.write_formula(0, 0, f'="E_total against iteration, η = "&{eta_ref}', styles.title,
+                        f"E_total against iteration, η = {label}")
     sheet.write_string(ETA_ROW, ETA_COL - 1, "η", styles.label)
     sheet.write_number(ETA_ROW, ETA_COL, eta, styles.eta)
     sheet.write_string(ETA_ROW, ETA_COL + 1, "Each row's weights = the row above's weights − η · its ∂E/∂w; "
@@ -190,7 +194,6 @@ def _write_lr_sheet(book, styles, eta: float, table: dict, iterations: int):
     for col, column in enumerate(COLUMNS):
         sheet.write_string(TABLE_HEADER_ROW, col, column.label, styles.header)
 
-    eta_ref = xl_rowcol_to_cell(ETA_ROW, ETA_COL, row_abs=True, col_abs=True)
     first, later = _row_formats(eta_ref)
     values = [table[c.key].tolist() for c in COLUMNS]
     formats = styles.by_column
@@ -211,14 +214,18 @@ def _write_lr_sheet(book, styles, eta: float, table: dict, iterations: int):
     last_row = TABLE_HEADER_ROW + 1 + iterations
     e_col = INDEX["E_total"]
     chart = book.add_chart({"type": "scatter", "subtype": "straight"})
+    # *_data: the charts' cached points (constant-memory mode cannot read them back from the sheet),
+    # so that viewers which never recalculate still draw the curves.
     chart.add_series({
         "name": f"η = {label}",
         "categories": [name, TABLE_HEADER_ROW + 1, 0, last_row, 0],
         "values": [name, TABLE_HEADER_ROW + 1, e_col, last_row, e_col],
+        "categories_data": list(range(iterations + 1)),
+        "values_data": values[e_col],
         "line": {"width": 2, "color": "#1F4E79"},
         "marker": {"type": "none"},
     })
-    chart.set_title({"name": f"E_total against iteration, η = {label}"})
+    chart.set_title({"name": [name, 0, 0], "data": [f"E_total against iteration, η = {label}"]})
     chart.set_x_axis({"name": "Iteration", "min": 0, "max": iterations,
                       "major_gridlines": {"visible": False}})
     chart.set_y_axis({"name": "E_total", "num_format": "0.0000", "major_gridlines": {"visible": True}})
@@ -228,6 +235,20 @@ def _write_lr_sheet(book, styles, eta: float, table: dict, iterations: int):
     _print_setup(sheet, TABLE_HEADER_ROW)
     # Print the table alone: with the chart beside it, fitting to one page wide would shrink it further.
     sheet.print_area(0, 0, last_row, n_cols - 1)
+
+
+def _log_axis_range(tables) -> dict:
+    """Whole decades around the E_total curves, for the log-scale chart.
+
+    Set explicitly because a curve that reaches exactly 0 (large η, the targets hit to the
+    last bit) leaves LibreOffice's automatic log axis empty. Below 1e-20 there is nothing
+    left to see, so the axis stops there.
+    """
+    values = np.concatenate([table["E_total"] for table in tables])
+    positive = values[values > 0]
+    low = max(float(positive.min()), 1e-20) if positive.size else 1e-20
+    high = max(float(values.max()), low * 10)
+    return {"min": 10.0 ** math.floor(math.log10(low)), "max": 10.0 ** math.ceil(math.log10(high))}
 
 
 def _write_summary(book, styles, lrs, tables, iterations, template_name):
@@ -246,8 +267,10 @@ def _write_summary(book, styles, lrs, tables, iterations, template_name):
 
     # Row by row: the book is written in constant-memory mode, which flushes each finished row.
     sheet.write_string(SUMMARY_HEADER_ROW, 0, "Iteration", styles.header)
+    eta_cell = xl_rowcol_to_cell(ETA_ROW, ETA_COL, row_abs=True, col_abs=True)
     for col, eta in enumerate(lrs, start=1):
-        sheet.write_string(SUMMARY_HEADER_ROW, col, f"η = {sheet_label(eta)}", styles.header)
+        sheet.write_formula(SUMMARY_HEADER_ROW, col, f"=\"η = \"&'{lr_sheet_name(eta)}'!{eta_cell}",
+                            styles.header, f"η = {sheet_label(eta)}")
     for n in range(iterations + 1):
         row = first_row + n
         sheet.write_number(row, 0, n, styles.iteration)
@@ -257,11 +280,14 @@ def _write_summary(book, styles, lrs, tables, iterations, template_name):
 
     linear = book.add_chart({"type": "scatter", "subtype": "straight"})
     log = book.add_chart({"type": "scatter", "subtype": "straight"})
-    for col in range(1, len(lrs) + 1):
-        series = {
+    for col, (eta, values) in enumerate(zip(lrs, columns, strict=True), start=1):
+        series = {  # with the cached points, as on the LR sheets
             "name": [SUMMARY_SHEET, SUMMARY_HEADER_ROW, col],
             "categories": [SUMMARY_SHEET, first_row, 0, last_row, 0],
             "values": [SUMMARY_SHEET, first_row, col, last_row, col],
+            "name_data": [f"η = {sheet_label(eta)}"],
+            "categories_data": list(range(iterations + 1)),
+            "values_data": values,
             "line": {"width": 2},
             "marker": {"type": "none"},
         }
@@ -274,7 +300,7 @@ def _write_summary(book, styles, lrs, tables, iterations, template_name):
     log.set_title({"name": "The same, log scale"})
     log.set_x_axis(x_axis)
     log.set_y_axis({"name": "E_total (log scale)", "log_base": 10, "num_format": "0.0E+0",
-                    "major_gridlines": {"visible": True}})
+                    "major_gridlines": {"visible": True}, **_log_axis_range(tables)})
     for chart in (linear, log):
         chart.set_legend({"position": "right"})
         chart.set_size({"width": 760, "height": 420})

@@ -192,8 +192,13 @@ def test_editing_an_initial_weight_moves_every_sheet(formulas):
 def test_summary_reads_every_lr_sheets_e_total(formulas, cached):
     summary, summary_values = formulas["Summary"], cached["Summary"]
     header = next(r[0].row for r in summary.iter_rows(max_row=20) if r[0].value == "Iteration")
-    labels = [c.value for c in summary[header]][:len(LRS) + 1]
+    labels = [c.value for c in summary_values[header]][:len(LRS) + 1]
     assert labels == ["Iteration"] + [f"η = {eta:g}" for eta in LRS]
+    # The labels (and so the chart legends) read each sheet's η cell, so they follow an edit of η.
+    for k, eta in enumerate(LRS, start=2):
+        eta_cell = _eta_cell(formulas[f"LR {eta:g}"])
+        assert references(summary.cell(header, k).value, "Summary") == [(f"LR {eta:g}", eta_cell.row,
+                                                                          eta_cell.column)]
     assert summary.freeze_panes == f"B{header + 1}"
     e_col = LABELS.index("E_total") + 1
     for k, eta in enumerate(LRS, start=2):
@@ -219,6 +224,8 @@ def test_charts_one_per_lr_sheet_and_two_on_the_summary(book_path):
     for chart in charts:
         assert chart.count("<c:title>") >= 3, "chart title and both axis titles"
         assert "<c:scatterChart>" in chart
+        # Cached points, for viewers that draw charts without recalculating: x and y of every series.
+        assert chart.count(f'<c:ptCount val="{ITERATIONS + 1}"/>') == 2 * chart.count("<c:ser>")
     lr_charts = [c for c in charts if c.count("<c:ser>") == 1]
     assert [re.search(r"E_total against iteration, η = ([^<]+)<", c).group(1) for c in lr_charts] == \
         [f"{eta:g}" for eta in LRS]
