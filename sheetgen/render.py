@@ -43,46 +43,53 @@ def png_name(sheet: str) -> str:
     return (re.sub(r"[^A-Za-z0-9._-]+", "_", sheet).strip("_") or "sheet") + ".png"
 
 
-def _output_dir(path: str | Path) -> Path:
+def _check_output_dir(path: str | Path) -> Path:
+    """Refuse an unusable -o before any work; the folder itself is made only once there is output."""
     out = Path(path)
     if out.exists() and not out.is_dir():
         raise UserError(f"-o {out}: exists and is not a folder: give a folder for the PNGs")
-    if not out.exists():
-        if not out.parent.is_dir():
-            raise UserError(f"-o {out}: its parent folder {out.parent} does not exist: create it first")
-        out.mkdir()
-    if not os.access(out, os.W_OK):
-        raise UserError(f"-o {out}: folder is not writable: choose another")
+    folder = out if out.exists() else out.parent
+    if not folder.is_dir():
+        raise UserError(f"-o {out}: its parent folder {out.parent} does not exist: create it first")
+    if not os.access(folder, os.W_OK):
+        raise UserError(f"-o {out}: {folder} is not writable: choose another folder")
     return out
 
 
 def render(book_path: str | Path, outdir: str | Path, dpi: int = 110) -> list[Path]:
     """Write one PNG per sheet of `book_path` into `outdir`; return their paths in sheet order."""
     book_path = Path(book_path)
+    outdir = _check_output_dir(outdir)
     sheets = [s.name for s in xlsx.read_book(book_path).sheets]  # also refuses untrusted files
     pdftoppm = shutil.which("pdftoppm")
     if pdftoppm is None:
         raise UserError(f"pdftoppm was not found: {PDFTOPPM_HINT}")
-    outdir = _output_dir(outdir)
     with tempfile.TemporaryDirectory(prefix="sheetgen-render-") as work:
         work = Path(work)
         with recalc.Batch([book_path], work, convert_to=PDF_FILTER, suffix=".pdf") as batch:
             pdf = batch.output(0)
             if pdf is None:
                 raise UserError(f"{book_path}: {batch.failure(0)}")
-        subprocess.run(
-            [pdftoppm, "-png", "-r", str(dpi), str(pdf), str(work / "page")],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            timeout=300,
-        )
+        try:
+            subprocess.run(
+                [pdftoppm, "-png", "-r", str(dpi), str(pdf), str(work / "page")],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                timeout=600,
+            )
+        except subprocess.CalledProcessError as error:
+            reason = error.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
+            raise UserError(f"{book_path}: pdftoppm failed ({reason[0]}): try a lower --dpi") from None
+        except subprocess.TimeoutExpired:
+            raise UserError(f"{book_path}: pdftoppm took over 10 minutes: try a lower --dpi") from None
         pages = sorted(work.glob("page-*.png"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
         if len(pages) != len(sheets):
             raise UserError(
                 f"{book_path}: LibreOffice drew {len(pages)} pages for {len(sheets)} sheets "
                 "(a sheet with a print range or page breaks?)"
             )
+        outdir.mkdir(exist_ok=True)
         written = []
         for sheet, page in zip(sheets, pages, strict=True):
             target = outdir / png_name(sheet)
