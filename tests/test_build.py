@@ -239,3 +239,17 @@ def test_equations_sheet_derives_in_the_course_order(formulas):
     positions = [text.find(marker) for marker in order]
     assert -1 not in positions and positions == sorted(positions), dict(zip(order, positions, strict=True))
     assert "∂E_total/∂w3 = ∂E_total/∂a_h2 · a_h2·(1 − a_h2) · i1" in text
+
+
+def test_log_chart_has_whole_decades_even_when_a_curve_reaches_zero(tmp_path):
+    """With η = 8 the era-v1 loss reaches exactly 0, where LibreOffice's automatic log axis draws nothing."""
+    _, params = load_template("era-v1")
+    path = tmp_path / "steep.xlsx"
+    write_workbook(path, params, [0.5, 8.0], 200)
+    with zipfile.ZipFile(path) as z:
+        charts = [z.read(n).decode() for n in z.namelist() if n.startswith("xl/charts/chart")]
+    log_chart = next(c for c in charts if "<c:logBase" in c)
+    scaling = re.search(r"<c:scaling><c:logBase.*?</c:scaling>", log_chart).group(0)
+    low = float(re.search(r'<c:min val="([^"]+)"/>', scaling).group(1))
+    high = float(re.search(r'<c:max val="([^"]+)"/>', scaling).group(1))
+    assert low == 1e-20 and high == 0.1
