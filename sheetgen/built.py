@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from sheetgen.checks import close
+from sheetgen.checks import FLOOR
 from sheetgen.oracle import INPUTS, WEIGHTS
 from sheetgen.tables import LABELS, Table, normalize
 from sheetgen.xlsx import Book, address
@@ -63,7 +63,7 @@ def cached_values_match(original: Book, recalculated: Book, tol: float) -> str |
         for cell in sheet.formulas:
             saved, computed = sheet.values.get(cell), fresh.values.get(cell)
             if isinstance(saved, float) and isinstance(computed, float):
-                if math.isfinite(computed) and close(saved, computed, tol):
+                if math.isfinite(computed) and abs(saved - computed) <= tol * max(abs(computed), FLOOR):
                     continue
             elif saved == computed or (saved is None and computed == ""):
                 continue

@@ -15,6 +15,7 @@ MAX_CELLS cells. Every refusal is a one-line UserError.
 from __future__ import annotations
 
 import posixpath
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,20 +86,24 @@ def address(row: int, col: int) -> str:
 
 
 _COLUMN_CACHE: dict[str, int] = {}
+_CELL_REF = re.compile(r"([A-Za-z]{1,3})(\d{1,7})$")
 
 
-def _split_ref(ref: str) -> tuple[int, int]:
-    split = 0
-    while split < len(ref) and ref[split].isalpha():
-        split += 1
-    letters = ref[:split].upper()
+def _column_number(letters: str) -> int:
     col = _COLUMN_CACHE.get(letters)
     if col is None:
         col = 0
-        for ch in letters:
+        for ch in letters.upper():
             col = col * 26 + ord(ch) - 64
         _COLUMN_CACHE[letters] = col
-    return int(ref[split:]), col
+    return col
+
+
+def _split_ref(ref: str) -> tuple[int, int]:
+    match = _CELL_REF.match(ref)
+    if match is None:
+        raise ValueError(f"bad cell reference {ref[:20]!r}")
+    return int(match.group(2)), _column_number(match.group(1))
 
 
 def _local(tag: str) -> str:
@@ -212,62 +217,79 @@ def _count_charts(archive: zipfile.ZipFile, sheet_part: str, path: Path) -> int:
     return charts
 
 
+_NAMESPACES = (
+    "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+    "http://purl.oclc.org/ooxml/spreadsheetml/main",
+)
+_ROW = {f"{{{ns}}}row" for ns in _NAMESPACES}
+_CELL = {f"{{{ns}}}c" for ns in _NAMESPACES}
+_VALUE = {f"{{{ns}}}v" for ns in _NAMESPACES}
+_FORMULA = {f"{{{ns}}}f" for ns in _NAMESPACES}
+_INLINE = {f"{{{ns}}}is" for ns in _NAMESPACES}
+
+
 def _read_cells(
     archive: zipfile.ZipFile, part: str, sheet: Sheet, strings: list[str], path: Path, budget: list[int]
 ) -> None:
-    values, formulas, shared = sheet.values, sheet.formulas, sheet.shared
-    row_number, col_number = 0, 0
+    """Read a worksheet row by row: only "end" events, each row's cells handled once the row is complete."""
+    row_number = 0
+    cells = 0
     try:
         with archive.open(part) as stream:
-            for event, elem in ET.iterparse(stream, events=("start", "end")):
-                tag = _local(elem.tag)
-                if event == "start":
-                    if tag == "row":
-                        row_number = int(elem.get("r") or row_number + 1)
-                        col_number = 0
-                    continue
-                if tag == "c":
-                    ref = elem.get("r")
-                    if ref:
-                        row, col = _split_ref(ref)
-                    else:  # positions may be implied by order
-                        row, col = row_number, col_number + 1
-                    col_number = col
-                    if row > 1_048_576 or col > 16_384 or row < 1 or col < 1:
-                        raise UserError(f"{path}: corrupt .xlsx (cell {ref} outside any sheet)")
-                    budget[0] -= 1
-                    if budget[0] < 0:
+            for _, elem in ET.iterparse(stream):
+                tag = elem.tag
+                if tag in _CELL:
+                    cells += 1  # counted as they stream by, so one enormous row cannot exhaust memory
+                    if cells > budget[0]:
                         raise UserError(
                             f"{path}: refused: more than {MAX_CELLS} cells; a backprop sheet "
                             "has far fewer (split the workbook)"
                         )
-                    kind = elem.get("t")
-                    raw, formula, inline = None, None, None
-                    for child in elem:
-                        child_tag = _local(child.tag)
-                        if child_tag == "v":
-                            raw = child.text
-                        elif child_tag == "f":
-                            formula = child
-                        elif child_tag == "is":
-                            inline = "".join(t.text or "" for t in child.iter() if _local(t.tag) == "t")
-                    if formula is not None:
-                        text = formula.text
-                        if formula.get("t") == "shared":
-                            si = formula.get("si")
-                            if text:
-                                shared[si] = (text, (row, col))
-                            formulas[(row, col)] = ("shared", si)
-                        elif text:
-                            formulas[(row, col)] = text
-                    values[(row, col)] = _value(kind, raw, inline, strings)
-                    elem.clear()
-                elif tag == "row":
+                elif tag in _ROW:
+                    row_number = int(elem.get("r") or row_number + 1)
+                    _read_row(elem, row_number, sheet, strings, path)
                     elem.clear()
     except UserError:
         raise
     except (ET.ParseError, zipfile.BadZipFile, OSError, ValueError, EOFError, IndexError) as error:
         raise UserError(f"{path}: corrupt .xlsx (cannot read {part}: {error})") from None
+    budget[0] -= cells
+
+
+def _read_row(row_elem, row_number: int, sheet: Sheet, strings: list[str], path: Path) -> None:
+    values, formulas, shared = sheet.values, sheet.formulas, sheet.shared
+    col_number = 0
+    for elem in row_elem:
+        if elem.tag not in _CELL:
+            continue
+        ref = elem.get("r")
+        if ref:
+            row, col = _split_ref(ref)
+        else:  # positions may be implied by order
+            row, col = row_number, col_number + 1
+        col_number = col
+        if row > 1_048_576 or col > 16_384 or row < 1 or col < 1:
+            raise UserError(f"{path}: corrupt .xlsx (cell {ref} outside any sheet)")
+        kind = elem.get("t")
+        raw, formula, inline = None, None, None
+        for child in elem:
+            child_tag = child.tag
+            if child_tag in _VALUE:
+                raw = child.text
+            elif child_tag in _FORMULA:
+                formula = child
+            elif child_tag in _INLINE:
+                inline = "".join(t.text or "" for t in child.iter() if _local(t.tag) == "t")
+        if formula is not None:
+            text = formula.text
+            if formula.get("t") == "shared":
+                si = formula.get("si")
+                if text:
+                    shared[si] = (text, (row, col))
+                formulas[(row, col)] = ("shared", si)
+            elif text:
+                formulas[(row, col)] = text
+        values[(row, col)] = _value(kind, raw, inline, strings)
 
 
 def _value(kind: str | None, raw: str | None, inline: str | None, strings: list[str]):
