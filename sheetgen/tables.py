@@ -99,13 +99,26 @@ def _label_cells(sheet: Sheet) -> dict[int, list[tuple[int, str, str]]]:
 
 
 def _split_header(cells: list[tuple[int, str, str]]) -> list[list[tuple[int, str, str]]]:
-    groups: list[list[tuple[int, str, str]]] = []
+    """Cut a header row into tables: at a gap of more than MAX_GAP columns, or where a label repeats.
+
+    A part with fewer than four weights is not a table of its own (a block of updated weights,
+    a second "Error" column, the backward pass after a blank gap): it stays with the table on
+    its left, where its repeated labels are ignored (the first column of a label is the one read).
+    """
+    parts: list[list[tuple[int, str, str]]] = []
     for cell in sorted(cells):
-        current = groups[-1] if groups else None
+        current = parts[-1] if parts else None
         if current is None or cell[0] - current[-1][0] > MAX_GAP or any(k == cell[1] for _, k, _ in current):
-            groups.append([cell])
+            parts.append([cell])
         else:
             current.append(cell)
+    groups: list[list[tuple[int, str, str]]] = []
+    for part in parts:
+        weights = {key for _, key, _ in part} & set(WEIGHTS)
+        if groups and len(weights) < 4:
+            groups[-1].extend(part)
+        else:
+            groups.append(part)
     return groups
 
 
@@ -130,9 +143,12 @@ def find_tables(sheet: Sheet) -> list[Table]:
             keys = {key for _, key, _ in group}
             if len(keys) < MIN_KEYS or not keys & (set(WEIGHTS) | {"E_total", "a_o1", "a_o2"}):
                 continue
-            table = Table(
-                sheet.name, row, {key: col for col, key, _ in group}, {key: text for _, key, text in group}
-            )
+            columns: dict[str, int] = {}
+            headers: dict[str, str] = {}
+            for col, key, text in group:  # the first column of a repeated label is the one read
+                columns.setdefault(key, col)
+                headers.setdefault(key, text)
+            table = Table(sheet.name, row, columns, headers)
             table.rows = _rows_below(sheet, row, table.columns)
             if table.rows:
                 tables.append(table)

@@ -103,6 +103,7 @@ def judge(path: Path, original: xlsx.Book, values: xlsx.Book, engine: str, tol: 
     is_built = built.is_built(original)
     anchor = built.parameter_block(values) if is_built else {}
     known_etas = tuple(t.eta for t in found if t.eta is not None)
+    skipped: list[str] = []
     for table in found:
         sheet = values.sheet(table.sheet)
         source = original.sheet(table.sheet)
@@ -117,8 +118,11 @@ def judge(path: Path, original: xlsx.Book, values: xlsx.Book, engine: str, tol: 
                 )
             )
         except checks.Unverifiable as error:
-            result.error = f"cannot be verified: {error}"
-            return result
+            skipped.append(str(error))
+    if not result.tables:  # nothing checkable at all: not a sheet we can judge
+        result.error = f"cannot be verified: {skipped[0]}"
+        return result
+    result.notes.extend(f"table skipped: {reason}" for reason in skipped)
     if is_built:
         result.problems = built.check_built(original, values if engine == "libreoffice" else None, found, tol)
         if engine == "cached":

@@ -205,3 +205,31 @@ def test_bad_arguments(tmp_path, capsys):
     empty.mkdir()
     status, _, err = run_cli(capsys, empty)
     assert status == 2 and "holds no .xlsx files" in err
+
+
+def test_repeated_labels_do_not_split_a_table(tmp_path, capsys):
+    """A block of updated weights right of the gradients, and a second 'Error' column, belong to the table."""
+    path = tmp_path / "updated.xlsx"
+    truth = oracle.train(PARAMS, 0.5, 8)
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Sheet1")
+    sheet.write_string(0, 0, "η")
+    sheet.write_number(0, 1, 0.5)
+    extra = [f"w{k}" for k in range(1, 9)] + ["Error"]
+    for c, key in enumerate(KEYS + extra):
+        sheet.write_string(
+            2, c, next(col.label for col in COLUMNS if col.key == key) if c < len(KEYS) else key
+        )
+        for r in range(9):
+            if c < len(KEYS):
+                value = truth[key][r]
+            elif key == "Error":
+                value = truth["E_total"][r]
+            else:  # the updated weight, shown in the same row as the gradient it comes from
+                value = truth[key][r] - 0.5 * truth["dE_dw" + key[1:]][r]
+            sheet.write_number(3 + r, c, float(value))
+    book.close()
+    status, out, _ = run_cli(capsys, path, "--engine", "cached", "--json")
+    assert status == 0, out
+    (table,) = json.loads(out)["workbooks"][0]["tables"]
+    assert table["header"] == "A3" and table["rows"] == 9 and table["verified"]
