@@ -100,6 +100,12 @@ def judge(path: Path, original: xlsx.Book, values: xlsx.Book, engine: str, tol: 
             "(see sheetgen verify --help for the accepted labels)"
         )
         return result
+    if engine == "cached" and _unsaved_share(values, found) > 0.5:
+        result.error = (
+            "its formulas have no saved values (the program that wrote it does not calculate): "
+            "verify it with --engine libreoffice"
+        )
+        return result
     is_built = built.is_built(original)
     anchor = built.parameter_block(values) if is_built else {}
     known_etas = tuple(t.eta for t in found if t.eta is not None)
@@ -128,6 +134,19 @@ def judge(path: Path, original: xlsx.Book, values: xlsx.Book, engine: str, tol: 
         if engine == "cached":
             result.notes.append("cached engine: saved values not compared with a recalculation")
     return result
+
+
+def _unsaved_share(book: xlsx.Book, found: list[tables.Table]) -> float:
+    """The share of the tables' formula cells that carry no saved value."""
+    formulas = unsaved = 0
+    for table in found:
+        sheet = book.sheet(table.sheet)
+        for col in table.columns.values():
+            for row in table.rows:
+                if (row, col) in sheet.formulas:
+                    formulas += 1
+                    unsaved += sheet.values.get((row, col)) in (None, "")
+    return unsaved / formulas if formulas else 0.0
 
 
 def _unreadable(path: Path, engine: str, message: str) -> report.BookResult:

@@ -233,3 +233,13 @@ def test_repeated_labels_do_not_split_a_table(tmp_path, capsys):
     assert status == 0, out
     (table,) = json.loads(out)["workbooks"][0]["tables"]
     assert table["header"] == "A3" and table["rows"] == 9 and table["verified"]
+
+
+def test_formulas_without_saved_values_need_libreoffice(tmp_path, capsys):
+    from handmade_books import EVA8, LAYOUTS, write_handmade
+
+    path = tmp_path / "openpyxl.xlsx"
+    write_handmade(path, LAYOUTS["reordered"], EVA8, 0.5, 5)  # openpyxl saves formulas without values
+    status, out, err = run_cli(capsys, path, "--engine", "cached")
+    assert status == 2 and out == ""
+    assert "have no saved values" in err and "--engine libreoffice" in err
