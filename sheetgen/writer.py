@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import xlsxwriter
-from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
-from xlsxwriter.worksheet import Worksheet
+from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell, xl_rowcol_to_cell_fast
+from xlsxwriter.worksheet import CellFormulaTuple, Worksheet
 
 from sheetgen import __version__, oracle
 from sheetgen.columns import COLUMNS, INDEX, render
@@ -38,6 +38,9 @@ ETA_ROW, ETA_COL = 1, 1
 TABLE_HEADER_ROW = 4
 # Summary: the same header row as the LR sheets, so row k of one is row k of the other.
 SUMMARY_HEADER_ROW = 4
+
+# Up to this many table rows a book is built in memory (~20 kB a row), above it streamed to disk.
+IN_MEMORY_MAX_ROWS = 5_000
 
 # Excel's EXP() fails (#NUM!) above this argument; numpy would quietly return inf.
 _EXP_LIMIT = 709.0
@@ -78,12 +81,14 @@ def train_all(params: dict, lrs: list[float], iterations: int) -> list[dict]:
 
 
 class _TableSheet(Worksheet):
-    """A worksheet that skips xlsxwriter's per-cell scan for newer Excel functions in trusted formulas.
+    """A worksheet with two shortcuts for the tables' formula cells, which are most of the build time.
 
     xlsxwriter runs ~30 regular expressions on every formula to add `_xlfn.` prefixes to
-    functions newer than Excel 2007; that scan is most of the build time. The table's
-    formulas differ only in row numbers, so `trust(patterns)` runs the scan once per
-    column pattern, checks it changes nothing, and then lets cells through unscanned.
+    functions newer than Excel 2007. The table's formulas differ only in row numbers, so
+    `trust(patterns)` runs the scan once per column pattern, checks it changes nothing,
+    and then lets cells through unscanned. And a formula cell with a float result and
+    nothing to escape is written as XML directly, exactly as xlsxwriter writes it (a test
+    compares the two byte for byte).
     """
 
     _trusted = False
@@ -99,6 +104,15 @@ class _TableSheet(Worksheet):
         if self._trusted:
             return formula.removeprefix("=")
         return super()._prepare_formula(formula, expand_future_functions)
+
+    def _write_cell(self, row, col, cell):
+        if type(cell) is CellFormulaTuple and type(cell.value) is float and cell.format is not None:
+            formula = cell.formula
+            if "&" not in formula and "<" not in formula and ">" not in formula:
+                self.fh.write(f'<c r="{xl_rowcol_to_cell_fast(row, col)}" s="{cell.format._get_xf_index()}">'
+                              f"<f>{formula}</f><v>{cell.value}</v></c>")
+                return
+        super()._write_cell(row, col, cell)
 
 
 def _row_formats(eta_ref: str) -> tuple[list[str | None], list[str | None]]:
@@ -214,7 +228,7 @@ def _write_lr_sheet(book, styles, eta: float, table: dict, iterations: int):
     last_row = TABLE_HEADER_ROW + 1 + iterations
     e_col = INDEX["E_total"]
     chart = book.add_chart({"type": "scatter", "subtype": "straight"})
-    # *_data: the charts' cached points (constant-memory mode cannot read them back from the sheet),
+    # *_data: the charts' cached points (constant_memory mode cannot read them back from the sheet),
     # so that viewers which never recalculate still draw the curves.
     chart.add_series({
         "name": f"η = {label}",
@@ -325,9 +339,13 @@ def write_workbook(path: str | Path, params: dict, lrs: list[float], iterations:
     params = {key: float(params[key]) for key in PARAM_KEYS}
     if tables is None:
         tables = train_all(params, lrs, iterations)
-    # constant_memory streams each finished row to disk: faster, and memory stays flat for big books.
-    book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False,
-                                           "strings_to_formulas": False, "strings_to_urls": False})
+    # Small books are assembled in memory (no temporary files: fastest); big ones stream each
+    # finished row to disk (constant_memory), so memory stays flat. Sheets are written row by
+    # row, as constant_memory requires, in both cases.
+    small = len(lrs) * (iterations + 1) <= IN_MEMORY_MAX_ROWS
+    book = xlsxwriter.Workbook(str(path), {"in_memory": small, "constant_memory": not small,
+                                           "strings_to_numbers": False, "strings_to_formulas": False,
+                                           "strings_to_urls": False})
     styles = _Styles(book)
     lr_text = ", ".join(sheet_label(eta) for eta in lrs)
     book.set_properties({

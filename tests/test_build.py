@@ -253,3 +253,23 @@ def test_log_chart_has_whole_decades_even_when_a_curve_reaches_zero(tmp_path):
     low = float(re.search(r'<c:min val="([^"]+)"/>', scaling).group(1))
     high = float(re.search(r'<c:max val="([^"]+)"/>', scaling).group(1))
     assert low == 1e-20 and high == 0.1
+
+
+@pytest.mark.parametrize("in_memory_max_rows", [0, 10**6], ids=["streamed", "in memory"])
+def test_fast_cell_writer_writes_what_xlsxwriter_writes(tmp_path, monkeypatch, in_memory_max_rows):
+    """The writer's shortcut for formula cells must produce xlsxwriter's own XML, byte for byte."""
+    from xlsxwriter.worksheet import Worksheet
+
+    from sheetgen import writer
+
+    _, params = load_template("eva8")
+    monkeypatch.setattr(writer, "IN_MEMORY_MAX_ROWS", in_memory_max_rows)
+    fast, plain = tmp_path / "fast.xlsx", tmp_path / "plain.xlsx"
+    write_workbook(fast, params, [0.3, 3.0], 40)
+    monkeypatch.setattr(writer._TableSheet, "_write_cell", Worksheet._write_cell)
+    write_workbook(plain, params, [0.3, 3.0], 40)
+    with zipfile.ZipFile(fast) as a, zipfile.ZipFile(plain) as b:
+        sheets = [n for n in a.namelist() if n.startswith("xl/worksheets/sheet")]
+        assert len(sheets) == 5
+        for name in sheets:
+            assert a.read(name) == b.read(name), name
