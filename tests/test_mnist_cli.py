@@ -71,6 +71,18 @@ def test_unwritable_output_directory(capsys, tmp_path, data_dir):
     assert "cannot create output directory" in line
 
 
+def test_download_failure_offline(capsys, tmp_path, monkeypatch):
+    import torchvision.datasets
+
+    def offline(*args, **kwargs):
+        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz:\nTried https://..., got: URLError")
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", offline)
+    line = one_line_error(capsys, ["--download", "--data-dir", str(tmp_path), "--out", str(tmp_path / "run")])
+    assert "--download failed (Error downloading train-images-idx3-ubyte.gz:)" in line
+    assert "--data-dir" in line
+
+
 def test_resume_errors(capsys, tmp_path):
     assert "is not a directory" in one_line_error(capsys, ["--resume", str(tmp_path / "missing")])
     assert "has no checkpoint.pt" in one_line_error(capsys, ["--resume", str(tmp_path)])
