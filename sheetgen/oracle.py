@@ -71,7 +71,7 @@ def evaluate(i1, i2, t1, t2, w1, w2, w3, w4, w5, w6, w7, w8) -> dict:
 
 def step(row: dict, eta: float) -> dict:
     """The next row's weights: w <- w - eta * dE/dw, all eight from this row."""
-    return {w: row[w] - eta * row[g] for w, g in zip(WEIGHTS, GRADIENTS)}
+    return {w: row[w] - eta * row[g] for w, g in zip(WEIGHTS, GRADIENTS, strict=True)}
 
 
 def train(params: dict, eta: float, iterations: int) -> dict:
@@ -83,11 +83,14 @@ def train(params: dict, eta: float, iterations: int) -> dict:
     """
     fixed = {k: float(params[k]) for k in INPUTS}
     weights = {w: float(params[w]) for w in WEIGHTS}
-    rows = []
-    for _ in range(iterations + 1):
+    table: dict[str, np.ndarray] = {}
+    for n in range(iterations + 1):
         row = evaluate(**fixed, **weights)
-        rows.append(row)
+        # Filled in place, column by column: a dict per row would cost ten times the memory.
+        for key, value in row.items():
+            if n == 0:
+                table[key] = np.empty(iterations + 1, dtype=np.float64)
+            table[key][n] = value
         weights = step(row, eta)
-    table = {key: np.array([r[key] for r in rows], dtype=np.float64) for key in rows[0]}
     table["iteration"] = np.arange(iterations + 1)
     return table
