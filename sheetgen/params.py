@@ -22,8 +22,8 @@ DEFAULT_ITERATIONS = 100
 
 # Ceilings. Each LR sheet holds iterations + 1 rows of 32 formula cells; past these the
 # file stops being something a spreadsheet opens comfortably (and Excel caps a sheet at
-# 1,048,576 rows). The total bounds the whole workbook: 20 sheets of 10,000 rows is ~6.4
-# million formula cells, ~2 min to write and a ~100 MB file.
+# 1,048,576 rows). The total bounds the whole workbook: 200,000 rows of 32 formulas is ~6.4
+# million formula cells, about 2 minutes to write and a ~75 MB file.
 MAX_ITERATIONS = 100_000
 MAX_LEARNING_RATES = 20
 MAX_TOTAL_ROWS = 200_000
