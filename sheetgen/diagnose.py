@@ -42,6 +42,13 @@ _FAMILIES = (
 )
 _OUTPUT_WEIGHT_SWAPS = ({"w5": "w6", "w7": "w8"}, {"w6": "w5", "w8": "w7"})
 _DERIVATIVE = {k: f"{k}·(1−{k})" for k in ("a_h1", "a_h2", "a_o1", "a_o2")}
+# Factors of each gradient that a chain rule written out by hand may lose.
+_FACTORS = {  # key -> ((quantity, True: its derivative q·(1−q) / False: q itself), ...)
+    **{f"dE_dw{k}": (("a_h1", True), ("i1" if k == 1 else "i2", False)) for k in (1, 2)},
+    **{f"dE_dw{k}": (("a_h2", True), ("i1" if k == 3 else "i2", False)) for k in (3, 4)},
+    **{f"dE_dw{k}": (("a_o1", True), ("a_h1" if k == 5 else "a_h2", False)) for k in (5, 6)},
+    **{f"dE_dw{k}": (("a_o2", True), ("a_h1" if k == 7 else "a_h2", False)) for k in (7, 8)},
+}
 _REFERENCE = re.compile(r"\$?\b([A-Z]{1,3})\$?(\d+)\b")
 
 
@@ -150,7 +157,20 @@ def _candidates(data: TableData, key: str, index: int, eta: float | None, known_
                     equation(here | {used: there[used]}),
                     ("refs", [(used, index + shift)], [(used, index)]),
                 )
+            weights = sorted(uses & set(oracle.WEIGHTS))
+            if len(weights) > 1:  # e.g. the hidden gradients computed with the already updated w5..w8
+                yield (
+                    f"uses the weights {'/'.join(weights)} of the row {where} (row {rows[index + shift]}): "
+                    + ("the updated weights" if shift == 1 else "the previous weights"),
+                    equation(here | {w: there[w] for w in weights}),
+                    ("refs", [(w, index + shift) for w in weights], []),
+                )
     right = float(data.expected[key][index])
+    for factor, derivative in _FACTORS.get(key, ()):
+        size = here[factor] * (1 - here[factor]) if derivative else here[factor]
+        what = _DERIVATIVE[factor] if derivative else _label(data, factor)
+        if size:
+            yield f"is missing the factor {what}", right / size, None
     sign = "has the wrong sign (t − a instead of a − t?)" if key.startswith("dE_dw") else "has the wrong sign"
     yield sign, -right, None
     yield "is twice the right value (the ½ missing?)", 2 * right, None

@@ -7,7 +7,7 @@ Accepted labels (case, spaces and underscores ignored; ∂ or δ may be written 
 ':' or '=' ignored), besides the keys themselves:
   t1 t2 i1 i2: target1 / target 1 / y1, x1 / input1 / input 1 (likewise for 2)
   h1 h2 o1 o2: net_h1 / net h1 / z_h1 (likewise for h2, o1, o2)
-  a_h1 ... a_o2: out_h1 / out h1 / a(h1) / σ(h1) / ah1 (likewise for h2, o1, o2)
+  a_h1 ... a_o2: out_h1 / out h1 / a(h1) / σ(h1) / ah1 / h1_out / sigmoid(h1) (likewise for h2, o1, o2)
   E1 E2: E_1 / E_o1 / Eo1 / E 1 (likewise for 2)
   E_total: E_tot / E_Total / E total / Etotal / Total Error / Error / Loss / E
   ∂E/∂w1 ... ∂E/∂w8: ∂E_total/∂w1 / ∂E_tot/∂w1 / dE/dw1 / dE_total/dw1 / dE_dw1 / dEdw1 / grad_w1 /
@@ -15,7 +15,9 @@ Accepted labels (case, spaces and underscores ignored; ∂ or δ may be written 
   Iteration: Iter / Step / Epoch / # (not checked)
 η comes from the number right of (or below) a cell labelled η, eta, lr, alpha, α or learning rate
 (or one cell reading "η = 0.5"), the one nearest the table; without one it is inferred from two
-consecutive rows, and the report says so. i1, i2, t1, t2 may be labelled cells instead of columns.
+consecutive rows, and the report says so. i1, i2, t1, t2 may be labelled cells instead of columns
+("i1" with the number right of or below it, or one cell "i1 = 0.05"). A label repeated in a header
+row (a block of updated weights) is read from its first column; extra columns are ignored.
 
 Engines: libreoffice (the default when installed) recalculates every book first, all in one
 LibreOffice run; cached reads the values as last saved (what the sheet's author saw). Without
@@ -196,6 +198,19 @@ def verify_books(paths: list[Path], engine: str, tol: float, on_result=None) -> 
                     finish(index, judge(path, original, values, engine, tol))
                 except UserError as error:
                     finish(index, _unreadable(path, engine, str(error).removeprefix(f"{path}: ")))
+                except (
+                    ValueError,
+                    TypeError,
+                    KeyError,
+                    IndexError,
+                    ArithmeticError,
+                    RecursionError,
+                ) as error:
+                    # A workbook nobody foresaw must not stop the rest of a class's batch: name it and go on.
+                    message = (
+                        f"could not be checked ({type(error).__name__}: {error}); please report this file"
+                    )
+                    finish(index, _unreadable(path, engine, message))
         finally:
             if batch is not None:
                 batch.close()
