@@ -55,7 +55,7 @@ def _grad(k: int, expression: str) -> Column:
         aliases=(
             f"∂E_total/∂w{k}", f"∂E_tot/∂w{k}", f"∂Etotal/∂w{k}", f"∂E/∂w{k}",
             f"dE/dw{k}", f"dE_total/dw{k}", f"dEtotal/dw{k}", f"dE_tot/dw{k}",
-            f"dE_dw{k}", f"dEdw{k}", f"grad_w{k}", f"gradient w{k}",
+            f"dE_dw{k}", f"dEdw{k}", f"grad_w{k}", f"gradient w{k}", f"∂E_t/∂w{k}",
         ),
         number_format="0.000000000",
     )
@@ -92,7 +92,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("E2", "E2", "0.5*({t2}-{a_o2})^2", aliases=("E_2", "E_o2", "Eo2", "E 2")),
     Column("E_total", "E_total", "{E1}+{E2}",
            aliases=("E_tot", "E_Total", "E total", "Etotal", "E_TOTAL", "Total Error", "Error", "Loss",
-                    "E_tot(al)", "E")),
+                    "E_tot(al)", "E", "E_t")),
     _grad(1, f"{_DE_DA_H1}*{{a_h1}}*(1-{{a_h1}})*{{i1}}"),
     _grad(2, f"{_DE_DA_H1}*{{a_h1}}*(1-{{a_h1}})*{{i2}}"),
     _grad(3, f"{_DE_DA_H2}*{{a_h2}}*(1-{{a_h2}})*{{i1}}"),

@@ -46,6 +46,23 @@ def _label_map() -> dict[str, str]:
 
 
 LABELS = _label_map()
+_TRAILING_NOTE = re.compile(r"\s*[(\[][^()\[\]]*[)\]]\s*$")
+
+
+def lookup(text: str) -> str | None:
+    """The column key a header text means, or None.
+
+    Besides the labels themselves, a header may carry a note ('w1 (i1→h1)', 'E_total [loss]') or
+    its own equation ('h1 = w1*i1 + w2*i2'): the label before the note or the '=' counts.
+    """
+    key = LABELS.get(normalize(text))
+    if key is None:
+        bare = _TRAILING_NOTE.sub("", text)
+        if bare != text and bare.strip():
+            key = LABELS.get(normalize(bare))
+    if key is None and "=" in text.strip().rstrip("="):
+        key = LABELS.get(normalize(text.split("=", 1)[0]))
+    return key
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _ETA_NAME = r"(?:η|eta|lr|alpha|α|learning ?rate)"
@@ -92,7 +109,7 @@ def _label_cells(sheet: Sheet) -> dict[int, list[tuple[int, str, str]]]:
     found: dict[int, list[tuple[int, str, str]]] = {}
     for (row, col), value in sheet.values.items():
         if isinstance(value, str) and not isinstance(value, ErrorValue) and len(value) < 40:
-            key = LABELS.get(normalize(value))
+            key = lookup(value)
             if key:
                 found.setdefault(row, []).append((col, key, value.strip()))
     return found

@@ -111,3 +111,25 @@ def test_eta_value_in_the_label_cell(excel_style):
     table = tables.Table("Data", 1, {"w1": 1}, {"w1": "w1"}, rows=[2, 3, 4])
     tables.find_eta(sheet, table)
     assert table.eta == 0.5 and table.eta_source == "cell D1"
+
+
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ("w1 (i1→h1)", "w1"),
+        ("E_total [loss]", "E_total"),
+        ("h1 = w1*i1 + w2*i2", "h1"),
+        ("a(h1)", "a_h1"),
+        ("∂E/∂w5 = δo1·a_h1", "dE_dw5"),
+        ("E_t", "E_total"),
+        ("∂E_t/∂w2", "dE_dw2"),
+        ("sigmoid(o2)", "a_o2"),
+    ],
+)
+def test_headers_with_notes_or_equations(text, key):
+    assert tables.lookup(text) == key
+
+
+@pytest.mark.parametrize("text", ["hello (w1)", "η", "Iteration table", "w9", "E3"])
+def test_other_text_is_no_label(text):
+    assert tables.lookup(text) is None
