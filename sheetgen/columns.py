@@ -70,8 +70,8 @@ _DE_DA_H2 = f"({_DELTA_O1}*{{w6}}+{_DELTA_O2}*{{w8}})"
 COLUMNS: tuple[Column, ...] = (
     Column("iteration", "Iteration", None, aliases=("Iter", "Iteration #", "Step", "Epoch", "#"),
            number_format="0"),
-    Column("t1", "t1", "{param:t1}", aliases=("target1", "target 1", "y1")),
-    Column("t2", "t2", "{param:t2}", aliases=("target2", "target 2", "y2")),
+    Column("t1", "t1", "{param:t1}", aliases=("target1", "target 1", "y1", "target_o1", "t_o1")),
+    Column("t2", "t2", "{param:t2}", aliases=("target2", "target 2", "y2", "target_o2", "t_o2")),
     Column("i1", "i1", "{param:i1}", aliases=("x1", "input1", "input 1")),
     Column("i2", "i2", "{param:i2}", aliases=("x2", "input2", "input 2")),
     _weight(1), _weight(2), _weight(3), _weight(4),
