@@ -53,7 +53,6 @@ def run(args: argparse.Namespace) -> int:
         output.parent.mkdir(parents=True, exist_ok=True)
     else:
         output = Path(args.output)
-    check_output_path(output)  # first without the suffix: "is a directory" says more than "must end in .xlsx"
     output = check_output_path(output, suffix=".xlsx")
 
     tables = train_all(params, lrs, iterations)

@@ -10,20 +10,27 @@ Each subcommand lives in its own module with add_arguments(parser) and run(args)
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
-from sheetgen import build, render, verify
 from sheetgen.errors import EXIT_USAGE, UserError
 
-SUBCOMMANDS = {"build": build, "verify": verify, "render": render}
+# Each subcommand is a module with add_arguments(parser) and run(args); only the one asked for
+# is imported, so `sheetgen build` does not pay for loading the verifier.
+SUBCOMMANDS = {
+    "build": "write the live-formula backpropagation workbook",
+    "verify": "check workbooks cell by cell against the oracle; name the first wrong cell",
+    "render": "draw each sheet of a workbook, charts included, to a PNG through LibreOffice",
+}
 
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Keep the description's line breaks; show a default where there is one the help does not already give."""
+    """Keep the description's line breaks; show each default the help text does not already give."""
 
     def _get_help_string(self, action):
         text = action.help or ""
-        if "default" in text or action.default in (None, [], False, argparse.SUPPRESS) or not action.option_strings:
+        no_default = action.default in (None, [], False, argparse.SUPPRESS)
+        if "default" in text or no_default or not action.option_strings:
             return text
         return f"{text} (default: %(default)s)"
 
@@ -35,21 +42,26 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def make_parser() -> argparse.ArgumentParser:
+def make_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    argv = sys.argv[1:] if argv is None else argv
+    chosen = next((a for a in argv if a in SUBCOMMANDS), None)
     parser = _Parser(prog="sheetgen", description=__doc__.split("\n\n")[0],
                      formatter_class=_HelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="{build,verify,render}",
                                 parser_class=_Parser)
-    for name, module in SUBCOMMANDS.items():
-        sp = sub.add_parser(name, help=module.__doc__.strip().splitlines()[0], description=module.__doc__,
-                            formatter_class=_HelpFormatter)
+    for name, summary in SUBCOMMANDS.items():
+        if name != chosen:
+            sub.add_parser(name, help=summary)
+            continue
+        module = importlib.import_module(f"sheetgen.{name}")
+        sp = sub.add_parser(name, help=summary, description=module.__doc__, formatter_class=_HelpFormatter)
         module.add_arguments(sp)
         sp.set_defaults(run=module.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = make_parser().parse_args(argv)
+    args = make_parser(argv).parse_args(argv)
     try:
         return args.run(args)
     except UserError as error:

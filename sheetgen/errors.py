@@ -22,10 +22,11 @@ class UserError(Exception):
 def check_output_path(path: str | os.PathLike, *, suffix: str | None = None) -> Path:
     """Refuse, before any work is done, an output path that cannot be written."""
     out = Path(path)
-    if suffix and out.suffix.lower() != suffix:
-        raise UserError(f"output '{out}' must end in {suffix}: choose a name like {out.with_suffix(suffix).name}")
     if out.is_dir():
         raise UserError(f"output '{out}' is a directory: give a file name, e.g. -o {out / 'BackProp.xlsx'}")
+    if suffix and out.suffix.lower() != suffix:
+        raise UserError(f"output '{out}' must end in {suffix}: "
+                        f"choose a name like {out.with_suffix(suffix).name}")
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.exists():
         raise UserError(f"output directory '{parent}' does not exist: create it first (mkdir -p {parent})")
@@ -42,6 +43,10 @@ def atomic_output(path: str | os.PathLike):
     target = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
     os.close(fd)
+    # mkstemp makes the file private (0600); give it the permissions a plain open() would.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     try:
         yield Path(tmp)
         os.replace(tmp, target)

@@ -7,9 +7,8 @@ UserError whose one-line message says what was wrong and what to do.
 from __future__ import annotations
 
 import math
-from pathlib import Path
-
 import tomllib
+from pathlib import Path
 
 from sheetgen.errors import UserError
 from sheetgen.oracle import INPUTS, WEIGHTS
