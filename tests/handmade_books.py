@@ -91,6 +91,36 @@ def _reordered_labels():
     return labels
 
 
+def _course_labels():
+    """A course sheet's headers: notes and equations in them, 'E_t', '∂E_t/∂w'."""
+    labels = _classic_labels()
+    arrows = ["i1→h1", "i2→h1", "i1→h2", "i2→h2", "a_h1→o1", "a_h2→o1", "a_h1→o2", "a_h2→o2"]
+    labels.update({f"w{k}": f"w{k} ({arrow})" for k, arrow in enumerate(arrows, start=1)})
+    labels.update(h1="h1 = w1*i1 + w2*i2", a_h1="a_h1 = σ(h1)", E_total="E_t")
+    labels.update({f"dE_dw{k}": f"∂E_t/∂w{k}" for k in range(1, 9)})
+    return labels
+
+
+def _course_preamble():
+    """Text above the table, as course sheets have: a title, the equations, a diagram's labels."""
+    cells = {
+        (1, 1): "Backpropagation, by hand",
+        (2, 1): "h1 = w1*i1 + w2*i2",
+        (3, 1): "h2 = w3*i1 + w4*i2",
+        (4, 1): "a_h1 = σ(h1) = 1/(1 + exp(-h1))",
+        (5, 1): "E_total = E1 + E2",
+        (6, 1): "∂E_total/∂w5 = (a_o1 - t1) * a_o1 * (1 - a_o1) * a_h1",
+        (7, 1): "w_new = w - η * ∂E_total/∂w",
+        (9, 6): "i1",
+        (9, 7): 0.05,
+        (10, 6): "i2",
+        (10, 7): 0.1,
+        (9, 12): "h1",
+        (10, 12): "h2",
+    }
+    return cells
+
+
 LAYOUTS = {
     "classic": Layout("classic", _classic_labels(), CLASSIC_ORDER),
     "reordered": Layout(
@@ -130,6 +160,9 @@ LAYOUTS = {
         writer="openpyxl",
     ),
     "no-eta": Layout("no-eta", _classic_labels(), CLASSIC_ORDER, eta_label=None, eta_literal=True),
+    "course": Layout(
+        "course", _course_labels(), CLASSIC_ORDER[1:], header_row=14, eta_label="η", extra=_course_preamble()
+    ),
 }
 
 
@@ -231,6 +264,7 @@ def write_handmade(
             cells[spot] = eta
             if not layout.eta_literal:
                 eta_ref = f"${get_column_letter(spot[1])}${spot[0]}"
+    cells.update(layout.extra)
     col_of = {key: layout.first_col + n for n, key in enumerate(layout.order) if key not in ("", "?")}
     for key, col in col_of.items():
         cells[(layout.header_row, col)] = layout.labels[key]

@@ -13,8 +13,8 @@ from sheetgen import oracle, report, verify
 from sheetgen.tables import LABELS, normalize
 
 ETA, ROWS = 0.5, 12
-# Each mistake goes into the two layouts that differ most (different writer, labels, inputs, η).
-MUTANT_LAYOUTS = ("classic", "reordered")
+# Each mistake goes into the layouts that differ most (writer, labels, inputs, η, text around the table).
+MUTANT_LAYOUTS = ("classic", "reordered", "course")
 
 
 @pytest.fixture(scope="module")
