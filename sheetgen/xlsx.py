@@ -28,11 +28,14 @@ MAX_ENTRY_BYTES = 256 << 20  # uncompressed size of one part (a 10,000-row sheet
 MAX_TOTAL_BYTES = 768 << 20  # uncompressed size of all parts together
 MAX_RATIO = 200  # spreadsheet XML deflates 5-30x; zip bombs reach 1000x and more
 RATIO_FLOOR_BYTES = 1 << 20  # tiny parts may compress arbitrarily well
-MAX_CELLS = 2_000_000  # per workbook; a 6 x 10,000-row book has ~2 million cells
+MAX_CELLS = 1_000_000  # per workbook (~30,000 table rows); each cell read costs ~0.3 KB of memory
 
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
-_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_REL_NS = (
+    "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+    "http://purl.oclc.org/ooxml/officeDocument/relationships",
+)  # transitional, strict
 
 
 class ErrorValue(str):
@@ -323,7 +326,8 @@ def read_book(path: str | Path) -> Book:
         for element in workbook.iter():
             if _local(element.tag) != "sheet":
                 continue
-            kind, part = rels.get(element.get(f"{{{_REL_NS}}}id"), ("", ""))
+            rid = next((element.get(f"{{{ns}}}id") for ns in _REL_NS if element.get(f"{{{ns}}}id")), None)
+            kind, part = rels.get(rid, ("", ""))
             sheet = Sheet(element.get("name", ""))
             if part in archive.namelist():
                 if kind == "worksheet":

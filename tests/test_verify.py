@@ -181,7 +181,7 @@ def test_untrusted_inputs_are_refused_in_one_line(tmp_path, capsys, monkeypatch)
         other.writestr("word/document.xml", "<w/>")
     _one_line_refusal(capsys, tmp_path / "other.xlsx", "not an .xlsx workbook (no xl/workbook.xml)")
 
-    monkeypatch.setattr(xlsx, "MAX_CELLS", 100)  # the real cap is 2 million; the mechanism is the same
+    monkeypatch.setattr(xlsx, "MAX_CELLS", 100)  # the real cap is a million; same mechanism
     _one_line_refusal(capsys, good, "more than 100 cells")
 
 
