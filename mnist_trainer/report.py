@@ -51,19 +51,28 @@ def plot_curves(run_dir: Path, history: list[dict]) -> None:
 
 def plot_misclassified(run_dir: Path, images: torch.Tensor, labels: torch.Tensor, predictions: torch.Tensor,
                        limit: int = 48) -> None:
-    """A gallery of (up to `limit`) test images the final model gets wrong, titled 'true -> predicted'."""
-    wrong = (predictions.cpu() != labels.cpu()).nonzero().flatten()
-    shown = wrong[:limit]
+    """A gallery of (up to `limit`) test images the final model gets wrong, labelled 'true -> predicted'.
+
+    The images are tiled into one mosaic (one imshow instead of one axes per image: much faster).
+    """
+    wrong = (predictions.cpu() != labels.cpu()).nonzero().flatten()[:limit].tolist()
     cols = 8
-    rows = max(1, -(-len(shown) // cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.3, rows * 1.5 + 0.4), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, i in zip(axes.flat, shown.tolist(), strict=False):
-        ax.imshow(images[i].cpu().numpy(), cmap="gray_r")
-        ax.set_title(f"{int(labels[i])} -> {int(predictions[i])}", fontsize=9, color="darkred")
-    fig.suptitle(f"Misclassified test images: {len(wrong)} of {len(labels)} "
-                 f"(true -> predicted, first {len(shown)})", fontsize=10)
+    rows = max(1, -(-len(wrong) // cols))
+    cell = 34  # 28 pixels + room for the label
+    mosaic = torch.zeros(rows * cell, cols * cell)
+    for n, i in enumerate(wrong):
+        r, c = divmod(n, cols)
+        mosaic[r * cell + 6:r * cell + 34, c * cell + 3:c * cell + 31] = images[i].cpu().float() / 255
+    fig, ax = plt.subplots(figsize=(cols * 1.1, rows * 1.1 + 0.6))
+    ax.imshow(mosaic.numpy(), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+    for n, i in enumerate(wrong):
+        r, c = divmod(n, cols)
+        ax.text(c * cell + 17, r * cell + 5, f"{int(labels[i])} -> {int(predictions[i])}", ha="center",
+                va="bottom", fontsize=8, color="darkred")
+    ax.axis("off")
+    total = int((predictions.cpu() != labels.cpu()).sum())
+    ax.set_title(f"Misclassified test images: {total} of {len(labels)} "
+                 f"(true -> predicted; first {len(wrong)})", fontsize=10)
     fig.tight_layout()
     with atomic_output(run_dir / "misclassified.png") as tmp:
         fig.savefig(tmp, format="png", dpi=100)

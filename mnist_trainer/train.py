@@ -104,8 +104,9 @@ def _restore_rng_states(states: dict, generator: torch.Generator, device: torch.
 
 class Trainer:
     def __init__(self, config: RunConfig, data: MnistSplits, device: torch.device, run_dir: Path,
-                 resume_state: dict | None = None, quiet: bool = False):
+                 resume_state: dict | None = None, quiet: bool = False, plots: bool = True):
         self.config, self.data, self.device, self.run_dir, self.quiet = config, data, device, run_dir, quiet
+        self.plots = plots  # curves.png and misclassified.png at the end (tests of the loop skip them)
         self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
         torch.manual_seed(config.seed)  # weight init; dropout continues from here
         self.generator = torch.Generator(device=device)
@@ -168,6 +169,9 @@ class Trainer:
                 self._train_epoch(stop)
                 if stop.requested and self.epoch < cfg.epochs:
                     self._stop()
+        if not self.plots:
+            report.write_metrics(self.run_dir, self.history, self._meta())
+            return self.history
         if self._last_predictions is None:  # resumed a finished run: evaluate once for the gallery
             self._last_predictions = evaluate(self.model, self.data.test_images, self.data.test_labels,
                                               self.memory_format)[2]

@@ -37,7 +37,7 @@ def test_a_few_steps_lower_the_loss(synthetic):
     torch.manual_seed(0)
     model = build_model("base")
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    x, y = to_input(synthetic.train_images[:64], torch.contiguous_format), synthetic.train_labels[:64]
+    x, y = to_input(synthetic.train_images[:32], torch.contiguous_format), synthetic.train_labels[:32]
     model.train()  # batch statistics: after 15 steps BatchNorm's running averages still lag behind
     losses = []
     for _ in range(15):
@@ -67,7 +67,7 @@ def test_augmentation_is_small_and_seeded():
 
 def run_straight(data, run_dir):
     run_dir.mkdir()
-    trainer = Trainer(config(), data, CPU, run_dir, quiet=True)
+    trainer = Trainer(config(), data, CPU, run_dir, quiet=True, plots=False)
     trainer.train()
     return trainer.model.state_dict(), trainer.history
 
@@ -79,7 +79,7 @@ def test_resume_is_bit_identical(synthetic, tmp_path, monkeypatch, stop_at_call)
 
     run_dir = tmp_path / "interrupted"
     run_dir.mkdir()
-    trainer = Trainer(config(), synthetic, CPU, run_dir, quiet=True)
+    trainer = Trainer(config(), synthetic, CPU, run_dir, quiet=True, plots=False)
     calls = {"n": 0}
     real_augment = trainer.augment
 
@@ -97,7 +97,8 @@ def test_resume_is_bit_identical(synthetic, tmp_path, monkeypatch, stop_at_call)
 
     # a fresh process would start from a different global RNG state: scramble it to prove it is restored
     torch.manual_seed(12345)
-    resumed = Trainer(RunConfig(**state["config"]), synthetic, CPU, run_dir, resume_state=state, quiet=True)
+    resumed = Trainer(RunConfig(**state["config"]), synthetic, CPU, run_dir, resume_state=state, quiet=True,
+                      plots=False)
     resumed.train()
     resumed_weights = resumed.model.state_dict()
     assert straight_weights.keys() == resumed_weights.keys()
