@@ -161,6 +161,34 @@ def _one_line_refusal(capsys, path, words):
     assert words in err, err
 
 
+def _billion_laughs(path):
+    """Entities that expand exponentially: the XML parser must refuse, not inflate them."""
+    entities = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))
+    sheet = (
+        f'<?xml version="1.0"?><!DOCTYPE s [<!ENTITY l0 "lol">{entities}]>'
+        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>&l9;</t></is></c></row></sheetData></worksheet>'
+    )
+    main, rel = (
+        "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+        "http://schemas.openxmlformats.org",
+    )
+    with zipfile.ZipFile(path, "w") as book:
+        book.writestr(
+            "xl/workbook.xml",
+            f'<workbook xmlns="{main}" xmlns:r="{rel}/officeDocument/2006/relationships">'
+            '<sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        )
+        book.writestr(
+            "xl/_rels/workbook.xml.rels",
+            f'<Relationships xmlns="{rel}/package/2006/relationships">'
+            f'<Relationship Id="rId1" Type="{rel}/officeDocument/2006/relationships/worksheet" '
+            'Target="worksheets/sheet1.xml"/></Relationships>',
+        )
+        book.writestr("xl/worksheets/sheet1.xml", sheet)
+    return path
+
+
 def test_untrusted_inputs_are_refused_in_one_line(tmp_path, capsys, monkeypatch):
     (tmp_path / "text.xlsx").write_text("hello")
     _one_line_refusal(capsys, tmp_path / "text.xlsx", "not an .xlsx workbook (not a zip file)")
@@ -180,6 +208,8 @@ def test_untrusted_inputs_are_refused_in_one_line(tmp_path, capsys, monkeypatch)
     with zipfile.ZipFile(tmp_path / "other.xlsx", "w") as other:
         other.writestr("word/document.xml", "<w/>")
     _one_line_refusal(capsys, tmp_path / "other.xlsx", "not an .xlsx workbook (no xl/workbook.xml)")
+
+    _one_line_refusal(capsys, _billion_laughs(tmp_path / "laughs.xlsx"), "corrupt .xlsx")
 
     monkeypatch.setattr(xlsx, "MAX_CELLS", 100)  # the real cap is a million; same mechanism
     _one_line_refusal(capsys, good, "more than 100 cells")
