@@ -75,7 +75,9 @@ def one_line(result: BookResult) -> str:
         )
     finding = result.first_wrong
     if finding:
-        return f"{name}: WRONG: {_finding_text(finding)}"
+        others = [c for t in result.tables for c in t.wrong_columns if c != finding.label]
+        more = f"; also wrong: {', '.join(dict.fromkeys(others))}" if others else ""
+        return f"{name}: WRONG: {_finding_text(finding)}{more}"
     return f"{name}: WRONG: {'; '.join(result.problems)}"
 
 
