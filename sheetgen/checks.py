@@ -171,6 +171,47 @@ def _expect_weights(data: TableData, eta: float | None, anchor: dict[str, float]
         expected[w] = np.concatenate(([first], later))
 
 
+def _dependencies() -> dict[str, tuple[list[str], list[str]]]:
+    """key -> (same-row keys it reads, row-above keys it reads), from the column table."""
+    deps: dict[str, tuple[list[str], list[str]]] = {}
+    for column in COLUMNS:
+        if column.key in FIXED:
+            deps[column.key] = ([], [column.key])
+        elif column.key in oracle.WEIGHTS:
+            deps[column.key] = ([], [column.key, "dE_dw" + column.key[1:]])
+        elif column.key in EQUATIONS:
+            deps[column.key] = ([k for kind, k in columns.placeholders(column.formula) if kind is None], [])
+    return deps
+
+
+DEPENDENCIES = _dependencies()
+
+
+def _inherited_errors(data: TableData) -> dict[str, np.ndarray]:
+    """For each key, the rows where a cell it reads (directly or not) shows an error or text.
+
+    Rows are walked in order because errors travel down through the weight updates; this runs
+    only when the table holds such cells at all.
+    """
+    shows = {
+        k: np.isnan(data.found[k]) & np.array([v not in (None, "") for v in data.raw[k]]) for k in data.found
+    }
+    n = len(data.table.rows)
+    if not any(mask.any() for mask in shows.values()):
+        return {}
+    inherited = {k: np.zeros(n, dtype=bool) for k in DEPENDENCIES}
+
+    def tainted(key: str, row: int) -> bool:
+        return bool(shows[key][row] if key in shows else False) or bool(inherited[key][row])
+
+    for row in range(n):
+        for key, (same_row, above) in DEPENDENCIES.items():  # COLUMNS order: dependencies come first
+            inherited[key][row] = any(tainted(d, row) for d in same_row) or (
+                row > 0 and any(tainted(d, row - 1) for d in above)
+            )
+    return inherited
+
+
 def check_table(
     sheet: Sheet,
     table: Table,
@@ -213,10 +254,12 @@ def check_table(
     order = {c.key: i for i, c in enumerate(COLUMNS)}
     present = sorted((k for k in table.columns if k != "iteration"), key=order.get)
     bad_cells, wrong_keys, unchecked, worst = [], [], 0, 0.0
+    inherited = _inherited_errors(data)
     for key in present:
         found, expect = data.found[key], data.expected[key]
         blank = np.array([v is None or v == "" for v in data.raw[key]])
-        nonnumeric = np.isnan(found) & ~blank
+        # An error shown because a cell it reads shows one is not this cell's mistake.
+        nonnumeric = np.isnan(found) & ~blank & ~inherited.get(key, False)
         checkable = ~np.isnan(found) & ~np.isnan(expect)
         with np.errstate(all="ignore"):
             rel = np.abs(found - expect) / np.maximum(np.abs(expect), FLOOR)

@@ -21,7 +21,7 @@ import re
 import numpy as np
 
 from sheetgen import columns, oracle
-from sheetgen.checks import EQUATIONS, TableData, close
+from sheetgen.checks import DEPENDENCIES, EQUATIONS, TableData, close
 from sheetgen.columns import BY_KEY
 from sheetgen.xlsx import address
 
@@ -210,12 +210,39 @@ def _update_candidates(data: TableData, key: str, index: int, eta: float, known_
             yield f"update uses η = {nice:g}, not the table's η = {eta:g}", before - nice * slope, None
 
 
+def _dependents(key: str) -> list[str]:
+    """The quantities of a row computed, directly or not, from `key` in the same row."""
+    found: list[str] = []
+    for other, (same_row, _) in DEPENDENCIES.items():  # in column order, so one pass suffices
+        if key in same_row or any(d in found for d in same_row):
+            found.append(other)
+    return found
+
+
+def _circular(data: TableData, key: str, index: int, formula: str | None) -> str | None:
+    """A cell that reads, in its own row, a quantity computed from it: a circular reference."""
+    if not formula:
+        return None
+    evidence = _Evidence(data, formula)
+    for other in _dependents(key):
+        cell = evidence.cell(other, index)
+        if cell and cell in evidence.refs:
+            return (
+                f"reads {_label(data, other)} of its own row ({cell}), which is computed from this cell: "
+                "a circular reference (the row above was meant?)"
+            )
+    return None
+
+
 def diagnose(
     data: TableData, key: str, index: int, eta: float | None, tol: float, formula: str | None, known_etas=()
 ) -> str | None:
     """A one-line explanation of the wrong cell (key, row index), or None when no known mistake fits."""
     raw = data.raw[key][index]
     if isinstance(raw, bool) or (isinstance(raw, str) and raw != ""):
+        circular = _circular(data, key, index, formula)
+        if circular:
+            return circular
         shown = str(raw).upper() if isinstance(raw, bool) else raw
         return f"the cell shows {shown!s} instead of a number" + (
             " (an error in its formula)" if formula else ""

@@ -64,6 +64,7 @@ def lookup(text: str) -> str | None:
         key = LABELS.get(normalize(text.split("=", 1)[0]))
     return key
 
+
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _ETA_NAME = r"(?:η|eta|lr|alpha|α|learning ?rate)"
 _ETA = re.compile(rf"^{_ETA_NAME}(?: ?\({_ETA_NAME}\))? ?[:=]? ?({_NUMBER})?$")
@@ -143,7 +144,9 @@ def _rows_below(sheet: Sheet, header_row: int, columns: dict[str, int]) -> list[
     probe = [columns[w] for w in WEIGHTS if w in columns] or list(columns.values())
     rows, row, skipped = [], header_row + 1, 0
     while True:
-        if any(is_number(sheet.values.get((row, col))) for col in probe):
+        if any(
+            is_number(v) or isinstance(v, ErrorValue) for v in (sheet.values.get((row, c)) for c in probe)
+        ):
             rows.append(row)
         elif not rows and skipped < 2 and all(sheet.values.get((row, c)) in (None, "") for c in probe):
             skipped += 1  # a blank line between header and data
