@@ -273,3 +273,19 @@ def test_formulas_without_saved_values_need_libreoffice(tmp_path, capsys):
     status, out, err = run_cli(capsys, path, "--engine", "cached")
     assert status == 2 and out == ""
     assert "have no saved values" in err and "--engine libreoffice" in err
+
+
+def test_the_checks_equations_are_the_oracles():
+    """Each column's equation, fed the oracle's own upstream values, gives the oracle's value."""
+    import numpy as np
+
+    from sheetgen.checks import EQUATIONS
+
+    rng = np.random.default_rng(3)
+    point = {k: rng.uniform(-2, 2, 50) for k in oracle.WEIGHTS} | {
+        k: rng.uniform(0, 1, 50) for k in oracle.INPUTS
+    }
+    truth = oracle.evaluate(**point)
+    assert set(EQUATIONS) == set(truth) - set(point)
+    for key, equation in EQUATIONS.items():
+        np.testing.assert_allclose(equation(truth), truth[key], rtol=1e-13, atol=1e-17, err_msg=key)
