@@ -133,6 +133,12 @@ def judge(path: Path, original: xlsx.Book, values: xlsx.Book, engine: str, tol: 
     result.notes.extend(f"table skipped: {reason}" for reason in skipped)
     if is_built:
         result.problems = built.check_built(original, values if engine == "libreoffice" else None, found, tol)
+        if not result.problems:
+            saved = "saved values equal LibreOffice's, " if engine == "libreoffice" else ""
+            result.notes.append(
+                f"written by {original.properties['generator']}: every computed cell is a formula, {saved}"
+                "every LR sheet and the Summary have their charts"
+            )
         if engine == "cached":
             result.notes.append("cached engine: saved values not compared with a recalculation")
     return result

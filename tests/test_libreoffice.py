@@ -119,6 +119,7 @@ def test_built_workbook_verifies_after_recalculation(lo):
     assert all(t.rows == ITERATIONS + 1 and t.max_rel_error < 1e-12 for t in result.tables)
     assert [t.eta for t in result.tables] == LRS
     assert result.problems == []
+    assert any("every computed cell is a formula, saved values equal" in n for n in result.notes)
 
 
 def test_edited_inputs_drive_every_lr_sheet(lo):
