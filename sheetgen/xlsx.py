@@ -292,7 +292,8 @@ def _read_row(row_elem, row_number: int, sheet: Sheet, strings: list[str], path:
                 formulas[(row, col)] = ("shared", si)
             elif text:
                 formulas[(row, col)] = text
-        values[(row, col)] = _value(kind, raw, inline, strings)
+        if raw is not None or inline is not None or formula is not None:  # styled empty cells cost nothing
+            values[(row, col)] = _value(kind, raw, inline, strings)
 
 
 def _value(kind: str | None, raw: str | None, inline: str | None, strings: list[str]):
