@@ -25,7 +25,7 @@ import numpy as np
 
 from sheetgen import columns, oracle
 from sheetgen.columns import BY_KEY, COLUMNS
-from sheetgen.tables import Table
+from sheetgen.tables import UPDATED, Table
 from sheetgen.xlsx import ErrorValue, Sheet, address
 
 FLOOR = 1e-3
@@ -163,6 +163,8 @@ def _fill_context(data: TableData, anchor: dict[str, float]) -> None:
 def _expect_weights(data: TableData, eta: float | None, anchor: dict[str, float]) -> None:
     ctx, expected = data.context, data.expected
     for w, g in zip(oracle.WEIGHTS, oracle.GRADIENTS, strict=True):
+        if UPDATED + w in data.found:  # the row's own updated weight, shown beside its gradient
+            expected[UPDATED + w] = ctx[w] - eta * ctx[g] if eta is not None else np.full(len(ctx[w]), np.nan)
         first = anchor.get(w, ctx[w][0])
         if eta is None:
             later = np.full(len(ctx[w]) - 1, np.nan)  # no η: updates cannot be checked
@@ -181,6 +183,8 @@ def _dependencies() -> dict[str, tuple[list[str], list[str]]]:
             deps[column.key] = ([], [column.key, "dE_dw" + column.key[1:]])
         elif column.key in EQUATIONS:
             deps[column.key] = ([k for kind, k in columns.placeholders(column.formula) if kind is None], [])
+    for w, g in zip(oracle.WEIGHTS, oracle.GRADIENTS, strict=True):
+        deps[UPDATED + w] = ([w, g], [])
     return deps
 
 
@@ -251,7 +255,9 @@ def check_table(
         eta_note = "η not found and not inferable: weight updates not checked"
     _expect_weights(data, eta, anchor)
 
-    order = {c.key: i for i, c in enumerate(COLUMNS)}
+    order = {c.key: i for i, c in enumerate(COLUMNS)} | {
+        UPDATED + w: len(COLUMNS) + i for i, w in enumerate(oracle.WEIGHTS)
+    }
     present = sorted((k for k in table.columns if k != "iteration"), key=order.get)
     bad_cells, wrong_keys, unchecked, worst = [], [], 0, 0.0
     inherited = _inherited_errors(data)

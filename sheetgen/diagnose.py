@@ -23,6 +23,7 @@ import numpy as np
 from sheetgen import columns, oracle
 from sheetgen.checks import DEPENDENCIES, EQUATIONS, TableData, close
 from sheetgen.columns import BY_KEY
+from sheetgen.tables import UPDATED
 from sheetgen.xlsx import address
 
 # Quantities that are easily confused with each other.
@@ -103,6 +104,12 @@ class _Evidence:
 
 def _candidates(data: TableData, key: str, index: int, eta: float | None, known_etas):
     """(description, value, evidence) for the mistakes that could have produced the cell at `index`."""
+    if key.startswith(UPDATED):
+        if eta is not None:
+            yield from _update_candidates(
+                data, key.removeprefix(UPDATED), index, eta, known_etas, same_row=True
+            )
+        return
     ctx, n = data.context, len(data.table.rows)
     rows = data.table.rows
     here = _row(data, index)
@@ -177,10 +184,13 @@ def _candidates(data: TableData, key: str, index: int, eta: float | None, known_
     yield "is half the right value", right / 2, None
 
 
-def _update_candidates(data: TableData, key: str, index: int, eta: float, known_etas):
+def _update_candidates(data: TableData, key: str, index: int, eta: float, known_etas, same_row: bool = False):
+    """Mistakes in w − η·∂E/∂w: for a weight, from the row above; for an updated-weight column, its row."""
     ctx = data.context
+    source = index if same_row else index - 1
+    shown = UPDATED + key if same_row else key
     grad = "dE_dw" + key[1:]
-    before, slope = float(ctx[key][index - 1]), float(ctx[grad][index - 1])
+    before, slope = float(ctx[key][source]), float(ctx[grad][source])
     yield (
         f"adds η·{_label(data, grad)} instead of subtracting it (update with the wrong sign)",
         before + eta * slope,
@@ -190,16 +200,16 @@ def _update_candidates(data: TableData, key: str, index: int, eta: float, known_
         if other != grad:
             yield (
                 f"is updated with {_label(data, other)} in place of {_label(data, grad)}",
-                before - eta * float(ctx[other][index - 1]),
-                ("refs", [(other, index - 1)], [(grad, index - 1)]),
+                before - eta * float(ctx[other][source]),
+                ("refs", [(other, source)], [(grad, source)]),
             )
-    if index > 1:
+    if source > 0:
         yield (
-            f"is updated with {_label(data, grad)} from two rows above: a reference to the wrong row",
-            before - eta * float(ctx[grad][index - 2]),
-            ("refs", [(grad, index - 2)], []),
+            f"is updated with {_label(data, grad)} of the row above its weight: a reference to the wrong row",
+            before - eta * float(ctx[grad][source - 1]),
+            ("refs", [(grad, source - 1)], []),
         )
-    found = data.found[key][index]
+    found = data.found[shown][index]
     if slope and not math.isnan(found):
         used = (before - found) / slope
         nice = float(f"{used:.3g}")

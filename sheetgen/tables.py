@@ -65,6 +65,18 @@ def lookup(text: str) -> str | None:
     return key
 
 
+UPDATED = "new_"  # prefix of the key of a column holding a row's updated weight: new_w1 = w1 − η·∂E/∂w1
+_UPDATED_LABEL = re.compile(
+    r"^(?:new|updated|next)(w[1-8])$|^(w[1-8])(?:new|updated|next|'|′|\+|\(new\)|\(t\+1\))$"
+)
+
+
+def updated_weight(text: str) -> str | None:
+    """'w1 new', 'new w1', "w1'", 'w1(t+1)', 'updated w1' -> 'w1' (a column of updated weights)."""
+    match = _UPDATED_LABEL.match(normalize(text))
+    return (match.group(1) or match.group(2)) if match else None
+
+
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _ETA_NAME = r"(?:η|eta|lr|alpha|α|learning ?rate)"
 _ETA = re.compile(rf"^{_ETA_NAME}(?: ?\({_ETA_NAME}\))? ?[:=]? ?({_NUMBER})?$")
@@ -110,18 +122,25 @@ def _label_cells(sheet: Sheet) -> dict[int, list[tuple[int, str, str]]]:
     found: dict[int, list[tuple[int, str, str]]] = {}
     for (row, col), value in sheet.values.items():
         if isinstance(value, str) and not isinstance(value, ErrorValue) and len(value) < 40:
-            key = lookup(value)
+            weight = updated_weight(value)
+            key = UPDATED + weight if weight else lookup(value)
             if key:
                 found.setdefault(row, []).append((col, key, value.strip()))
     return found
 
 
+# Besides weights, a table of its own has inputs or quantities computed in the row (a block of
+# weights alone, or with an error column, is a table's updated weights).
+_TABLE_EVIDENCE = set(INPUTS) | {c.key for c in COLUMNS if c.formula and c.key not in WEIGHTS} - {"E_total"}
+
+
 def _split_header(cells: list[tuple[int, str, str]]) -> list[list[tuple[int, str, str]]]:
     """Cut a header row into tables: at a gap of more than MAX_GAP columns, or where a label repeats.
 
-    A part with fewer than four weights is not a table of its own (a block of updated weights,
-    a second "Error" column, the backward pass after a blank gap): it stays with the table on
-    its left, where its repeated labels are ignored (the first column of a label is the one read).
+    A part with fewer than four weights, or with weights but no inputs or computed quantities, is
+    not a table of its own (a block of updated weights, a second "Error" column, the backward pass
+    after a blank gap): it stays with the table on its left, where a weight label right of its
+    gradient is that row's updated weight and other repeated labels are ignored.
     """
     parts: list[list[tuple[int, str, str]]] = []
     for cell in sorted(cells):
@@ -132,8 +151,8 @@ def _split_header(cells: list[tuple[int, str, str]]) -> list[list[tuple[int, str
             current.append(cell)
     groups: list[list[tuple[int, str, str]]] = []
     for part in parts:
-        weights = {key for _, key, _ in part} & set(WEIGHTS)
-        if groups and len(weights) < 4:
+        keys = {key for _, key, _ in part}
+        if groups and (len(keys & set(WEIGHTS)) < 4 or not keys & _TABLE_EVIDENCE):
             groups[-1].extend(part)
         else:
             groups.append(part)
@@ -166,6 +185,8 @@ def find_tables(sheet: Sheet) -> list[Table]:
             columns: dict[str, int] = {}
             headers: dict[str, str] = {}
             for col, key, text in group:  # the first column of a repeated label is the one read
+                if key in columns and key in WEIGHTS and col > columns.get("dE_dw" + key[1:], 10**6):
+                    key = UPDATED + key  # a weight again, right of its gradient: the updated weight
                 columns.setdefault(key, col)
                 headers.setdefault(key, text)
             table = Table(sheet.name, row, columns, headers)

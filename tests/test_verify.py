@@ -289,3 +289,34 @@ def test_the_checks_equations_are_the_oracles():
     assert set(EQUATIONS) == set(truth) - set(point)
     for key, equation in EQUATIONS.items():
         np.testing.assert_allclose(equation(truth), truth[key], rtol=1e-13, atol=1e-17, err_msg=key)
+
+
+@pytest.mark.parametrize("label", ["{w} new", "new {w}", "{w}'", "{w}(t+1)", "updated {w}", "{w}"])
+def test_updated_weight_columns_are_checked(tmp_path, capsys, label):
+    """Columns of each row's updated weights (w − η·∂E/∂w beside the gradient) are checked too."""
+    truth = oracle.train(PARAMS, 0.5, 8)
+    for spoil in (None, 3):
+        path = tmp_path / f"updated-{spoil}.xlsx"
+        book = xlsxwriter.Workbook(str(path))
+        sheet = book.add_worksheet("Sheet1")
+        sheet.write_string(0, 0, "η")
+        sheet.write_number(0, 1, 0.5)
+        for c, key in enumerate(KEYS + [f"w{k}" for k in range(1, 9)]):
+            updated = c >= len(KEYS)
+            sheet.write_string(2, c, label.format(w=key) if updated else key)
+            for r in range(9):
+                value = truth[key][r] - 0.5 * truth["dE_dw" + key[1:]][r] if updated else truth[key][r]
+                if updated and key == "w2" and r == spoil:
+                    value = truth[key][r] + 0.5 * truth["dE_dw2"][r]  # the update's sign flipped
+                sheet.write_number(3 + r, c, float(value))
+        book.close()
+        status, out, _ = run_cli(capsys, path, "--engine", "cached", "--json")
+        result = json.loads(out)["workbooks"][0]
+        if spoil is None:
+            assert status == 0, out
+        else:
+            assert status == 1
+            finding = result["first_wrong"]
+            assert finding["column"] == label.format(w="w2")
+            assert finding["cell"] == xlsx.address(4 + spoil, len(KEYS) + 2)
+            assert "wrong sign" in finding["diagnosis"]
