@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -56,6 +57,61 @@ def _check_output_dir(path: str | Path) -> Path:
     return out
 
 
+MAX_PIXELS = 60_000_000  # per PNG (~180 MB while drawn): a 10,000-row sheet on one page is huge
+MAX_SIDE = 30_000  # pixels
+
+
+def _page_sizes(pdf: Path, expected: int) -> list[tuple[float, float]]:
+    """Each page's size in points, from poppler's pdfinfo (letter size assumed if it is missing)."""
+    pdfinfo = shutil.which("pdfinfo")
+    if pdfinfo is None:
+        return [(612.0, 792.0)] * expected
+    done = subprocess.run(
+        [pdfinfo, "-f", "1", "-l", str(10**6), str(pdf)], capture_output=True, text=True, timeout=120
+    )
+    sizes = re.findall(r"^Page\s+\d+ size:\s+([\d.]+) x ([\d.]+) pts", done.stdout, flags=re.MULTILINE)
+    return [(float(w), float(h)) for w, h in sizes] or [(612.0, 792.0)] * expected
+
+
+def _bounded_dpi(dpi: float, width: float, height: float) -> float:
+    """The requested dpi, lowered for a page so large that its PNG would exhaust memory."""
+    by_side = MAX_SIDE * 72 / max(width, height, 1)
+    by_area = (MAX_PIXELS / max(width * height, 1)) ** 0.5 * 72
+    return max(min(dpi, by_side, by_area), 1)
+
+
+def _draw_page(pdftoppm: str, pdf: Path, number: int, dpi: float, target: Path, book_path: Path) -> None:
+    try:
+        subprocess.run(
+            [
+                pdftoppm,
+                "-png",
+                "-r",
+                f"{dpi:.2f}",
+                "-f",
+                str(number),
+                "-l",
+                str(number),
+                "-singlefile",
+                str(pdf),
+                str(target),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=600,
+        )
+    except subprocess.CalledProcessError as error:
+        reason = error.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
+        raise UserError(
+            f"{book_path}: pdftoppm failed on page {number} ({reason[0]}): try a lower --dpi"
+        ) from None
+    except subprocess.TimeoutExpired:
+        raise UserError(
+            f"{book_path}: pdftoppm took over 10 minutes on page {number}: try a lower --dpi"
+        ) from None
+
+
 def render(book_path: str | Path, outdir: str | Path, dpi: int = 110) -> list[Path]:
     """Write one PNG per sheet of `book_path` into `outdir`; return their paths in sheet order."""
     book_path = Path(book_path)
@@ -70,19 +126,15 @@ def render(book_path: str | Path, outdir: str | Path, dpi: int = 110) -> list[Pa
             pdf = batch.output(0)
             if pdf is None:
                 raise UserError(f"{book_path}: {batch.failure(0)}")
-        try:
-            subprocess.run(
-                [pdftoppm, "-png", "-r", str(dpi), str(pdf), str(work / "page")],
-                check=True,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                timeout=600,
-            )
-        except subprocess.CalledProcessError as error:
-            reason = error.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
-            raise UserError(f"{book_path}: pdftoppm failed ({reason[0]}): try a lower --dpi") from None
-        except subprocess.TimeoutExpired:
-            raise UserError(f"{book_path}: pdftoppm took over 10 minutes: try a lower --dpi") from None
+        for number, (width, height) in enumerate(_page_sizes(pdf, len(sheets)), start=1):
+            page_dpi = _bounded_dpi(dpi, width, height)
+            if page_dpi < dpi:
+                print(
+                    f"sheetgen render: note: page {number} is {width / 72:.0f} x {height / 72:.0f} inches; "
+                    f"drawn at {page_dpi:.0f} dpi to stay under {MAX_PIXELS // 10**6} million pixels",
+                    file=sys.stderr,
+                )
+            _draw_page(pdftoppm, pdf, number, page_dpi, work / f"page-{number}", book_path)
         pages = sorted(work.glob("page-*.png"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
         if len(pages) != len(sheets):
             raise UserError(
