@@ -102,6 +102,7 @@ class Batch:
         soffice = require_soffice()
         self.paths = [Path(p) for p in paths]
         self.outdir = Path(outdir)
+        self.outdir.mkdir(parents=True, exist_ok=True)
         self._work = Path(tempfile.mkdtemp(prefix="sheetgen-lo-"))
         inputs = self._work / "in"
         inputs.mkdir()
@@ -184,6 +185,10 @@ class Batch:
         except (ProcessLookupError, PermissionError):
             self.process.kill()
         self.process.wait()
+
+    def crashed(self) -> bool:
+        """soffice died (a signal or an error status) rather than finishing or being timed out."""
+        return not self.timed_out and self.process.poll() not in (None, 0)
 
     def failure(self, index: int) -> str:
         """Why output `index` is missing, in words for a one-line error."""

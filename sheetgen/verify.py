@@ -184,45 +184,47 @@ def verify_books(paths: list[Path], engine: str, tol: float, on_result=None) -> 
         if on_result:
             on_result(result)
 
+    def check(index: int, path: Path, original: xlsx.Book | None, batch: recalc.Batch | None, position: int):
+        """Judge one book; return False when LibreOffice crashed before reaching it (worth a retry)."""
+        try:
+            original = original or xlsx.read_book(path)
+            values = original
+            if batch is not None:
+                output = batch.output(position)
+                if output is None:
+                    if batch.crashed():
+                        return False
+                    raise UserError(batch.failure(position))
+                values = xlsx.read_book(output)
+                values.path = path
+            finish(index, judge(path, original, values, engine, tol))
+        except UserError as error:
+            finish(index, _unreadable(path, engine, str(error).removeprefix(f"{path}: ")))
+        except (ValueError, TypeError, KeyError, IndexError, ArithmeticError, RecursionError) as error:
+            # A workbook nobody foresaw must not stop the rest of a class's batch: name it and go on.
+            message = f"could not be checked ({type(error).__name__}: {error}); please report this file"
+            finish(index, _unreadable(path, engine, message))
+        return True
+
     with tempfile.TemporaryDirectory(prefix="sheetgen-verify-") as work:
-        batch = (
-            recalc.Batch([paths[i] for i in valid], Path(work)) if engine == "libreoffice" and valid else None
-        )
+        libreoffice = engine == "libreoffice"
+        batch = recalc.Batch([paths[i] for i in valid], Path(work)) if libreoffice and valid else None
+        retry = []
         try:
             for index, path in enumerate(paths):
                 if results[index] is not None:  # refused above; reported in its place in the order
                     finish(index, results[index])
-                    continue
-                try:
-                    original = xlsx.read_book(path)
-                    if batch is None:
-                        values = original
-                    else:
-                        position = valid.index(index)
-                        output = batch.output(position)
-                        if output is None:
-                            raise UserError(batch.failure(position))
-                        values = xlsx.read_book(output)
-                        values.path = path
-                    finish(index, judge(path, original, values, engine, tol))
-                except UserError as error:
-                    finish(index, _unreadable(path, engine, str(error).removeprefix(f"{path}: ")))
-                except (
-                    ValueError,
-                    TypeError,
-                    KeyError,
-                    IndexError,
-                    ArithmeticError,
-                    RecursionError,
-                ) as error:
-                    # A workbook nobody foresaw must not stop the rest of a class's batch: name it and go on.
-                    message = (
-                        f"could not be checked ({type(error).__name__}: {error}); please report this file"
-                    )
-                    finish(index, _unreadable(path, engine, message))
+                elif not check(index, path, None, batch, valid.index(index) if batch else 0):
+                    retry.append(index)
         finally:
             if batch is not None:
                 batch.close()
+        # LibreOffice crashed on one book and left the rest undone: each of those gets its own run,
+        # so one pathological file cannot cost a class its verdicts.
+        for index in retry:
+            with recalc.Batch([paths[index]], Path(work) / f"retry{index}") as alone:
+                if not check(index, paths[index], None, alone, 0):
+                    finish(index, _unreadable(paths[index], engine, "LibreOffice crashed on it"))
     return results
 
 

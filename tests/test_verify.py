@@ -320,3 +320,35 @@ def test_updated_weight_columns_are_checked(tmp_path, capsys, label):
             assert finding["column"] == label.format(w="w2")
             assert finding["cell"] == xlsx.address(4 + spoil, len(KEYS) + 2)
             assert "wrong sign" in finding["diagnosis"]
+
+
+FAKE_SOFFICE = """#!{python}
+# Stands in for LibreOffice: "recalculates" by copying, and dies on a book whose name says crash.
+import pathlib, shutil, sys
+args = sys.argv[1:]
+out = pathlib.Path(args[args.index("--outdir") + 1])
+for name in args[args.index("--outdir") + 2:]:
+    if "crash" in pathlib.Path(name).resolve().name:
+        sys.exit(139)
+    shutil.copyfile(name, out / pathlib.Path(name).name)
+"""
+
+
+def test_a_libreoffice_crash_costs_only_the_book_that_caused_it(tmp_path, capsys, monkeypatch):
+    import sys
+
+    fake = tmp_path / "soffice"
+    fake.write_text(FAKE_SOFFICE.format(python=sys.executable))
+    fake.chmod(0o755)
+    monkeypatch.setattr(recalc, "find_soffice", lambda: str(fake))
+    books = [write_values(tmp_path / f"{name}.xlsx", [(3, 0, 0.5, "η")]) for name in ("a", "crash", "c", "d")]
+    status, out, _ = run_cli(capsys, *books)
+    lines = out.splitlines()
+    assert status == 1
+    verdicts = dict(line.split(": ", 1) for line in lines[:4])
+    assert verdicts.pop(str(books[1])) == "UNREADABLE: LibreOffice crashed on it"
+    assert sorted(verdicts) == sorted(str(b) for b in books if b != books[1])
+    assert all(
+        v.startswith("VERIFIED (1 table(s), 9 rows") and v.endswith("libreoffice)") for v in verdicts.values()
+    )
+    assert lines[4] == "4 workbook(s): 3 verified, 0 wrong, 1 unreadable"
