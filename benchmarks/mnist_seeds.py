@@ -4,7 +4,8 @@
 
 Each seed runs `python -m mnist_trainer --model M --seed S --out OUT_ROOT/M/seedS --data-dir D` (no other
 flags: the preset's own defaults). A seed whose run dir already holds a finished run is read, not
-retrained; one with a checkpoint is resumed. After every seed the table in docs/mnist-results.md is
+retrained; one with a checkpoint is resumed (bit-identical on the CPU), so the script can be stopped and
+restarted. After every seed the table in docs/mnist-results.md is
 rewritten between the markers `<!-- mnist_seeds:M:begin -->` and `<!-- mnist_seeds:M:end -->`, so the
 file always shows exactly what was measured, unfinished seeds included.
 """
@@ -25,10 +26,10 @@ REPO = Path(__file__).resolve().parent.parent
 TARGET = 99.4
 
 
-def run_seed(model: str, seed: int, run_dir: Path, data_dir: str) -> int:
-    metrics = run_dir / "metrics.json"
-    if metrics.is_file() and not (run_dir / "checkpoint.pt").is_file():
-        return 0
+def run_seed(model: str, seed: int, run_dir: Path, data_dir: str, epochs: int) -> int:
+    doc = read_run(run_dir)
+    if doc and len(doc["epochs"]) >= epochs:
+        return 0  # finished earlier: read, not retrained
     cmd = [sys.executable, "-m", "mnist_trainer", "--data-dir", data_dir]
     if (run_dir / "checkpoint.pt").is_file():
         cmd += ["--resume", str(run_dir)]
@@ -123,7 +124,7 @@ def main() -> int:
     status = 0
     for seed in args.seeds:
         if not args.table_only:
-            status |= run_seed(args.model, seed, out_root / args.model / f"seed{seed}", args.data_dir)
+            status |= run_seed(args.model, seed, out_root / args.model / f"seed{seed}", args.data_dir, epochs)
         write_section(results, args.model, table(args.model, args.seeds, out_root, epochs))
     print(table(args.model, args.seeds, out_root, epochs))
     return status
