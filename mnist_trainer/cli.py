@@ -125,9 +125,10 @@ def build_config(args: argparse.Namespace) -> tuple[RunConfig, dict | None, Path
         run_dir = Path(args.resume)
         state = load_checkpoint(run_dir)
         config = RunConfig(**state["config"])
+        defaults = make_parser()
         for field in TUNABLE + ("seed", "model"):
-            given = getattr(args, field)
-            if given is not None and field in TUNABLE and given != getattr(config, field):
+            given = getattr(args, field)  # a flag left at its default does not conflict
+            if given != defaults.get_default(field) and given != getattr(config, field):
                 flag = "--" + field.replace("_", "-")
                 raise UserError(f"cannot resume with {flag} {given}: the run in '{run_dir}' "
                                 f"uses {getattr(config, field)}; drop the flag or start a new run")
@@ -178,5 +179,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: {stop}", file=sys.stderr)
         return 130
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted before training started; nothing to resume", file=sys.stderr)
+        print(f"{PROG}: interrupted; a run that finished an epoch can continue with --resume RUN_DIR",
+              file=sys.stderr)
         return 130

@@ -131,5 +131,5 @@ def test_end_to_end_run_outputs_and_independent_reevaluation(tmp_path, data_dir)
     # a finished run refuses to be overwritten, and --resume with other settings is refused
     again = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert again.returncode == 2 and "already holds a run" in again.stderr and "Traceback" not in again.stderr
-    conflict = cli.main(["--resume", str(run_dir), "--epochs", "5", "--data-dir", str(folder)])
-    assert conflict == 2
+    for flag, value in (("--epochs", "5"), ("--model", "small"), ("--seed", "7")):
+        assert cli.main(["--resume", str(run_dir), flag, value, "--data-dir", str(folder)]) == 2
