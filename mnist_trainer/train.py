@@ -21,6 +21,7 @@ from tqdm import tqdm
 from mnist_trainer import checkpoint, report
 from mnist_trainer.augment import AffineAugment
 from mnist_trainer.data import MnistSplits
+from mnist_trainer.errors import UserError
 from mnist_trainer.model import PRESETS, build_model, count_parameters
 from mnist_trainer.summary import print_summary
 
@@ -125,6 +126,7 @@ class Trainer:
         self.epoch, self.batch, self.history = 0, 0, []
         self.perm = None
         self.sums = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
+        self._last_predictions = None  # test-set predictions of the last evaluation (for the gallery)
         if resume_state is not None:
             self._restore(resume_state)
 
@@ -133,6 +135,7 @@ class Trainer:
         return {
             "format": checkpoint.CHECKPOINT_FORMAT,
             "config": asdict(self.config),
+            "device_type": self.device.type,  # RNG states only fit a device of the same type
             "model": {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()},
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
@@ -145,6 +148,10 @@ class Trainer:
         }
 
     def _restore(self, state: dict) -> None:
+        saved = state.get("device_type", "cpu")
+        if saved != self.device.type:
+            raise UserError(f"cannot resume on {self.device.type}: the checkpoint was made on {saved} and "
+                            f"its random-number states belong there; resume with --device {saved}")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -187,8 +194,6 @@ class Trainer:
         report.write_metrics(self.run_dir, self.history, self._meta())
         raise Interrupted(f"interrupted: checkpoint saved after epoch {self.epoch} batch {self.batch}; "
                           f"continue with: python -m mnist_trainer --resume {self.run_dir}")
-
-    _last_predictions = None
 
     def _train_epoch(self, stop: _StopFlag) -> None:
         cfg, data = self.config, self.data

@@ -13,6 +13,7 @@ from test_mnist_data import write_mnist
 from mnist_trainer import checkpoint
 from mnist_trainer.augment import AffineAugment
 from mnist_trainer.data import load_mnist
+from mnist_trainer.errors import UserError
 from mnist_trainer.model import build_model
 from mnist_trainer.train import Interrupted, RunConfig, Trainer, to_input
 
@@ -115,3 +116,12 @@ def test_checkpoint_and_model_load_with_weights_only(synthetic, tmp_path):
     model = checkpoint.load_model(tmp_path / "run" / "model.pt")
     assert not model.training
     assert all(torch.equal(weights[k], v) for k, v in model.state_dict().items())
+
+
+def test_resume_on_another_device_type_is_refused(synthetic, tmp_path):
+    run_straight(synthetic, tmp_path / "run")
+    state = checkpoint.load_checkpoint(tmp_path / "run")
+    assert state["device_type"] == "cpu"
+    state["device_type"] = "cuda"
+    with pytest.raises(UserError, match="checkpoint was made on cuda.*--device cuda"):
+        Trainer(RunConfig(**state["config"]), synthetic, CPU, tmp_path / "run", resume_state=state)
