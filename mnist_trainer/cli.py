@@ -102,13 +102,26 @@ def _positive(args: argparse.Namespace) -> None:
         raise UserError(f"--weight-decay must be >= 0, got {args.weight_decay}")
 
 
-def prepare_run_dir(path: Path) -> Path:
-    """Create RUN_DIR (refusing one that holds an earlier run or cannot be written) before any training."""
+def check_run_dir(path: Path) -> None:
+    """Refuse, before any work, a RUN_DIR that holds an earlier run or could not be created or written."""
     if path.exists() and not path.is_dir():
         raise UserError(f"--out '{path}' exists and is not a directory; choose another --out")
     if (path / "checkpoint.pt").exists():
         raise UserError(f"--out '{path}' already holds a run; continue it with --resume {path}, "
                         f"or choose another --out")
+    existing = path.absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(f"cannot create output directory '{path}': '{existing}' is a file; "
+                        f"choose another --out")
+    if not os.access(existing, os.W_OK):
+        raise UserError(f"cannot create output directory '{path}': '{existing}' is not writable; "
+                        f"choose another --out")
+
+
+def create_run_dir(path: Path) -> Path:
+    """Create RUN_DIR once the data has loaded, so a failed start leaves no empty folder behind."""
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -147,8 +160,10 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     config, state, run_dir = build_config(args)
     if state is None:
-        prepare_run_dir(run_dir)
+        check_run_dir(run_dir)
     data = load_mnist(args.data_dir, device, fetch=args.download)
+    if state is None:
+        create_run_dir(run_dir)
     for note in data.notes:
         print(note, file=sys.stderr)
     if state is not None:

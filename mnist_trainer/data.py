@@ -63,9 +63,10 @@ def find_file(data_dir: Path, name: str) -> Path | None:
 
 
 def _missing_message(data_dir: Path, missing: list[str]) -> str:
-    return (f"MNIST file(s) not found in '{data_dir}': {', '.join(missing)} (need all four: "
-            f"{', '.join(FILE_NAMES)}, optionally .gz, in the folder or in its MNIST/raw); "
-            f"point --data-dir (or $MNIST_DIR) at them, or add --download to fetch them with torchvision")
+    where = "no MNIST files" if len(missing) == len(FILE_NAMES) else f"missing {', '.join(missing)}"
+    return (f"{where} in '{data_dir}': need the four files {', '.join(FILE_NAMES)} (each optionally .gz, "
+            f"in the folder or in its MNIST/raw); point --data-dir (or $MNIST_DIR) at them, "
+            f"or add --download to fetch them with torchvision")
 
 
 def read_bytes(path: Path) -> bytes:

@@ -37,6 +37,7 @@ def one_line_error(capsys, argv) -> str:
 def test_missing_data_dir(capsys, tmp_path):
     line = one_line_error(capsys, ["--data-dir", str(tmp_path / "none"), "--out", str(tmp_path / "run")])
     assert "train-images-idx3-ubyte" in line and "--data-dir" in line and "--download" in line
+    assert not (tmp_path / "run").exists()  # a failed start leaves no empty run folder
 
 
 @pytest.mark.parametrize("flag,value", [("--epochs", "0"), ("--epochs", "-3"), ("--batch-size", "0")])
@@ -68,7 +69,7 @@ def test_unwritable_output_directory(capsys, tmp_path, data_dir):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     line = one_line_error(capsys, ["--data-dir", str(data_dir[0]), "--out", str(blocker / "run")])
-    assert "cannot create output directory" in line
+    assert "cannot create output directory" in line and "is a file" in line
 
 
 def test_download_failure_offline(capsys, tmp_path, monkeypatch):
