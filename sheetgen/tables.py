@@ -28,10 +28,10 @@ MIN_KEYS = 6  # recognised labels a header needs (fewer is prose, a legend or a 
 
 
 def normalize(text: str) -> str:
-    """Fold a header label to a comparable form: 'E_Total ' -> 'etotal', '∂E/∂w1' -> 'de/dw1'."""
-    folded = unicodedata.normalize("NFKC", text).strip().lower()
+    """Fold a header label: 'E_Total ' -> 'etotal', '∂E/∂w₁' -> 'de/dw1', 'a_{h1}' -> 'ah1'."""
+    folded = unicodedata.normalize("NFKC", text).strip().lower()  # NFKC: subscript ₁ -> 1
     folded = folded.replace("∂", "d").replace("δ", "d")
-    folded = re.sub(r"[\s_·]+", "", folded)
+    folded = re.sub(r"[\s_·{}$]+", "", folded)  # spaces, underscores, LaTeX braces and dollars
     return folded.rstrip(":=")
 
 

@@ -124,6 +124,9 @@ def test_eta_value_in_the_label_cell(excel_style):
         ("E_t", "E_total"),
         ("∂E_t/∂w2", "dE_dw2"),
         ("sigmoid(o2)", "a_o2"),
+        ("a_{h1}", "a_h1"),
+        ("∂E/∂w₁", "dE_dw1"),
+        ("$E_{total}$", "E_total"),
     ],
 )
 def test_headers_with_notes_or_equations(text, key):
