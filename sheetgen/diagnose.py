@@ -173,6 +173,13 @@ def _candidates(data: TableData, key: str, index: int, eta: float | None, known_
                     ("refs", [(w, index + shift) for w in weights], []),
                 )
     right = float(data.expected[key][index])
+    if key in _DERIVATIVE:  # an activation: σ(−x) = 1 − σ(x)
+        net = key.removeprefix("a_")
+        yield (
+            f"is 1 − the right value: σ(−{net}) computed (the minus in EXP(−{net}) missing?)",
+            1 - right,
+            None,
+        )
     for factor, derivative in _FACTORS.get(key, ()):
         size = here[factor] * (1 - here[factor]) if derivative else here[factor]
         what = _DERIVATIVE[factor] if derivative else _label(data, factor)

@@ -225,6 +225,8 @@ def _mistake(name: str, f: dict, R, r: int) -> None:
         f["dE_dw6"] = f"({R('a_o1')}-{R('t1')})*{R('a_h2')}"
     elif name == "w1-circular-update" and r > 0:
         f["w1"] = f["w1"].replace(R("dE_dw1", -1), R("dE_dw1"))  # the gradient of its own row
+    elif name == "a_h2-sigmoid-sign":
+        f["a_h2"] = f"1/(1+EXP({R('h2')}))"
     elif name == "w5-reads-row-above" and r > 0:
         f["dE_dw5"] = f"{d_o1}*{R('a_h1', -1)}"
 
@@ -240,6 +242,7 @@ MISTAKES = {
     "a_o2-overwritten": ("a_o2", 0, "overwritten by another quantity"),
     "w5-reads-row-above": ("dE_dw5", 1, "from the row above"),
     "w1-circular-update": ("w1", 1, "a circular reference"),
+    "a_h2-sigmoid-sign": ("a_h2", 0, "the minus in EXP(−h2) missing"),
     "w1-uses-updated-w5-w7": ("dE_dw1", 0, "the updated weights"),
     "w6-missing-sigmoid-derivative": ("dE_dw6", 0, "missing the factor a_o1·(1−a_o1)"),
 }
