@@ -160,6 +160,17 @@ def _unsaved_share(book: xlsx.Book, found: list[tables.Table]) -> float:
     return unsaved / formulas if formulas else 0.0
 
 
+def _unknown_function(original: xlsx.Book, values: xlsx.Book) -> str | None:
+    """The first cell LibreOffice shows #NAME? in where the file saved a number, as 'Sheet'!A1."""
+    for sheet in values.sheets:
+        saved = original.sheet(sheet.name)
+        for cell, value in sheet.values.items():
+            if value == "#NAME?" and isinstance(value, xlsx.ErrorValue) and saved is not None:
+                if isinstance(saved.values.get(cell), float):
+                    return f"'{sheet.name}'!{xlsx.address(*cell)}"
+    return None
+
+
 def _unreadable(path: Path, engine: str, message: str) -> report.BookResult:
     return report.BookResult(path, engine, error=message)
 
@@ -197,6 +208,15 @@ def verify_books(paths: list[Path], engine: str, tol: float, on_result=None) -> 
                     raise UserError(batch.failure(position))
                 values = xlsx.read_book(output)
                 values.path = path
+                unknown = _unknown_function(original, values)
+                if unknown:  # e.g. Excel's LET: LibreOffice 7.4 cannot compute it, Excel could
+                    result = judge(path, original, original, "cached", tol)
+                    result.notes.append(
+                        f"LibreOffice does not know a function used (#NAME? at {unknown}): "
+                        "the values saved in the file were checked instead"
+                    )
+                    finish(index, result)
+                    return True
             finish(index, judge(path, original, values, engine, tol))
         except UserError as error:
             finish(index, _unreadable(path, engine, str(error).removeprefix(f"{path}: ")))

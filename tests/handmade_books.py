@@ -320,3 +320,26 @@ def _save(path, writer: str, cells: dict) -> None:
         else:
             sheet.write_number(row - 1, col - 1, value)
     book.close()
+
+
+def write_excel_only(path, params: dict, eta: float, rows: int) -> None:
+    """Typed values, except E_total: Excel's LET (unknown to LibreOffice 7.4), with Excel's saved results."""
+    from xlsxwriter.utility import xl_rowcol_to_cell
+
+    from sheetgen import oracle
+
+    truth = oracle.train(params, eta, rows - 1)
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Sheet1")
+    sheet.write_string(0, 0, "η")
+    sheet.write_number(0, 1, eta)
+    for c, key in enumerate(CLASSIC_ORDER[1:]):
+        sheet.write_string(2, c, key)
+        for r in range(rows):
+            if key == "E_total":
+                e1, e2 = (xl_rowcol_to_cell(3 + r, CLASSIC_ORDER.index(k) - 1) for k in ("E1", "E2"))
+                formula = f"=_xlfn.LET(_xlpm.a,{e1},_xlpm.b,{e2},_xlpm.a+_xlpm.b)"
+                sheet.write_formula(3 + r, c, formula, None, float(truth[key][r]))
+            else:
+                sheet.write_number(3 + r, c, float(truth[key][r]))
+    book.close()

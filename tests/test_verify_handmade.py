@@ -7,7 +7,7 @@ module costs one soffice start however many mutants it holds.
 from __future__ import annotations
 
 import pytest
-from handmade_books import ERA, EVA8, LAYOUTS, MISTAKES, write_handmade
+from handmade_books import ERA, EVA8, LAYOUTS, MISTAKES, write_excel_only, write_handmade
 
 from sheetgen import oracle, report, verify
 from sheetgen.tables import LABELS, normalize
@@ -37,6 +37,10 @@ def verdicts(tmp_path_factory, soffice):
     where = write_handmade(path, LAYOUTS["classic"], ERA, ETA, ROWS, "E2-from-a_o1")
     books.append(path)
     expectations.append(("E2-from-a_o1", "classic", where, ERA))
+    path = folder / "excel-only.xlsx"
+    write_excel_only(path, EVA8, ETA, ROWS)
+    books.append(path)
+    expectations.append(("excel-only", "", None, EVA8))
     results = verify.verify_books(books, "libreoffice", 1e-9)
     return list(zip(expectations, results, strict=True))
 
@@ -120,3 +124,12 @@ def test_every_alias_in_the_column_table_is_recognised():
     assert LABELS[normalize("∂E_total/∂w3")] == "dE_dw3"
     assert LABELS[normalize("E_Total ")] == "E_total"
     assert LABELS[normalize("out_o1")] == "a_o1"
+
+
+def test_a_function_libreoffice_lacks_falls_back_to_the_saved_values(verdicts):
+    (result,) = [res for exp, res in verdicts if exp[0] == "excel-only"]
+    assert result.verdict == report.VERIFIED and result.engine == "cached"
+    assert result.notes == [
+        "LibreOffice does not know a function used (#NAME? at 'Sheet1'!W4): "
+        "the values saved in the file were checked instead"
+    ]
