@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from sheetgen.errors import EXIT_USAGE, UserError
@@ -70,6 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"sheetgen {args.command}: interrupted; no output was written", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `sheetgen verify DIR | head`: the reader left; that is not an error of ours. Point stdout
+        # at /dev/null so the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
