@@ -108,7 +108,7 @@ def test_end_to_end_run_outputs_and_independent_reevaluation(tmp_path, data_dir)
 
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert set(metrics) >= {"params", "device", "seed", "epochs"}
-    assert (metrics["params"], metrics["device"], metrics["seed"]) == (3916, "cpu", 1)
+    assert (metrics["device"], metrics["seed"]) == ("cpu", 1)
     fields = ["epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr", "seconds"]
     assert [list(e) for e in metrics["epochs"]] == [fields, fields]
     csv_lines = (run_dir / "metrics.csv").read_text().splitlines()
@@ -123,6 +123,7 @@ def test_end_to_end_run_outputs_and_independent_reevaluation(tmp_path, data_dir)
 
     # independent re-evaluation of model.pt: arrays as written (not the trainer's loader), other batch size
     model = mnist_trainer.load_model(run_dir / "model.pt")
+    assert metrics["params"] == sum(p.numel() for p in model.parameters()) <= 4000
     images = torch.from_numpy(arrays["t10k-images-idx3-ubyte"]).float().div(255).unsqueeze(1)
     labels = torch.from_numpy(arrays["t10k-labels-idx1-ubyte"].astype(np.int64))
     with torch.no_grad():
