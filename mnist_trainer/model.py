@@ -54,8 +54,9 @@ PRESETS = {
     "small": Preset("small", (8, 10, 8, 12, 14, 16, 16), 0.03, "<= 8,000 parameters"),
     # the narrowest net underfits rather than overfits, so: lighter augmentation and dropout, no weight
     # decay; and no 6-channel bottleneck at the 1x1 transition (conv1 gives up 2 channels to pay for it).
-    # Earlier attempts that missed 99.4 % are in docs/mnist-results.md.
-    "tiny": Preset("tiny", (4, 8, 8, 8, 10, 10, 12), 0.02, "<= 4,000 parameters", weight_decay=0.0,
+    # Not there yet: this recipe holds 99.4 % on 1 of seeds 0-4 (the attempts: docs/mnist-results.md).
+    "tiny": Preset("tiny", (4, 8, 8, 8, 10, 10, 12), 0.02,
+                   "<= 4,000 parameters (holds 99.4 %% on 1 of 5 seeds so far)", weight_decay=0.0,
                    degrees=6.0, scale=0.05, shift=1.5),
 }
 DEFAULT_MODEL = "base"
