@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import xlsxwriter
-from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell, xl_rowcol_to_cell_fast
-from xlsxwriter.worksheet import CellFormulaTuple, Worksheet
+from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
+from xlsxwriter.worksheet import Worksheet
 
 from sheetgen import __version__, oracle
 from sheetgen.columns import COLUMNS, INDEX, render
@@ -81,14 +81,13 @@ def train_all(params: dict, lrs: list[float], iterations: int) -> list[dict]:
 
 
 class _TableSheet(Worksheet):
-    """A worksheet with two shortcuts for the tables' formula cells, which are most of the build time.
+    """A worksheet that scans the tables' formulas once per column instead of once per cell.
 
     xlsxwriter runs ~30 regular expressions on every formula to add `_xlfn.` prefixes to
-    functions newer than Excel 2007. The table's formulas differ only in row numbers, so
-    `trust(patterns)` runs the scan once per column pattern, checks it changes nothing,
-    and then lets cells through unscanned. And a formula cell with a float result and
-    nothing to escape is written as XML directly, exactly as xlsxwriter writes it (a test
-    compares the two byte for byte).
+    functions newer than Excel 2007, most of the build time. The table's formulas differ
+    only in row numbers, so `trust(patterns)` runs the scan once per column pattern, checks
+    it changes nothing, and then lets cells through unscanned. (Should a future xlsxwriter
+    rename the hook, the override is simply never called and the build is only slower.)
     """
 
     _trusted = False
@@ -104,15 +103,6 @@ class _TableSheet(Worksheet):
         if self._trusted:
             return formula.removeprefix("=")
         return super()._prepare_formula(formula, expand_future_functions)
-
-    def _write_cell(self, row, col, cell):
-        if type(cell) is CellFormulaTuple and type(cell.value) is float and cell.format is not None:
-            formula = cell.formula
-            if "&" not in formula and "<" not in formula and ">" not in formula:
-                self.fh.write(f'<c r="{xl_rowcol_to_cell_fast(row, col)}" s="{cell.format._get_xf_index()}">'
-                              f"<f>{formula}</f><v>{cell.value}</v></c>")
-                return
-        super()._write_cell(row, col, cell)
 
 
 def _row_formats(eta_ref: str) -> tuple[list[str | None], list[str | None]]:

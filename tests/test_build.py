@@ -256,8 +256,8 @@ def test_log_chart_has_whole_decades_even_when_a_curve_reaches_zero(tmp_path):
 
 
 @pytest.mark.parametrize("in_memory_max_rows", [0, 10**6], ids=["streamed", "in memory"])
-def test_fast_cell_writer_writes_what_xlsxwriter_writes(tmp_path, monkeypatch, in_memory_max_rows):
-    """The writer's shortcut for formula cells must produce xlsxwriter's own XML, byte for byte."""
+def test_formula_scan_shortcut_writes_what_xlsxwriter_writes(tmp_path, monkeypatch, in_memory_max_rows):
+    """Scanning formulas once per column must give the sheets xlsxwriter writes by itself, byte for byte."""
     from xlsxwriter.worksheet import Worksheet
 
     from sheetgen import writer
@@ -266,7 +266,7 @@ def test_fast_cell_writer_writes_what_xlsxwriter_writes(tmp_path, monkeypatch, i
     monkeypatch.setattr(writer, "IN_MEMORY_MAX_ROWS", in_memory_max_rows)
     fast, plain = tmp_path / "fast.xlsx", tmp_path / "plain.xlsx"
     write_workbook(fast, params, [0.3, 3.0], 40)
-    monkeypatch.setattr(writer._TableSheet, "_write_cell", Worksheet._write_cell)
+    monkeypatch.setattr(writer._TableSheet, "_prepare_formula", Worksheet._prepare_formula)
     write_workbook(plain, params, [0.3, 3.0], 40)
     with zipfile.ZipFile(fast) as a, zipfile.ZipFile(plain) as b:
         sheets = [n for n in a.namelist() if n.startswith("xl/worksheets/sheet")]
