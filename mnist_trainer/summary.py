@@ -49,7 +49,8 @@ def _describe(layer: nn.Module) -> str:
     parts = []
     for module in (layer.modules() if isinstance(layer, nn.Sequential) else [layer]):
         if isinstance(module, nn.Conv2d):
-            parts.append(f"conv{module.kernel_size[0]}x{module.kernel_size[1]}")
+            depthwise = module.groups > 1 and module.groups == module.in_channels
+            parts.append(f"{'dw' if depthwise else 'conv'}{module.kernel_size[0]}x{module.kernel_size[1]}")
         elif isinstance(module, nn.BatchNorm2d):
             parts.append("BN")
         elif isinstance(module, nn.ReLU):
@@ -70,12 +71,12 @@ def _describe(layer: nn.Module) -> str:
 def format_summary(model: nn.Sequential, title: str) -> str:
     rows = summary_rows(model)
     lines = [f"Model: {title}",
-             f"{'layer':<10} {'blocks':<30} {'output shape':<14} {'params':>7} {'RF':>4}"]
+             f"{'layer':<10} {'blocks':<36} {'output shape':<14} {'params':>7} {'RF':>4}"]
     for r in rows:
         shape = "x".join(str(d) for d in r["shape"])
-        lines.append(f"{r['layer']:<10} {r['kind']:<30} {shape:<14} {r['params']:>7,} {r['rf']:>4}")
+        lines.append(f"{r['layer']:<10} {r['kind']:<36} {shape:<14} {r['params']:>7,} {r['rf']:>4}")
     total = sum(r["params"] for r in rows)
-    lines.append(f"{'total':<10} {'':<30} {'':<14} {total:>7,}   trainable parameters")
+    lines.append(f"{'total':<10} {'':<36} {'':<14} {total:>7,}   trainable parameters")
     return "\n".join(lines)
 
 
