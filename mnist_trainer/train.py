@@ -89,6 +89,29 @@ def evaluate(model, images, labels, memory_format=torch.contiguous_format):
     return loss_sum / len(images), correct, torch.cat(predictions)
 
 
+@torch.no_grad()
+def recalibrate_batchnorm(model, images, count, memory_format=torch.contiguous_format):
+    """Replace BatchNorm's running averages by the statistics of the first `count` clean training images.
+
+    The running averages follow the last few dozen (augmented) batches, so at a small learning rate the
+    test accuracy still wobbles from epoch to epoch with them; population statistics do not. Only
+    BatchNorm is put in training mode (dropout stays off), and training itself is unchanged: it always
+    normalises with the batch's own statistics.
+    """
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    momenta = [bn.momentum for bn in norms]
+    model.eval()
+    for bn in norms:
+        bn.reset_running_stats()
+        bn.momentum = None  # None: a plain (cumulative) average over the batches that follow
+        bn.train()
+    for start in range(0, min(count, len(images)), EVAL_BATCH):
+        model(to_input(images[start:min(start + EVAL_BATCH, count)], memory_format))
+    for bn, momentum in zip(norms, momenta, strict=True):
+        bn.momentum = momentum
+    model.eval()
+
+
 def _rng_states(generator: torch.Generator, device: torch.device) -> dict:
     states = {"generator": generator.get_state(), "torch_cpu": torch.get_rng_state()}
     if device.type == "cuda":
@@ -116,6 +139,7 @@ class Trainer:
         self.params = count_parameters(self.model)
         preset = PRESETS[config.model]
         self.augment = AffineAugment(preset.degrees, preset.scale, preset.shift)
+        self.bn_images = preset.bn_recalibration
         self.steps_per_epoch = math.ceil(len(data.train_images) / config.batch_size)
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=config.lr, momentum=0.9, nesterov=True,
                                          weight_decay=config.weight_decay)
@@ -171,6 +195,9 @@ class Trainer:
             print(f"Training {cfg.model} ({self.params:,} parameters) on {self.device} for {cfg.epochs} "
                   f"epochs, batch {cfg.batch_size}, peak lr {cfg.lr}, seed {cfg.seed}; "
                   f"run dir {self.run_dir}")
+            if self.bn_images:
+                print(f"BatchNorm statistics are recomputed on {self.bn_images:,} clean training images "
+                      f"after each epoch (see train.recalibrate_batchnorm)")
         with _StopFlag() as stop:
             while self.epoch < cfg.epochs:
                 self._train_epoch(stop)
@@ -238,6 +265,8 @@ class Trainer:
         self._finish_epoch()
 
     def _finish_epoch(self) -> None:
+        if self.bn_images:
+            recalibrate_batchnorm(self.model, self.data.train_images, self.bn_images, self.memory_format)
         test_loss, correct, predictions = evaluate(self.model, self.data.test_images, self.data.test_labels,
                                                    self.memory_format)
         n_test = len(self.data.test_images)

@@ -12,11 +12,27 @@ from mnist_trainer.summary import format_summary, summary_rows
 BOUNDS = {"base": 19_999, "small": 8_000, "tiny": 4_000}
 
 
-def expected_parameters(widths: tuple[int, ...]) -> int:
-    """By hand: bias-free convs (cin*cout*k*k) + BatchNorm (2 per channel) + the final FC (c*10 + 10)."""
+def expected_parameters(widths: tuple[int, ...], separable: bool) -> int:
+    """By hand: bias-free convs (cin*cout*k*k) + BatchNorm (2 per channel) + the final FC (c*10 + 10).
+
+    A separable 3x3 block (conv2..conv6 when the preset says so) is a depthwise 3x3 (9 per input
+    channel) and a 1x1 (cin*cout); a transition width of 0 means no transition.
+    """
     c1, c2, ct, c3, c4, c5, c6 = widths
-    convs = [(1, c1, 3), (c1, c2, 3), (c2, ct, 1), (ct, c3, 3), (c3, c4, 3), (c4, c5, 3), (c5, c6, 3)]
-    return sum(cin * cout * k * k + 2 * cout for cin, cout, k in convs) + c6 * 10 + 10
+    total = (1 * c1 * 9 + 2 * c1) + c6 * 10 + 10
+    if ct:
+        total += c2 * ct + 2 * ct
+    for cin, cout in [(c1, c2), (ct or c2, c3), (c3, c4), (c4, c5), (c5, c6)]:
+        total += (9 * cin + cin * cout if separable else 9 * cin * cout) + 2 * cout
+    return total
+
+
+def test_hand_count_of_the_tiny_preset():
+    # conv1 1->8 full 3x3; separable 8->16, 16->20, 20->24, 24->28, 28->28; FC 28 -> 10: written out
+    assert PRESETS["tiny"].widths == (8, 16, 0, 20, 24, 28, 28)
+    by_hand = (9 * 8 + 16) + (8 * 9 + 8 * 16 + 32) + (16 * 9 + 16 * 20 + 40) + (20 * 9 + 20 * 24 + 48) \
+        + (24 * 9 + 24 * 28 + 56) + (28 * 9 + 28 * 28 + 56) + (28 * 10 + 10)
+    assert count_parameters(build_model("tiny")) == by_hand == 3_858
 
 
 def test_every_preset_has_a_bound():
@@ -26,14 +42,21 @@ def test_every_preset_has_a_bound():
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_parameter_count_and_bound(name):
     model = build_model(name)
-    assert count_parameters(model) == expected_parameters(PRESETS[name].widths)
+    assert count_parameters(model) == expected_parameters(PRESETS[name].widths, PRESETS[name].separable)
     assert count_parameters(model) <= BOUNDS[name]
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_batchnorm_dropout_and_global_average_pooling(name):
-    modules = list(build_model(name).modules())
-    assert sum(isinstance(m, nn.BatchNorm2d) for m in modules) == 7  # after every convolution
+    model = build_model(name)
+    modules = list(model.modules())
+    blocks = [b for b in model.children() if any(isinstance(m, nn.Conv2d) for m in b.modules())]
+    assert len(blocks) == (7 if PRESETS[name].widths[2] else 6)
+    # every convolution block ends its convolutions in BatchNorm (separable: after the 1x1)
+    for block in blocks:
+        kinds = [type(m) for m in block]
+        assert nn.BatchNorm2d in kinds and kinds.index(nn.BatchNorm2d) == kinds.index(nn.ReLU) - 1
+        assert all(isinstance(m, nn.Conv2d) for m in list(block)[:kinds.index(nn.BatchNorm2d)])
     dropouts = [m for m in modules if isinstance(m, nn.Dropout)]
     assert dropouts and all(0 < m.p <= 0.1 for m in dropouts)
     assert any(isinstance(m, nn.AdaptiveAvgPool2d) and m.output_size in (1, (1, 1)) for m in modules)
@@ -50,6 +73,17 @@ def test_receptive_field_covers_the_digit(name):
     assert rows["conv6"]["rf"] >= 20  # MNIST digits are size-normalised to a 20x20 box
     assert rows["conv6"]["shape"] == (PRESETS[name].widths[-1], 4, 4)
     assert rows["fc"]["shape"] == (10,)
+
+
+def test_tiny_is_separable_after_conv1():
+    model = build_model("tiny")
+    for name in ("conv2", "conv3", "conv4", "conv5", "conv6"):
+        depthwise, pointwise = list(getattr(model, name))[:2]
+        assert depthwise.groups == depthwise.in_channels == depthwise.out_channels
+        assert depthwise.kernel_size == (3, 3)
+        assert pointwise.kernel_size == (1, 1) and pointwise.groups == 1
+    assert model.conv1[0].groups == 1 and not hasattr(model, "trans")
+    assert "dw3x3-conv1x1-BN-ReLU" in format_summary(model, "tiny")
 
 
 def test_summary_total_matches_parameter_count():

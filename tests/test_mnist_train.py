@@ -15,7 +15,7 @@ from mnist_trainer.augment import AffineAugment
 from mnist_trainer.data import load_mnist
 from mnist_trainer.errors import UserError
 from mnist_trainer.model import build_model
-from mnist_trainer.train import Interrupted, RunConfig, Trainer, to_input
+from mnist_trainer.train import Interrupted, RunConfig, Trainer, recalibrate_batchnorm, to_input
 
 CPU = torch.device("cpu")
 
@@ -125,3 +125,33 @@ def test_resume_on_another_device_type_is_refused(synthetic, tmp_path):
     state["device_type"] = "cuda"
     with pytest.raises(UserError, match="checkpoint was made on cuda.*--device cuda"):
         Trainer(RunConfig(**state["config"]), synthetic, CPU, tmp_path / "run", resume_state=state)
+
+
+def test_batchnorm_recalibration_uses_the_population_statistics(synthetic):
+    torch.manual_seed(0)
+    model = build_model("tiny")
+    model.conv1[1].running_mean.fill_(5.0)  # stale running averages, to be replaced
+    images = torch.cat([synthetic.train_images] * 8)[:2000]  # two full batches of EVAL_BATCH = 1000
+    recalibrate_batchnorm(model, images, count=2000)
+    # by hand: conv1's BatchNorm sees conv1 applied to the normalised pixels
+    with torch.no_grad():
+        features = model.conv1[0](model.normalize(to_input(images, torch.contiguous_format)))
+    per_channel = features.transpose(0, 1).reshape(features.shape[1], -1)
+    assert torch.allclose(model.conv1[1].running_mean, per_channel.mean(1), atol=1e-5)
+    # two equal batches: the average of their unbiased variances (what BatchNorm keeps)
+    halves = per_channel.reshape(features.shape[1], 2, -1)
+    assert torch.allclose(model.conv1[1].running_var, halves.var(2).mean(1), rtol=1e-4)
+    # the model is back in eval mode with its usual momentum, and dropout was off throughout
+    assert not model.training and all(m.momentum == 0.1 for m in model.modules()
+                                      if isinstance(m, torch.nn.BatchNorm2d))
+
+
+def test_recalibration_is_deterministic_and_leaves_the_weights_alone(synthetic):
+    torch.manual_seed(1)
+    model = build_model("tiny")
+    weights = {k: v.clone() for k, v in model.state_dict().items() if "running" not in k and "num_b" not in k}
+    recalibrate_batchnorm(model, synthetic.train_images, count=200)
+    first = {k: v.clone() for k, v in model.state_dict().items()}
+    recalibrate_batchnorm(model, synthetic.train_images, count=200)
+    assert all(torch.equal(first[k], v) for k, v in model.state_dict().items())  # dropout did not draw
+    assert all(torch.equal(weights[k], model.state_dict()[k]) for k in weights)
