@@ -52,8 +52,9 @@ def make_parser() -> argparse.ArgumentParser:
                              "the default is $MNIST_DIR if set")
     parser.add_argument("--download", action="store_true",
                         help="download MNIST into --data-dir with torchvision first (needs internet)")
-    parser.add_argument("--model", default=DEFAULT_MODEL, choices=list(PRESETS),
-                        help="preset: " + "; ".join(f"{n}: {p.help}" for n, p in PRESETS.items()))
+    parser.add_argument("--model", default=None, choices=list(PRESETS),
+                        help=f"preset (default: {DEFAULT_MODEL}): "
+                             + "; ".join(f"{n}: {p.help}" for n, p in PRESETS.items()))
     parser.add_argument("--epochs", type=int, default=None,
                         help=f"training epochs (default: the preset's: {_preset_defaults('epochs')})")
     parser.add_argument("--batch-size", type=int, default=None,
@@ -63,7 +64,8 @@ def make_parser() -> argparse.ArgumentParser:
                              f"{_preset_defaults('lr')})")
     parser.add_argument("--weight-decay", type=float, default=None,
                         help=f"SGD weight decay (default: the preset's: {_preset_defaults('weight_decay')})")
-    parser.add_argument("--seed", type=int, default=0, help="seed for init, shuffling, augmentation, dropout")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="seed for init, shuffling, augmentation, dropout (default: 0)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
                         help="auto picks cuda, then mps, then cpu")
     parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True,
@@ -138,19 +140,20 @@ def build_config(args: argparse.Namespace) -> tuple[RunConfig, dict | None, Path
         run_dir = Path(args.resume)
         state = load_checkpoint(run_dir)
         config = RunConfig(**state["config"])
-        defaults = make_parser()
         for field in TUNABLE + ("seed", "model"):
-            given = getattr(args, field)  # a flag left at its default does not conflict
-            if given != defaults.get_default(field) and given != getattr(config, field):
+            given = getattr(args, field)  # None: the flag was not given, so it cannot conflict
+            if given is not None and given != getattr(config, field):
                 flag = "--" + field.replace("_", "-")
                 raise UserError(f"cannot resume with {flag} {given}: the run in '{run_dir}' "
                                 f"uses {getattr(config, field)}; drop the flag or start a new run")
         if not os.access(run_dir, os.W_OK):
             raise UserError(f"cannot resume: '{run_dir}' is not writable")
         return config, state, run_dir
-    preset = PRESETS[args.model]
+    model = args.model or DEFAULT_MODEL
+    preset = PRESETS[model]
     values = {f: getattr(args, f) if getattr(args, f) is not None else getattr(preset, f) for f in TUNABLE}
-    config = RunConfig(model=args.model, seed=args.seed, channels_last=args.channels_last, **values)
+    seed = 0 if args.seed is None else args.seed
+    config = RunConfig(model=model, seed=seed, channels_last=args.channels_last, **values)
     out = Path(args.out) if args.out else Path("output") / "mnist" / time.strftime("%Y%m%d-%H%M%S")
     return config, None, out
 
