@@ -34,14 +34,15 @@ sys.path.insert(0, str(REPO))
 
 from mnist_trainer import train  # noqa: E402
 from mnist_trainer.data import load_mnist  # noqa: E402
-from mnist_trainer.model import PRESETS, Normalize, Preset, conv_block  # noqa: E402
+from mnist_trainer.model import PRESETS, Normalize, Preset, conv_block, separable_block  # noqa: E402
 
 
 def separable(cin: int, cout: int, dropout: float, bn_between: bool) -> nn.Sequential:
-    layers: list[nn.Module] = [nn.Conv2d(cin, cin, 3, groups=cin, bias=False)]
-    if bn_between:  # MobileNet's order: the depthwise output gets its own BatchNorm and ReLU
-        layers += [nn.BatchNorm2d(cin), nn.ReLU()]
-    layers += [nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+    if not bn_between:
+        return separable_block(cin, cout, dropout)
+    # MobileNet's order: the depthwise output gets its own BatchNorm and ReLU
+    layers: list[nn.Module] = [nn.Conv2d(cin, cin, 3, groups=cin, bias=False), nn.BatchNorm2d(cin), nn.ReLU(),
+                               nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
     if dropout > 0:
         layers.append(nn.Dropout(dropout))
     return nn.Sequential(*layers)

@@ -105,8 +105,8 @@ def recalibrate_batchnorm(model, images, count, memory_format=torch.contiguous_f
         bn.reset_running_stats()
         bn.momentum = None  # None: a plain (cumulative) average over the batches that follow
         bn.train()
-    for start in range(0, min(count, len(images)), EVAL_BATCH):
-        model(to_input(images[start:min(start + EVAL_BATCH, count)], memory_format))
+    for batch in images[:count].split(EVAL_BATCH):
+        model(to_input(batch, memory_format))
     for bn, momentum in zip(norms, momenta, strict=True):
         bn.momentum = momentum
     model.eval()
