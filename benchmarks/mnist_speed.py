@@ -60,8 +60,9 @@ def sync(device: torch.device) -> None:
 
 
 def make_optimizer(model: nn.Module, preset) -> torch.optim.Optimizer:
-    return torch.optim.SGD(model.parameters(), lr=preset.lr / 10, momentum=0.9, nesterov=True,
-                           weight_decay=preset.weight_decay)
+    return torch.optim.SGD(
+        model.parameters(), lr=preset.lr / 10, momentum=0.9, nesterov=True, weight_decay=preset.weight_decay
+    )
 
 
 def time_ours(data, device, preset, batches: int, channels_last: bool) -> float:
@@ -78,7 +79,7 @@ def time_ours(data, device, preset, batches: int, channels_last: bool) -> float:
         if step == WARMUP:
             sync(device)
             started = time.perf_counter()
-        idx = perm[step * bs:(step + 1) * bs]
+        idx = perm[step * bs : (step + 1) * bs]
         x = augment(to_input(data.train_images[idx], fmt), generator)
         loss = F.cross_entropy(model(x), data.train_labels[idx])
         optimizer.zero_grad(set_to_none=True)
@@ -104,12 +105,22 @@ def time_plain(root: Path, device, preset, batches: int, workers: int) -> float:
     """Seconds per batch of the textbook pipeline: Dataset + transforms + DataLoader, then .to(device)."""
     from torchvision import datasets, transforms
 
-    transform = transforms.Compose([transforms.RandomRotation(preset.degrees), transforms.ToTensor(),
-                                    transforms.Normalize((MNIST_MEAN,), (MNIST_STD,))])
+    transform = transforms.Compose(
+        [
+            transforms.RandomRotation(preset.degrees),
+            transforms.ToTensor(),
+            transforms.Normalize((MNIST_MEAN,), (MNIST_STD,)),
+        ]
+    )
     dataset = datasets.MNIST(str(root), train=True, download=False, transform=transform)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=preset.batch_size, shuffle=True,
-                                         num_workers=workers, pin_memory=device.type == "cuda",
-                                         persistent_workers=workers > 0)
+    loader = torch.utils.data.DataLoader(
+        dataset,
+        batch_size=preset.batch_size,
+        shuffle=True,
+        num_workers=workers,
+        pin_memory=device.type == "cuda",
+        persistent_workers=workers > 0,
+    )
     torch.manual_seed(0)
     model = build_model(preset.name).to(device).train()
     model.normalize = nn.Identity()  # this pipeline normalises in its transforms, as tutorials do
@@ -131,8 +142,15 @@ def time_plain(root: Path, device, preset, batches: int, workers: int) -> float:
 
 def time_to_target(data, device, model_name: str, channels_last: bool) -> None:
     preset = PRESETS[model_name]
-    config = RunConfig(model=model_name, epochs=preset.epochs, batch_size=preset.batch_size, lr=preset.lr,
-                       weight_decay=preset.weight_decay, seed=0, channels_last=channels_last)
+    config = RunConfig(
+        model=model_name,
+        epochs=preset.epochs,
+        batch_size=preset.batch_size,
+        lr=preset.lr,
+        weight_decay=preset.weight_decay,
+        seed=0,
+        channels_last=channels_last,
+    )
     with tempfile.TemporaryDirectory() as run_dir:
         history = Trainer(config, data, device, Path(run_dir), quiet=True).train()
     elapsed, first, hold = 0.0, None, None
@@ -145,32 +163,50 @@ def time_to_target(data, device, model_name: str, channels_last: bool) -> None:
         if all(later["test_accuracy"] >= TARGET for later in history[i:]):
             hold = row
             break
-    print(f"full run of '{model_name}' (seed 0, {len(history)} epochs), training seconds only "
-          f"(evaluation excluded):")
+    print(
+        f"full run of '{model_name}' (seed 0, {len(history)} epochs), training seconds only "
+        f"(evaluation excluded):"
+    )
     for label, row in (("first reaches", first), ("holds from", hold)):
         if row is None:
             print(f"  {label} {TARGET} %: never")
         else:
-            print(f"  {label} {TARGET} %: epoch {row['epoch']}, {row['elapsed']:.1f} s "
-                  f"(test accuracy {row['test_accuracy']:.2f} %)")
-    print(f"  final test accuracy {history[-1]['test_accuracy']:.2f} %, "
-          f"{elapsed / len(history):.2f} s per epoch")
+            print(
+                f"  {label} {TARGET} %: epoch {row['epoch']}, {row['elapsed']:.1f} s "
+                f"(test accuracy {row['test_accuracy']:.2f} %)"
+            )
+    print(
+        f"  final test accuracy {history[-1]['test_accuracy']:.2f} %, "
+        f"{elapsed / len(history):.2f} s per epoch"
+    )
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--data-dir",
-                        default=os.environ.get("MNIST_DIR", str(REPO.parent / "shared" / "data" / "mnist")))
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    parser.add_argument(
+        "--data-dir", default=os.environ.get("MNIST_DIR", str(REPO.parent / "shared" / "data" / "mnist"))
+    )
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     parser.add_argument("--model", default=DEFAULT_MODEL, choices=list(PRESETS))
     parser.add_argument("--batches", type=int, default=120, help="timed batches per pipeline (after warm-up)")
-    parser.add_argument("--workers", default=f"0,{min(4, max(1, (os.cpu_count() or 2) - 1))}",
-                        help="DataLoader worker counts to try for the plain pipeline (the fastest is used)")
-    parser.add_argument("--no-channels-last", dest="channels_last", action="store_false",
-                        help="time our pipeline without channels_last (the trainer's default is on)")
-    parser.add_argument("--time-to-target", action="store_true",
-                        help=f"also train a full run; report seconds to reach and hold {TARGET} %%")
+    parser.add_argument(
+        "--workers",
+        default=f"0,{min(4, max(1, (os.cpu_count() or 2) - 1))}",
+        help="DataLoader worker counts to try for the plain pipeline (the fastest is used)",
+    )
+    parser.add_argument(
+        "--no-channels-last",
+        dest="channels_last",
+        action="store_false",
+        help="time our pipeline without channels_last (the trainer's default is on)",
+    )
+    parser.add_argument(
+        "--time-to-target",
+        action="store_true",
+        help=f"also train a full run; report seconds to reach and hold {TARGET} %%",
+    )
     args = parser.parse_args()
 
     from mnist_trainer.cli import resolve_device
@@ -180,10 +216,14 @@ def main() -> int:
     data = load_mnist(args.data_dir, device)
     steps = math.ceil(len(data.train_images) / preset.batch_size)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
-    print(f"device {device} ({name}), torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"model '{args.model}', batch {preset.batch_size}; load average {os.getloadavg()[0]:.2f}")
-    print(f"timing {args.batches} batches per pipeline after {WARMUP} warm-up batches; seconds per epoch are "
-          f"extrapolated to {steps} batches (60,000 images)")
+    print(
+        f"device {device} ({name}), torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"model '{args.model}', batch {preset.batch_size}; load average {os.getloadavg()[0]:.2f}"
+    )
+    print(
+        f"timing {args.batches} batches per pipeline after {WARMUP} warm-up batches; seconds per epoch are "
+        f"extrapolated to {steps} batches (60,000 images)"
+    )
 
     ours = time_ours(data, device, preset, args.batches, args.channels_last)
     layout = ", channels_last" if args.channels_last else ""
@@ -194,13 +234,18 @@ def main() -> int:
         plain = {}
         for workers in sorted({int(w) for w in args.workers.split(",")}):
             plain[workers] = time_plain(root, device, preset, args.batches, workers)
-            print(f"  plain (torchvision MNIST + DataLoader, num_workers={workers}): "
-                  f"{plain[workers] * steps:7.2f} s/epoch", flush=True)
+            print(
+                f"  plain (torchvision MNIST + DataLoader, num_workers={workers}): "
+                f"{plain[workers] * steps:7.2f} s/epoch",
+                flush=True,
+            )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     best_workers = min(plain, key=plain.get)
-    print(f"ratio ours / plain (best, num_workers={best_workers}): {ours / plain[best_workers]:.3f} "
-          f"(speed-up {plain[best_workers] / ours:.1f}x); load average now {os.getloadavg()[0]:.2f}")
+    print(
+        f"ratio ours / plain (best, num_workers={best_workers}): {ours / plain[best_workers]:.3f} "
+        f"(speed-up {plain[best_workers] / ours:.1f}x); load average now {os.getloadavg()[0]:.2f}"
+    )
     if args.time_to_target:
         time_to_target(data, device, args.model, args.channels_last)
     return 0

@@ -41,8 +41,14 @@ def separable(cin: int, cout: int, dropout: float, bn_between: bool) -> nn.Seque
     if not bn_between:
         return separable_block(cin, cout, dropout)
     # MobileNet's order: the depthwise output gets its own BatchNorm and ReLU
-    layers: list[nn.Module] = [nn.Conv2d(cin, cin, 3, groups=cin, bias=False), nn.BatchNorm2d(cin), nn.ReLU(),
-                               nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+    layers: list[nn.Module] = [
+        nn.Conv2d(cin, cin, 3, groups=cin, bias=False),
+        nn.BatchNorm2d(cin),
+        nn.ReLU(),
+        nn.Conv2d(cin, cout, 1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(),
+    ]
     if dropout > 0:
         layers.append(nn.Dropout(dropout))
     return nn.Sequential(*layers)
@@ -95,9 +101,13 @@ class VariantTrainer(train.Trainer):
         self.ema_accuracy: list[float] = []
         if args.anneal_epochs:  # the one cycle ends after anneal_epochs; the rest run at its final lr
             self.scheduler = OneCycleThenHold(
-                self.optimizer, max_lr=self.config.lr, total_steps=args.anneal_epochs * self.steps_per_epoch,
-                pct_start=0.2 * self.config.epochs / args.anneal_epochs, div_factor=10.0,
-                final_div_factor=100.0)
+                self.optimizer,
+                max_lr=self.config.lr,
+                total_steps=args.anneal_epochs * self.steps_per_epoch,
+                pct_start=0.2 * self.config.epochs / args.anneal_epochs,
+                div_factor=10.0,
+                final_div_factor=100.0,
+            )
         self.ema = copy.deepcopy(self.model) if args.ema else None
         if self.ema is not None:
             step = self.optimizer.step
@@ -105,8 +115,9 @@ class VariantTrainer(train.Trainer):
             def step_and_average(*a, **k):
                 result = step(*a, **k)
                 with torch.no_grad():
-                    for avg, now in zip(self.ema.state_dict().values(), self.model.state_dict().values(),
-                                        strict=True):
+                    for avg, now in zip(
+                        self.ema.state_dict().values(), self.model.state_dict().values(), strict=True
+                    ):
                         avg.lerp_(now, 1 - args.ema) if avg.dtype.is_floating_point else avg.copy_(now)
                 return result
 
@@ -119,23 +130,36 @@ class VariantTrainer(train.Trainer):
 
     def _finish_epoch(self):
         if self.ema is not None:
-            _, correct, _ = train.evaluate(self.ema, self.data.test_images, self.data.test_labels,
-                                           self.memory_format)
+            _, correct, _ = train.evaluate(
+                self.ema, self.data.test_images, self.data.test_labels, self.memory_format
+            )
             self.ema_accuracy.append(100 * correct / len(self.data.test_labels))
-            print(f"EMA of the weights: Accuracy: {correct}/{len(self.data.test_labels)} "
-                  f"({self.ema_accuracy[-1]:.2f}%)", flush=True)
+            print(
+                f"EMA of the weights: Accuracy: {correct}/{len(self.data.test_labels)} "
+                f"({self.ema_accuracy[-1]:.2f}%)",
+                flush=True,
+            )
         super()._finish_epoch()
 
 
 def main() -> int:
     tiny = PRESETS["tiny"]
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--widths", type=lambda s: tuple(int(w) for w in s.split(",")), default=tiny.widths,
-                        help="conv1,conv2,trans,conv3,conv4,conv5,conv6 (trans 0: none)")
-    parser.add_argument("--separable", choices=["none", "after-pool", "all"], default="all",
-                        help="which 3x3 convolutions after conv1 are depthwise-separable")
+    parser.add_argument(
+        "--widths",
+        type=lambda s: tuple(int(w) for w in s.split(",")),
+        default=tiny.widths,
+        help="conv1,conv2,trans,conv3,conv4,conv5,conv6 (trans 0: none)",
+    )
+    parser.add_argument(
+        "--separable",
+        choices=["none", "after-pool", "all"],
+        default="all",
+        help="which 3x3 convolutions after conv1 are depthwise-separable",
+    )
     parser.add_argument("--bn-between", action="store_true", help="BN+ReLU after each depthwise conv")
     parser.add_argument("--pool-after-conv3", action="store_true")
     parser.add_argument("--dropout", type=float, default=tiny.dropout)
@@ -147,12 +171,20 @@ def main() -> int:
     parser.add_argument("--shift", type=float, default=tiny.shift)
     parser.add_argument("--label-smoothing", type=float, default=0.0)
     parser.add_argument("--clean-epochs", type=int, default=0, help="last K epochs without augmentation")
-    parser.add_argument("--anneal-epochs", type=int, default=0,
-                        help="end the one cycle after this many epochs (same warm-up length); "
-                             "later epochs keep its final lr (0: the cycle spans all epochs)")
-    parser.add_argument("--bn-recalibration", type=int, default=tiny.bn_recalibration,
-                        help="clean training images for recomputing BatchNorm statistics after each epoch "
-                             "(0: keep the running averages)")
+    parser.add_argument(
+        "--anneal-epochs",
+        type=int,
+        default=0,
+        help="end the one cycle after this many epochs (same warm-up length); "
+        "later epochs keep its final lr (0: the cycle spans all epochs)",
+    )
+    parser.add_argument(
+        "--bn-recalibration",
+        type=int,
+        default=tiny.bn_recalibration,
+        help="clean training images for recomputing BatchNorm statistics after each epoch "
+        "(0: keep the running averages)",
+    )
     parser.add_argument("--ema", type=float, default=0.0, help="EMA decay per step (0: no EMA)")
     parser.add_argument("--epochs", type=int, default=tiny.epochs)
     parser.add_argument("--data-dir", default=str(REPO.parent / "shared" / "data" / "mnist"))
@@ -161,10 +193,20 @@ def main() -> int:
 
     # the Trainer builds its network from a preset name: register this variant's recipe under one
     # and hand the Trainer the variant's network (built at the same point, so the seeded init matches)
-    PRESETS["variant"] = Preset("variant", args.widths, args.dropout, "screening variant", lr=args.lr,
-                                batch_size=args.batch_size, weight_decay=args.weight_decay,
-                                epochs=args.epochs, degrees=args.degrees, scale=args.scale, shift=args.shift,
-                                bn_recalibration=args.bn_recalibration)
+    PRESETS["variant"] = Preset(
+        "variant",
+        args.widths,
+        args.dropout,
+        "screening variant",
+        lr=args.lr,
+        batch_size=args.batch_size,
+        weight_decay=args.weight_decay,
+        epochs=args.epochs,
+        degrees=args.degrees,
+        scale=args.scale,
+        shift=args.shift,
+        bn_recalibration=args.bn_recalibration,
+    )
     train.build_model = lambda name: build_variant(args)
     if args.label_smoothing:
         smoothed = F.cross_entropy
@@ -172,30 +214,48 @@ def main() -> int:
         class _Losses:  # training loss smoothed; evaluation (which passes reduction=) unchanged
             @staticmethod
             def cross_entropy(logits, target, **kw):
-                return smoothed(logits, target, **kw) if kw else smoothed(
-                    logits, target, label_smoothing=args.label_smoothing)
+                return (
+                    smoothed(logits, target, **kw)
+                    if kw
+                    else smoothed(logits, target, label_smoothing=args.label_smoothing)
+                )
 
         train.F = _Losses
     data = load_mnist(args.data_dir, torch.device("cpu"))
-    config = train.RunConfig(model="variant", epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                             weight_decay=args.weight_decay, seed=args.seed, channels_last=True)
+    config = train.RunConfig(
+        model="variant",
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        seed=args.seed,
+        channels_last=True,
+    )
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as run_dir:
-        trainer = VariantTrainer(args, config, data, torch.device("cpu"), Path(run_dir), quiet=True,
-                                 plots=False)
+        trainer = VariantTrainer(
+            args, config, data, torch.device("cpu"), Path(run_dir), quiet=True, plots=False
+        )
         print(f"variant with {trainer.params:,} parameters, seed {args.seed}", flush=True)
         history = trainer.train()
     accuracy = [h["test_accuracy"] for h in history]
-    record = {"settings": {k: v for k, v in vars(args).items() if k not in ("data_dir", "results")},
-              "params": trainer.params, "test_accuracy": accuracy, "ema_accuracy": trainer.ema_accuracy,
-              "train_accuracy_last": history[-1]["train_accuracy"], "seconds": time.perf_counter() - started,
-              "threads": torch.get_num_threads()}
+    record = {
+        "settings": {k: v for k, v in vars(args).items() if k not in ("data_dir", "results")},
+        "params": trainer.params,
+        "test_accuracy": accuracy,
+        "ema_accuracy": trainer.ema_accuracy,
+        "train_accuracy_last": history[-1]["train_accuracy"],
+        "seconds": time.perf_counter() - started,
+        "threads": torch.get_num_threads(),
+    }
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)
     with open(args.results, "a") as out:
         out.write(json.dumps(record) + "\n")
-    print(f"{trainer.params:,} parameters, seed {args.seed}: last 3 epochs "
-          f"{', '.join(f'{a:.2f}' for a in accuracy[-3:])} %; held >= 99.4 % in each: "
-          f"{'yes' if min(accuracy[-3:]) >= 99.4 else 'no'}")
+    print(
+        f"{trainer.params:,} parameters, seed {args.seed}: last 3 epochs "
+        f"{', '.join(f'{a:.2f}' for a in accuracy[-3:])} %; held >= 99.4 % in each: "
+        f"{'yes' if min(accuracy[-3:]) >= 99.4 else 'no'}"
+    )
     return 0
 
 

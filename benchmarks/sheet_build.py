@@ -31,8 +31,18 @@ CASES = [  # (learning rates, iterations, target seconds or None)
 
 
 def time_build(lrs: str, iterations: int, out: Path) -> float:
-    command = [sys.executable, "-m", "sheetgen", "build", "--lr-list", lrs, "--iterations", str(iterations),
-               "-o", str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "sheetgen",
+        "build",
+        "--lr-list",
+        lrs,
+        "--iterations",
+        str(iterations),
+        "-o",
+        str(out),
+    ]
     start = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - start
@@ -45,8 +55,10 @@ def main() -> int:
     args = parser.parse_args()
     cases = [c for c in CASES if c[2] is not None] if args.quick else CASES
 
-    print(f"python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs, "
-          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(
+        f"python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
     print(f"{'case':<16}{'rows':>8}{'best s':>9}{'median s':>10}{'s/1k rows':>11}{'MB':>7}  target")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "bench.xlsx"
@@ -55,8 +67,10 @@ def main() -> int:
             times = [time_build(lrs, iterations, out) for _ in range(args.repeat)]
             best, rows = min(times), n_lrs * (iterations + 1)
             verdict = "" if target is None else f"<= {target:g} s: {'met' if best <= target else 'MISSED'}"
-            print(f"{f'{n_lrs} x {iterations:,}':<16}{rows:>8,}{best:>9.2f}{statistics.median(times):>10.2f}"
-                  f"{1000 * best / rows:>11.3f}{out.stat().st_size / 1e6:>7.1f}  {verdict}")
+            print(
+                f"{f'{n_lrs} x {iterations:,}':<16}{rows:>8,}{best:>9.2f}{statistics.median(times):>10.2f}"
+                f"{1000 * best / rows:>11.3f}{out.stat().st_size / 1e6:>7.1f}  {verdict}"
+            )
     return 0
 
 

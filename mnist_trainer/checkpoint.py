@@ -61,13 +61,16 @@ def load_checkpoint(run_dir: Path) -> dict:
     if not run_dir.is_dir():
         raise UserError(f"cannot resume: '{run_dir}' is not a directory; give the RUN_DIR of an earlier run")
     if not path.is_file():
-        raise UserError(f"cannot resume: '{run_dir}' has no checkpoint.pt; give the RUN_DIR of an earlier "
-                        f"run")
+        raise UserError(
+            f"cannot resume: '{run_dir}' has no checkpoint.pt; give the RUN_DIR of an earlier run"
+        )
     ckpt = _load(path, "checkpoint")
     needed = {"format", "config", "model", "optimizer", "scheduler", "epoch", "batch", "history"}
     if ckpt.get("format") != CHECKPOINT_FORMAT or not needed <= ckpt.keys():
-        raise UserError(f"cannot resume: '{path}' is not a checkpoint of this version of mnist_trainer "
-                        f"(format {ckpt.get('format')!r}); start a new run instead")
+        raise UserError(
+            f"cannot resume: '{path}' is not a checkpoint of this version of mnist_trainer "
+            f"(format {ckpt.get('format')!r}); start a new run instead"
+        )
     if ckpt["config"].get("model") not in PRESETS:
         raise UserError(f"cannot resume: '{path}' names an unknown model {ckpt['config'].get('model')!r}")
     return ckpt

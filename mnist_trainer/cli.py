@@ -45,37 +45,73 @@ def _preset_defaults(field: str) -> str:
 
 
 def make_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, description=__doc__.split("\n\n")[0],
-                     formatter_class=_Formatter)
-    parser.add_argument("--data-dir", default=default_data_dir(),
-                        help="folder with the four MNIST IDX files (.gz or not, or ROOT/MNIST/raw); "
-                             "the default is $MNIST_DIR if set")
-    parser.add_argument("--download", action="store_true",
-                        help="download MNIST into --data-dir with torchvision first (needs internet)")
-    parser.add_argument("--model", default=None, choices=list(PRESETS),
-                        help=f"preset (default: {DEFAULT_MODEL}): "
-                             + "; ".join(f"{n}: {p.help}" for n, p in PRESETS.items()))
-    parser.add_argument("--epochs", type=int, default=None,
-                        help=f"training epochs (default: the preset's: {_preset_defaults('epochs')})")
-    parser.add_argument("--batch-size", type=int, default=None,
-                        help=f"batch size (default: the preset's: {_preset_defaults('batch_size')})")
-    parser.add_argument("--lr", type=float, default=None,
-                        help=f"peak one-cycle learning rate of SGD (default: the preset's: "
-                             f"{_preset_defaults('lr')})")
-    parser.add_argument("--weight-decay", type=float, default=None,
-                        help=f"SGD weight decay (default: the preset's: {_preset_defaults('weight_decay')})")
-    parser.add_argument("--seed", type=int, default=None,
-                        help="seed for init, shuffling, augmentation, dropout (default: 0)")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
-                        help="auto picks cuda, then mps, then cpu")
-    parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True,
-                        help="channels_last memory format: 1.4x faster on the CPU here "
-                             "(see docs/benchmarks.md); results equal up to float rounding")
-    parser.add_argument("--out", metavar="RUN_DIR", default=None,
-                        help="output folder (default: output/mnist/<timestamp>)")
-    parser.add_argument("--resume", metavar="RUN_DIR", default=None,
-                        help="continue the interrupted run in RUN_DIR with its own settings "
-                             "(and the same --data-dir)")
+    parser = _Parser(prog=PROG, description=__doc__.split("\n\n")[0], formatter_class=_Formatter)
+    parser.add_argument(
+        "--data-dir",
+        default=default_data_dir(),
+        help="folder with the four MNIST IDX files (.gz or not, or ROOT/MNIST/raw); "
+        "the default is $MNIST_DIR if set",
+    )
+    parser.add_argument(
+        "--download",
+        action="store_true",
+        help="download MNIST into --data-dir with torchvision first (needs internet)",
+    )
+    parser.add_argument(
+        "--model",
+        default=None,
+        choices=list(PRESETS),
+        help=f"preset (default: {DEFAULT_MODEL}): " + "; ".join(f"{n}: {p.help}" for n, p in PRESETS.items()),
+    )
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help=f"training epochs (default: the preset's: {_preset_defaults('epochs')})",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help=f"batch size (default: the preset's: {_preset_defaults('batch_size')})",
+    )
+    parser.add_argument(
+        "--lr",
+        type=float,
+        default=None,
+        help=f"peak one-cycle learning rate of SGD (default: the preset's: {_preset_defaults('lr')})",
+    )
+    parser.add_argument(
+        "--weight-decay",
+        type=float,
+        default=None,
+        help=f"SGD weight decay (default: the preset's: {_preset_defaults('weight_decay')})",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=None, help="seed for init, shuffling, augmentation, dropout (default: 0)"
+    )
+    parser.add_argument(
+        "--device",
+        default="auto",
+        choices=["auto", "cpu", "cuda", "mps"],
+        help="auto picks cuda, then mps, then cpu",
+    )
+    parser.add_argument(
+        "--channels-last",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="channels_last memory format: 1.4x faster on the CPU here "
+        "(see docs/benchmarks.md); results equal up to float rounding",
+    )
+    parser.add_argument(
+        "--out", metavar="RUN_DIR", default=None, help="output folder (default: output/mnist/<timestamp>)"
+    )
+    parser.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        default=None,
+        help="continue the interrupted run in RUN_DIR with its own settings (and the same --data-dir)",
+    )
     return parser
 
 
@@ -84,8 +120,10 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if cuda else "mps" if mps else "cpu")
     if name == "cuda" and not cuda:
-        raise UserError(f"--device cuda: CUDA is not available here (torch {torch.__version__}); "
-                        f"use --device cpu or --device auto")
+        raise UserError(
+            f"--device cuda: CUDA is not available here (torch {torch.__version__}); "
+            f"use --device cpu or --device auto"
+        )
     if name == "mps" and not mps:
         raise UserError("--device mps: Apple MPS is not available here; use --device cpu or --device auto")
     return torch.device(name)
@@ -109,17 +147,20 @@ def check_run_dir(path: Path) -> None:
     if path.exists() and not path.is_dir():
         raise UserError(f"--out '{path}' exists and is not a directory; choose another --out")
     if (path / "checkpoint.pt").exists():
-        raise UserError(f"--out '{path}' already holds a run; continue it with --resume {path}, "
-                        f"or choose another --out")
+        raise UserError(
+            f"--out '{path}' already holds a run; continue it with --resume {path}, or choose another --out"
+        )
     existing = path.absolute()
     while not existing.exists():
         existing = existing.parent
     if not existing.is_dir():
-        raise UserError(f"cannot create output directory '{path}': '{existing}' is a file; "
-                        f"choose another --out")
+        raise UserError(
+            f"cannot create output directory '{path}': '{existing}' is a file; choose another --out"
+        )
     if not os.access(existing, os.W_OK):
-        raise UserError(f"cannot create output directory '{path}': '{existing}' is not writable; "
-                        f"choose another --out")
+        raise UserError(
+            f"cannot create output directory '{path}': '{existing}' is not writable; choose another --out"
+        )
 
 
 def create_run_dir(path: Path) -> Path:
@@ -127,8 +168,9 @@ def create_run_dir(path: Path) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise UserError(f"cannot create output directory '{path}': {error.strerror}; "
-                        f"choose another --out") from None
+        raise UserError(
+            f"cannot create output directory '{path}': {error.strerror}; choose another --out"
+        ) from None
     if not os.access(path, os.W_OK):
         raise UserError(f"output directory '{path}' is not writable; choose another --out")
     return path
@@ -144,8 +186,10 @@ def build_config(args: argparse.Namespace) -> tuple[RunConfig, dict | None, Path
             given = getattr(args, field)  # None: the flag was not given, so it cannot conflict
             if given is not None and given != getattr(config, field):
                 flag = "--" + field.replace("_", "-")
-                raise UserError(f"cannot resume with {flag} {given}: the run in '{run_dir}' "
-                                f"uses {getattr(config, field)}; drop the flag or start a new run")
+                raise UserError(
+                    f"cannot resume with {flag} {given}: the run in '{run_dir}' "
+                    f"uses {getattr(config, field)}; drop the flag or start a new run"
+                )
         if not os.access(run_dir, os.W_OK):
             raise UserError(f"cannot resume: '{run_dir}' is not writable")
         return config, state, run_dir
@@ -173,12 +217,16 @@ def run(args: argparse.Namespace) -> int:
         if state["epoch"] >= config.epochs:
             print(f"the run in '{run_dir}' already finished all {config.epochs} epochs; nothing to resume")
         else:
-            print(f"resuming '{run_dir}' after epoch {state['epoch']} batch {state['batch']} "
-                  f"({', '.join(f'{k}={v}' for k, v in asdict(config).items())})")
+            print(
+                f"resuming '{run_dir}' after epoch {state['epoch']} batch {state['batch']} "
+                f"({', '.join(f'{k}={v}' for k, v in asdict(config).items())})"
+            )
     trainer = Trainer(config, data, device, run_dir, resume_state=state)
     if state is not None and state["perm"] is not None and len(state["perm"]) != len(data.train_images):
-        raise UserError(f"cannot resume: the checkpoint was made with {len(state['perm'])} training images "
-                        f"but '{args.data_dir}' has {len(data.train_images)}; use the same --data-dir")
+        raise UserError(
+            f"cannot resume: the checkpoint was made with {len(state['perm'])} training images "
+            f"but '{args.data_dir}' has {len(data.train_images)}; use the same --data-dir"
+        )
     history = trainer.train()
     if history:
         last = history[-1]
@@ -197,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: {stop}", file=sys.stderr)
         return 130
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; a run that finished an epoch can continue with --resume RUN_DIR",
-              file=sys.stderr)
+        print(
+            f"{PROG}: interrupted; a run that finished an epoch can continue with --resume RUN_DIR",
+            file=sys.stderr,
+        )
         return 130

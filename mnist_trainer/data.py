@@ -64,9 +64,11 @@ def find_file(data_dir: Path, name: str) -> Path | None:
 
 def _missing_message(data_dir: Path, missing: list[str]) -> str:
     where = "no MNIST files" if len(missing) == len(FILE_NAMES) else f"missing {', '.join(missing)}"
-    return (f"{where} in '{data_dir}': need the four files {', '.join(FILE_NAMES)} (each optionally .gz, "
-            f"in the folder or in its MNIST/raw); point --data-dir (or $MNIST_DIR) at them, "
-            f"or add --download to fetch them with torchvision")
+    return (
+        f"{where} in '{data_dir}': need the four files {', '.join(FILE_NAMES)} (each optionally .gz, "
+        f"in the folder or in its MNIST/raw); point --data-dir (or $MNIST_DIR) at them, "
+        f"or add --download to fetch them with torchvision"
+    )
 
 
 def read_bytes(path: Path) -> bytes:
@@ -79,20 +81,25 @@ def read_bytes(path: Path) -> bytes:
                 return f.read()
         return path.read_bytes()
     except (OSError, EOFError, zlib.error) as error:
-        raise UserError(f"cannot read '{path}': {error} (the file is corrupt or truncated; "
-                        f"replace it, or use --download)") from None
+        raise UserError(
+            f"cannot read '{path}': {error} (the file is corrupt or truncated; replace it, or use --download)"
+        ) from None
 
 
 def parse_idx(raw: bytes, path: Path, kind: str) -> torch.Tensor:
     """Parse an IDX images (kind='images') or labels (kind='labels') file into a uint8 tensor."""
     expected_magic, header_len = (IMAGE_MAGIC, 16) if kind == "images" else (LABEL_MAGIC, 8)
     if len(raw) < header_len:
-        raise UserError(f"'{path}' is truncated: {len(raw)} bytes, shorter than the {header_len}-byte IDX "
-                        f"header; replace the file")
+        raise UserError(
+            f"'{path}' is truncated: {len(raw)} bytes, shorter than the {header_len}-byte IDX "
+            f"header; replace the file"
+        )
     magic = struct.unpack(">I", raw[:4])[0]
     if magic != expected_magic:
-        raise UserError(f"'{path}' is not an IDX {kind} file: magic number 0x{magic:08x}, expected "
-                        f"0x{expected_magic:08x}; check that the four files are not mixed up or corrupt")
+        raise UserError(
+            f"'{path}' is not an IDX {kind} file: magic number 0x{magic:08x}, expected "
+            f"0x{expected_magic:08x}; check that the four files are not mixed up or corrupt"
+        )
     if kind == "images":
         count, rows, cols = struct.unpack(">III", raw[4:16])
         if (rows, cols) != (28, 28):
@@ -104,10 +111,15 @@ def parse_idx(raw: bytes, path: Path, kind: str) -> torch.Tensor:
     expected_len = header_len + count * (784 if kind == "images" else 1)
     if len(raw) != expected_len:
         state = "truncated" if len(raw) < expected_len else "longer than its header says"
-        raise UserError(f"'{path}' is {state}: its header announces {count} {kind} ({expected_len} bytes) "
-                        f"but it has {len(raw)} bytes; replace the file")
-    tensor = torch.frombuffer(bytearray(raw[header_len:]), dtype=torch.uint8) if count else \
-        torch.empty(0, dtype=torch.uint8)
+        raise UserError(
+            f"'{path}' is {state}: its header announces {count} {kind} ({expected_len} bytes) "
+            f"but it has {len(raw)} bytes; replace the file"
+        )
+    tensor = (
+        torch.frombuffer(bytearray(raw[header_len:]), dtype=torch.uint8)
+        if count
+        else torch.empty(0, dtype=torch.uint8)
+    )
     return tensor.reshape(shape)
 
 
@@ -115,12 +127,16 @@ def verify_checksum(raw: bytes, path: Path, name: str) -> str | None:
     """Refuse a standard-size file whose md5 is wrong; return a note for a non-standard (subset) file."""
     size, md5 = STANDARD_FILES[name]
     if len(raw) != size:
-        return (f"note: '{path.name}' has {len(raw)} bytes, not the standard {size}: "
-                f"used as a custom/subset dataset, md5 not checked")
+        return (
+            f"note: '{path.name}' has {len(raw)} bytes, not the standard {size}: "
+            f"used as a custom/subset dataset, md5 not checked"
+        )
     actual = hashlib.md5(raw).hexdigest()
     if actual != md5:
-        raise UserError(f"checksum mismatch for '{path}': md5 of the contents is {actual}, the standard "
-                        f"MNIST file has {md5}; the file is corrupt: replace it, or use --download")
+        raise UserError(
+            f"checksum mismatch for '{path}': md5 of the contents is {actual}, the standard "
+            f"MNIST file has {md5}; the file is corrupt: replace it, or use --download"
+        )
     return None
 
 
@@ -142,8 +158,10 @@ def download(data_dir: Path) -> None:
             MNIST(str(data_dir), train=train, download=True)
     except Exception as error:  # torchvision raises RuntimeError/URLError/OSError when offline
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UserError(f"--download failed ({first_line}); check the internet connection, or download the "
-                        f"four files by hand and point --data-dir at them") from None
+        raise UserError(
+            f"--download failed ({first_line}); check the internet connection, or download the "
+            f"four files by hand and point --data-dir at them"
+        ) from None
 
 
 def load_mnist(data_dir: str | os.PathLike, device: torch.device, fetch: bool = False) -> MnistSplits:
@@ -160,8 +178,10 @@ def load_mnist(data_dir: str | os.PathLike, device: torch.device, fetch: bool = 
     for split in ("train", "t10k"):
         images, labels = tensors[f"{split}-images-idx3-ubyte"], tensors[f"{split}-labels-idx1-ubyte"]
         if len(images) != len(labels):
-            raise UserError(f"'{split}' files disagree: {len(images)} images but {len(labels)} labels; "
-                            f"replace them with a matching pair")
+            raise UserError(
+                f"'{split}' files disagree: {len(images)} images but {len(labels)} labels; "
+                f"replace them with a matching pair"
+            )
         if len(images) == 0:
             raise UserError(f"'{split}' files in '{folder}' hold no images; replace them")
         if int(labels.max()) > 9:

@@ -57,15 +57,27 @@ class Preset:
 
 
 PRESETS = {
-    "base": Preset("base", (8, 16, 12, 20, 24, 24, 24), 0.05,
-                   "the < 20,000-parameter model (the course target)"),
+    "base": Preset(
+        "base", (8, 16, 12, 20, 24, 24, 24), 0.05, "the < 20,000-parameter model (the course target)"
+    ),
     "small": Preset("small", (8, 10, 8, 12, 14, 16, 16), 0.03, "<= 8,000 parameters"),
     # the plain tiny net (4, 8, 8, 8, 10, 10, 12) underfit and held 99.4 % on 1 of 5 seeds: separable
     # convolutions double its width at the same budget; so small a net wants a higher peak lr and only
     # a touch of augmentation; and BatchNorm's running averages made its last epochs wobble, so they
     # are recomputed on clean images after each epoch (every attempt: docs/mnist-results.md)
-    "tiny": Preset("tiny", (8, 16, 0, 20, 24, 28, 28), 0.02, "<= 4,000 parameters", separable=True,
-                   lr=0.2, weight_decay=0.0, degrees=2.0, scale=0.02, shift=1.0, bn_recalibration=10_000),
+    "tiny": Preset(
+        "tiny",
+        (8, 16, 0, 20, 24, 28, 28),
+        0.02,
+        "<= 4,000 parameters",
+        separable=True,
+        lr=0.2,
+        weight_decay=0.0,
+        degrees=2.0,
+        scale=0.02,
+        shift=1.0,
+        bn_recalibration=10_000,
+    ),
 }
 DEFAULT_MODEL = "base"
 
@@ -89,9 +101,12 @@ def separable_block(cin: int, cout: int, dropout: float) -> nn.Sequential:
 
     No BatchNorm or ReLU between the two convolutions: the pair acts as one factorised 3x3 convolution.
     """
-    layers: list[nn.Module] = [nn.Conv2d(cin, cin, 3, groups=cin, bias=False),  # depthwise: 9 * cin
-                               nn.Conv2d(cin, cout, 1, bias=False),  # pointwise: cin * cout
-                               nn.BatchNorm2d(cout), nn.ReLU()]
+    layers: list[nn.Module] = [
+        nn.Conv2d(cin, cin, 3, groups=cin, bias=False),  # depthwise: 9 * cin
+        nn.Conv2d(cin, cout, 1, bias=False),  # pointwise: cin * cout
+        nn.BatchNorm2d(cout),
+        nn.ReLU(),
+    ]
     if dropout > 0:
         layers.append(nn.Dropout(dropout))
     return nn.Sequential(*layers)

@@ -19,8 +19,13 @@ EPOCH_FIELDS = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accu
 
 def write_metrics(run_dir: Path, history: list[dict], meta: dict) -> None:
     """metrics.json ({"params", "device", "seed", "model", "epochs": [...]}, accuracies in %) and .csv."""
-    doc = {"params": meta["params"], "device": meta["device"], "seed": meta["seed"], "model": meta["model"],
-           "epochs": [{k: row[k] for k in EPOCH_FIELDS} for row in history]}
+    doc = {
+        "params": meta["params"],
+        "device": meta["device"],
+        "seed": meta["seed"],
+        "model": meta["model"],
+        "epochs": [{k: row[k] for k in EPOCH_FIELDS} for row in history],
+    }
     with atomic_output(run_dir / "metrics.json") as tmp:
         tmp.write_text(json.dumps(doc, indent=2) + "\n")
     with atomic_output(run_dir / "metrics.csv") as tmp, open(tmp, "w", newline="") as f:
@@ -49,8 +54,9 @@ def plot_curves(run_dir: Path, history: list[dict]) -> None:
     plt.close(fig)
 
 
-def plot_misclassified(run_dir: Path, images: torch.Tensor, labels: torch.Tensor, predictions: torch.Tensor,
-                       limit: int = 48) -> None:
+def plot_misclassified(
+    run_dir: Path, images: torch.Tensor, labels: torch.Tensor, predictions: torch.Tensor, limit: int = 48
+) -> None:
     """A gallery of (up to `limit`) test images the final model gets wrong, labelled 'true -> predicted'.
 
     The images are tiled into one mosaic (one imshow instead of one axes per image: much faster).
@@ -62,17 +68,26 @@ def plot_misclassified(run_dir: Path, images: torch.Tensor, labels: torch.Tensor
     mosaic = torch.zeros(rows * cell, cols * cell)
     for n, i in enumerate(wrong):
         r, c = divmod(n, cols)
-        mosaic[r * cell + 6:r * cell + 34, c * cell + 3:c * cell + 31] = images[i].cpu().float() / 255
+        mosaic[r * cell + 6 : r * cell + 34, c * cell + 3 : c * cell + 31] = images[i].cpu().float() / 255
     fig, ax = plt.subplots(figsize=(cols * 1.1, rows * 1.1 + 0.6))
     ax.imshow(mosaic.numpy(), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
     for n, i in enumerate(wrong):
         r, c = divmod(n, cols)
-        ax.text(c * cell + 17, r * cell + 5, f"{int(labels[i])} -> {int(predictions[i])}", ha="center",
-                va="bottom", fontsize=8, color="darkred")
+        ax.text(
+            c * cell + 17,
+            r * cell + 5,
+            f"{int(labels[i])} -> {int(predictions[i])}",
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            color="darkred",
+        )
     ax.axis("off")
     total = int((predictions.cpu() != labels.cpu()).sum())
-    ax.set_title(f"Misclassified test images: {total} of {len(labels)} "
-                 f"(true -> predicted; first {len(wrong)})", fontsize=10)
+    ax.set_title(
+        f"Misclassified test images: {total} of {len(labels)} (true -> predicted; first {len(wrong)})",
+        fontsize=10,
+    )
     fig.tight_layout()
     with atomic_output(run_dir / "misclassified.png") as tmp:
         fig.savefig(tmp, format="png", dpi=100)

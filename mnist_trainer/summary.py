@@ -39,15 +39,22 @@ def summary_rows(model: nn.Sequential, input_size: int = 28) -> list[dict]:
                 if isinstance(module, nn.AdaptiveAvgPool2d):
                     rf = input_size
             params = sum(p.numel() for p in layer.parameters() if p.requires_grad)
-            rows.append({"layer": name, "kind": _describe(layer), "shape": tuple(x.shape[1:]),
-                         "params": params, "rf": rf})
+            rows.append(
+                {
+                    "layer": name,
+                    "kind": _describe(layer),
+                    "shape": tuple(x.shape[1:]),
+                    "params": params,
+                    "rf": rf,
+                }
+            )
     model.train(was_training)
     return rows
 
 
 def _describe(layer: nn.Module) -> str:
     parts = []
-    for module in (layer.modules() if isinstance(layer, nn.Sequential) else [layer]):
+    for module in layer.modules() if isinstance(layer, nn.Sequential) else [layer]:
         if isinstance(module, nn.Conv2d):
             depthwise = module.groups > 1 and module.groups == module.in_channels
             parts.append(f"{'dw' if depthwise else 'conv'}{module.kernel_size[0]}x{module.kernel_size[1]}")
@@ -70,8 +77,7 @@ def _describe(layer: nn.Module) -> str:
 
 def format_summary(model: nn.Sequential, title: str) -> str:
     rows = summary_rows(model)
-    lines = [f"Model: {title}",
-             f"{'layer':<10} {'blocks':<36} {'output shape':<14} {'params':>7} {'RF':>4}"]
+    lines = [f"Model: {title}", f"{'layer':<10} {'blocks':<36} {'output shape':<14} {'params':>7} {'RF':>4}"]
     for r in rows:
         shape = "x".join(str(d) for d in r["shape"])
         lines.append(f"{r['layer']:<10} {r['kind']:<36} {shape:<14} {r['params']:>7,} {r['rf']:>4}")

@@ -80,8 +80,8 @@ def evaluate(model, images, labels, memory_format=torch.contiguous_format):
     model.eval()
     loss_sum, correct, predictions = 0.0, 0, []
     for start in range(0, len(images), EVAL_BATCH):
-        logits = model(to_input(images[start:start + EVAL_BATCH], memory_format))
-        target = labels[start:start + EVAL_BATCH]
+        logits = model(to_input(images[start : start + EVAL_BATCH], memory_format))
+        target = labels[start : start + EVAL_BATCH]
         loss_sum += F.cross_entropy(logits, target, reduction="sum").item()
         predicted = logits.argmax(1)
         correct += int((predicted == target).sum())
@@ -127,8 +127,16 @@ def _restore_rng_states(states: dict, generator: torch.Generator, device: torch.
 
 
 class Trainer:
-    def __init__(self, config: RunConfig, data: MnistSplits, device: torch.device, run_dir: Path,
-                 resume_state: dict | None = None, quiet: bool = False, plots: bool = True):
+    def __init__(
+        self,
+        config: RunConfig,
+        data: MnistSplits,
+        device: torch.device,
+        run_dir: Path,
+        resume_state: dict | None = None,
+        quiet: bool = False,
+        plots: bool = True,
+    ):
         self.config, self.data, self.device, self.run_dir, self.quiet = config, data, device, run_dir, quiet
         self.plots = plots  # curves.png and misclassified.png at the end (tests of the loop skip them)
         self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
@@ -141,12 +149,22 @@ class Trainer:
         self.augment = AffineAugment(preset.degrees, preset.scale, preset.shift)
         self.bn_images = preset.bn_recalibration
         self.steps_per_epoch = math.ceil(len(data.train_images) / config.batch_size)
-        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=config.lr, momentum=0.9, nesterov=True,
-                                         weight_decay=config.weight_decay)
+        self.optimizer = torch.optim.SGD(
+            self.model.parameters(),
+            lr=config.lr,
+            momentum=0.9,
+            nesterov=True,
+            weight_decay=config.weight_decay,
+        )
         # one cycle over the whole run: warm up for 20 %, then cosine-anneal to lr/1000 at the last step
         self.scheduler = torch.optim.lr_scheduler.OneCycleLR(
-            self.optimizer, max_lr=config.lr, total_steps=config.epochs * self.steps_per_epoch,
-            pct_start=0.2, div_factor=10.0, final_div_factor=100.0)
+            self.optimizer,
+            max_lr=config.lr,
+            total_steps=config.epochs * self.steps_per_epoch,
+            pct_start=0.2,
+            div_factor=10.0,
+            final_div_factor=100.0,
+        )
         self.epoch, self.batch, self.history = 0, 0, []
         self.perm = None
         self.sums = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
@@ -174,8 +192,10 @@ class Trainer:
     def _restore(self, state: dict) -> None:
         saved = state.get("device_type", "cpu")
         if saved != self.device.type:
-            raise UserError(f"cannot resume on {self.device.type}: the checkpoint was made on {saved} and "
-                            f"its random-number states belong there; resume with --device {saved}")
+            raise UserError(
+                f"cannot resume on {self.device.type}: the checkpoint was made on {saved} and "
+                f"its random-number states belong there; resume with --device {saved}"
+            )
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -192,12 +212,16 @@ class Trainer:
         cfg = self.config
         if not self.quiet:
             print_summary(self.model, cfg.model)
-            print(f"Training {cfg.model} ({self.params:,} parameters) on {self.device} for {cfg.epochs} "
-                  f"epochs, batch {cfg.batch_size}, peak lr {cfg.lr}, seed {cfg.seed}; "
-                  f"run dir {self.run_dir}")
+            print(
+                f"Training {cfg.model} ({self.params:,} parameters) on {self.device} for {cfg.epochs} "
+                f"epochs, batch {cfg.batch_size}, peak lr {cfg.lr}, seed {cfg.seed}; "
+                f"run dir {self.run_dir}"
+            )
             if self.bn_images:
-                print(f"BatchNorm statistics are recomputed on {self.bn_images:,} clean training images "
-                      f"after each epoch (see train.recalibrate_batchnorm)")
+                print(
+                    f"BatchNorm statistics are recomputed on {self.bn_images:,} clean training images "
+                    f"after each epoch (see train.recalibrate_batchnorm)"
+                )
         with _StopFlag() as stop:
             while self.epoch < cfg.epochs:
                 self._train_epoch(stop)
@@ -207,20 +231,27 @@ class Trainer:
             report.write_metrics(self.run_dir, self.history, self._meta())
             return self.history
         if self._last_predictions is None:  # resumed a finished run: evaluate once for the gallery
-            self._last_predictions = evaluate(self.model, self.data.test_images, self.data.test_labels,
-                                              self.memory_format)[2]
+            self._last_predictions = evaluate(
+                self.model, self.data.test_images, self.data.test_labels, self.memory_format
+            )[2]
         report.write_final(self.run_dir, self.history, self._meta(), self.data, self._last_predictions)
         return self.history
 
     def _meta(self) -> dict:
-        return {"params": self.params, "device": str(self.device), "seed": self.config.seed,
-                "model": self.config.model}
+        return {
+            "params": self.params,
+            "device": str(self.device),
+            "seed": self.config.seed,
+            "model": self.config.model,
+        }
 
     def _stop(self) -> None:
         self.save_checkpoint()
         report.write_metrics(self.run_dir, self.history, self._meta())
-        raise Interrupted(f"interrupted: checkpoint saved after epoch {self.epoch} batch {self.batch}; "
-                          f"continue with: python -m mnist_trainer --resume {self.run_dir}")
+        raise Interrupted(
+            f"interrupted: checkpoint saved after epoch {self.epoch} batch {self.batch}; "
+            f"continue with: python -m mnist_trainer --resume {self.run_dir}"
+        )
 
     def _train_epoch(self, stop: _StopFlag) -> None:
         cfg, data = self.config, self.data
@@ -230,15 +261,22 @@ class Trainer:
             self.sums = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
         self.model.train()
         desc = f"Epoch {self.epoch + 1}/{cfg.epochs}"
-        bar = tqdm(total=self.steps_per_epoch, initial=self.batch, desc=desc, unit="batch",
-                   dynamic_ncols=True, mininterval=0.5, disable=self.quiet)
+        bar = tqdm(
+            total=self.steps_per_epoch,
+            initial=self.batch,
+            desc=desc,
+            unit="batch",
+            dynamic_ncols=True,
+            mininterval=0.5,
+            disable=self.quiet,
+        )
         # running sums continue from the checkpoint's values, so a resumed epoch adds in the same order
         loss_sum = torch.tensor(self.sums["loss"], dtype=torch.float32, device=self.device)
         correct = torch.tensor(self.sums["correct"], dtype=torch.long, device=self.device)
         seen = self.sums["seen"]
         started = time.perf_counter()
         while self.batch < self.steps_per_epoch:
-            idx = self.perm[self.batch * cfg.batch_size:(self.batch + 1) * cfg.batch_size]
+            idx = self.perm[self.batch * cfg.batch_size : (self.batch + 1) * cfg.batch_size]
             x = self.augment(to_input(data.train_images[idx], self.memory_format), self.generator)
             y = data.train_labels[idx]
             logits = self.model(x)
@@ -253,8 +291,11 @@ class Trainer:
             seen += len(y)
             bar.update(1)
             if self.batch % 20 == 0 or self.batch == self.steps_per_epoch:
-                bar.set_postfix(loss=f"{loss_sum.item() / seen:.4f}", acc=f"{100 * int(correct) / seen:.2f}%",
-                                refresh=False)
+                bar.set_postfix(
+                    loss=f"{loss_sum.item() / seen:.4f}",
+                    acc=f"{100 * int(correct) / seen:.2f}%",
+                    refresh=False,
+                )
             if stop.requested and self.batch < self.steps_per_epoch:
                 break
         bar.close()
@@ -267,20 +308,26 @@ class Trainer:
     def _finish_epoch(self) -> None:
         if self.bn_images:
             recalibrate_batchnorm(self.model, self.data.train_images, self.bn_images, self.memory_format)
-        test_loss, correct, predictions = evaluate(self.model, self.data.test_images, self.data.test_labels,
-                                                   self.memory_format)
+        test_loss, correct, predictions = evaluate(
+            self.model, self.data.test_images, self.data.test_labels, self.memory_format
+        )
         n_test = len(self.data.test_images)
-        print(f"Test set: Average loss: {test_loss:.4f}, Accuracy: {correct}/{n_test} "
-              f"({100 * correct / n_test:.2f}%)", flush=True)
-        self.history.append({
-            "epoch": self.epoch + 1,
-            "train_loss": self.sums["loss"] / self.sums["seen"],
-            "train_accuracy": 100 * self.sums["correct"] / self.sums["seen"],
-            "test_loss": test_loss,
-            "test_accuracy": 100 * correct / n_test,
-            "lr": self.optimizer.param_groups[0]["lr"],
-            "seconds": self.sums["seconds"],
-        })
+        print(
+            f"Test set: Average loss: {test_loss:.4f}, Accuracy: {correct}/{n_test} "
+            f"({100 * correct / n_test:.2f}%)",
+            flush=True,
+        )
+        self.history.append(
+            {
+                "epoch": self.epoch + 1,
+                "train_loss": self.sums["loss"] / self.sums["seen"],
+                "train_accuracy": 100 * self.sums["correct"] / self.sums["seen"],
+                "test_loss": test_loss,
+                "test_accuracy": 100 * correct / n_test,
+                "lr": self.optimizer.param_groups[0]["lr"],
+                "seconds": self.sums["seconds"],
+            }
+        )
         self.epoch, self.batch, self.perm = self.epoch + 1, 0, None
         self._last_predictions = predictions
         # model.pt always holds the weights that produced the last reported test accuracy

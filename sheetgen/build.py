@@ -18,20 +18,42 @@ DEFAULT_OUTPUT = Path("output") / "BackProp.xlsx"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--template", default=P.DEFAULT_TEMPLATE, metavar="NAME|PATH",
-                        help="inputs, targets and initial weights: a name from templates/ "
-                             "(era-v1, eva8) or the path of a .toml file")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
-                        help="override one input (i1, i2, t1, t2, w1..w8); repeatable")
-    parser.add_argument("--iterations", type=int, default=P.DEFAULT_ITERATIONS, metavar="N",
-                        help=f"weight updates per learning rate (rows 0..N; at most {P.MAX_ITERATIONS}, "
-                             f"and at most {P.MAX_TOTAL_ROWS} rows over all sheets)")
-    parser.add_argument("--lr-list", default=P.DEFAULT_LR_LIST, metavar="ETA,ETA,...",
-                        help="comma-separated learning rates, one sheet each "
-                             f"(at most {P.MAX_LEARNING_RATES})")
-    parser.add_argument("-o", "--output", default=None, metavar="PATH",
-                        help=f"the workbook to write (default: {DEFAULT_OUTPUT}; "
-                             "output/ is created if missing)")
+    parser.add_argument(
+        "--template",
+        default=P.DEFAULT_TEMPLATE,
+        metavar="NAME|PATH",
+        help="inputs, targets and initial weights: a name from templates/ "
+        "(era-v1, eva8) or the path of a .toml file",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        dest="overrides",
+        help="override one input (i1, i2, t1, t2, w1..w8); repeatable",
+    )
+    parser.add_argument(
+        "--iterations",
+        type=int,
+        default=P.DEFAULT_ITERATIONS,
+        metavar="N",
+        help=f"weight updates per learning rate (rows 0..N; at most {P.MAX_ITERATIONS}, "
+        f"and at most {P.MAX_TOTAL_ROWS} rows over all sheets)",
+    )
+    parser.add_argument(
+        "--lr-list",
+        default=P.DEFAULT_LR_LIST,
+        metavar="ETA,ETA,...",
+        help=f"comma-separated learning rates, one sheet each (at most {P.MAX_LEARNING_RATES})",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        default=None,
+        metavar="PATH",
+        help=f"the workbook to write (default: {DEFAULT_OUTPUT}; output/ is created if missing)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
         reason = getattr(error, "strerror", None) or error
         raise UserError(f"cannot write '{output}': {reason}: choose another -o path") from None
     rates = ", ".join(P.sheet_label(eta) for eta in lrs)
-    print(f"wrote {output}: {len(lrs)} learning rate{'s' if len(lrs) > 1 else ''} ({rates}) "
-          f"x {iterations} iterations, template {template_name}")
+    print(
+        f"wrote {output}: {len(lrs)} learning rate{'s' if len(lrs) > 1 else ''} ({rates}) "
+        f"x {iterations} iterations, template {template_name}"
+    )
     return 0

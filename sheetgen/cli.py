@@ -46,10 +46,10 @@ class _Parser(argparse.ArgumentParser):
 def make_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     argv = sys.argv[1:] if argv is None else argv
     chosen = next((a for a in argv if a in SUBCOMMANDS), None)
-    parser = _Parser(prog="sheetgen", description=__doc__.split("\n\n")[0],
-                     formatter_class=_HelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{build,verify,render}",
-                                parser_class=_Parser)
+    parser = _Parser(prog="sheetgen", description=__doc__.split("\n\n")[0], formatter_class=_HelpFormatter)
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="{build,verify,render}", parser_class=_Parser
+    )
     for name, summary in SUBCOMMANDS.items():
         if name != chosen:
             sub.add_parser(name, help=summary)

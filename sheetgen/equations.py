@@ -51,14 +51,20 @@ DERIVATION = [
     ("", "∂E2/∂a_h1 = ∂E2/∂a_o2 · ∂a_o2/∂o2 · ∂o2/∂a_h1 = (a_o2 − t2)·a_o2·(1 − a_o2)·w7", False),
     ("", "∂E_total/∂a_h1 = (a_o1 − t1)·a_o1·(1 − a_o1)·w5 + (a_o2 − t2)·a_o2·(1 − a_o2)·w7", True),
     ("", "∂E_total/∂a_h2 = (a_o1 − t1)·a_o1·(1 − a_o1)·w6 + (a_o2 − t2)·a_o2·(1 − a_o2)·w8", True),
-    ("4.", "The hidden-layer weights: w1, w2 reach E_total through h1 and a_h1; w3, w4 through h2 and a_h2:",
-     False),
+    (
+        "4.",
+        "The hidden-layer weights: w1, w2 reach E_total through h1 and a_h1; w3, w4 through h2 and a_h2:",
+        False,
+    ),
     ("", "∂E_total/∂w1 = ∂E_total/∂a_h1 · ∂a_h1/∂h1 · ∂h1/∂w1 = ∂E_total/∂a_h1 · a_h1·(1 − a_h1) · i1", True),
     ("", "∂E_total/∂w2 = ∂E_total/∂a_h1 · a_h1·(1 − a_h1) · i2", True),
     ("", "∂E_total/∂w3 = ∂E_total/∂a_h2 · a_h2·(1 − a_h2) · i1", True),
     ("", "∂E_total/∂w4 = ∂E_total/∂a_h2 · a_h2·(1 − a_h2) · i2", True),
-    ("", "Note: w3 and w4 use a_h2·(1 − a_h2), not a_h1·(1 − a_h1), a mistake common in hand-made sheets.",
-     False),
+    (
+        "",
+        "Note: w3 and w4 use a_h2·(1 − a_h2), not a_h1·(1 − a_h1), a mistake common in hand-made sheets.",
+        False,
+    ),
 ]
 
 UPDATE = [
@@ -86,15 +92,18 @@ def _readable(template: str) -> str:
 
 def write_equations_sheet(book, sheet, styles) -> None:
     if not DIAGRAM.is_file():
-        raise UserError(f"the network diagram {DIAGRAM} is missing from this installation: "
-                        f"reinstall backprop-lab (or run python -m sheetgen.diagram)")
+        raise UserError(
+            f"the network diagram {DIAGRAM} is missing from this installation: "
+            f"reinstall backprop-lab (or run python -m sheetgen.diagram)"
+        )
     section = book.add_format({"bold": True, "font_size": 12, "bottom": 1})
     equation = book.add_format({"font_name": "DejaVu Sans Mono"})
     result = book.add_format({"font_name": "DejaVu Sans Mono", "bold": True, "bg_color": "#E2EFDA"})
     marker = book.add_format({"bold": True, "align": "right"})
 
-    sheet.write_string(0, 0, "Equations: the network, the forward pass, the chain rule, the update",
-                       styles.title)
+    sheet.write_string(
+        0, 0, "Equations: the network, the forward pass, the chain rule, the update", styles.title
+    )
     row = 2
 
     def heading(text):
@@ -109,9 +118,17 @@ def write_equations_sheet(book, sheet, styles) -> None:
         sheet.write_string(row, 1, text)
         row += 1
     row += 1
-    sheet.insert_image(row, 1, str(DIAGRAM), {"x_scale": DIAGRAM_SCALE, "y_scale": DIAGRAM_SCALE,
-                                              "description": "The 2-2-2 network: inputs, hidden and output "
-                                                             "neurons, weights w1..w8, errors E1, E2"})
+    sheet.insert_image(
+        row,
+        1,
+        str(DIAGRAM),
+        {
+            "x_scale": DIAGRAM_SCALE,
+            "y_scale": DIAGRAM_SCALE,
+            "description": "The 2-2-2 network: inputs, hidden and output "
+            "neurons, weights w1..w8, errors E1, E2",
+        },
+    )
     row += DIAGRAM_ROWS
 
     heading("Forward pass")

@@ -25,8 +25,9 @@ def check_output_path(path: str | os.PathLike, *, suffix: str | None = None) -> 
     if out.is_dir():
         raise UserError(f"output '{out}' is a directory: give a file name, e.g. -o {out / 'BackProp.xlsx'}")
     if suffix and out.suffix.lower() != suffix:
-        raise UserError(f"output '{out}' must end in {suffix}: "
-                        f"choose a name like {out.with_suffix(suffix).name}")
+        raise UserError(
+            f"output '{out}' must end in {suffix}: choose a name like {out.with_suffix(suffix).name}"
+        )
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.exists():
         raise UserError(f"output directory '{parent}' does not exist: create it first (mkdir -p {parent})")

@@ -58,8 +58,9 @@ def load_template(name_or_path: str) -> tuple[str, dict[str, float]]:
         path = Path(name_or_path)
         if path.suffix.lower() != ".toml" or not path.is_file():
             names = ", ".join(sorted(templates)) or "none found"
-            raise UserError(f"unknown template '{name_or_path}': use one of {names}, "
-                            f"or the path of a .toml file")
+            raise UserError(
+                f"unknown template '{name_or_path}': use one of {names}, or the path of a .toml file"
+            )
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as error:
@@ -69,12 +70,15 @@ def load_template(name_or_path: str) -> tuple[str, dict[str, float]]:
 
     missing = [key for key in PARAM_KEYS if key not in data]
     if missing:
-        raise UserError(f"template '{path}' lacks {', '.join(missing)}: "
-                        f"it must set i1, i2, t1, t2 and w1..w8")
+        raise UserError(
+            f"template '{path}' lacks {', '.join(missing)}: it must set i1, i2, t1, t2 and w1..w8"
+        )
     unknown = sorted(set(data) - set(PARAM_KEYS) - {"name", "description"})
     if unknown:
-        raise UserError(f"template '{path}' has unknown keys {', '.join(unknown)}: "
-                        f"allowed are name, description, i1, i2, t1, t2, w1..w8")
+        raise UserError(
+            f"template '{path}' has unknown keys {', '.join(unknown)}: "
+            f"allowed are name, description, i1, i2, t1, t2, w1..w8"
+        )
     params: dict[str, float] = {}
     for key in PARAM_KEYS:
         value = data[key]
@@ -93,8 +97,10 @@ def apply_overrides(params: dict[str, float], assignments: list[str] | None) -> 
         if not sep or not key or not text:
             raise UserError(f"--set '{assignment}' is malformed: write KEY=VALUE, e.g. --set w1=0.15")
         if key not in PARAM_KEYS:
-            raise UserError(f"--set: unknown input '{key}': use one of {', '.join(PARAM_KEYS)} "
-                            f"(learning rates go in --lr-list)")
+            raise UserError(
+                f"--set: unknown input '{key}': use one of {', '.join(PARAM_KEYS)} "
+                f"(learning rates go in --lr-list)"
+            )
         result[key] = _parse_float(text, f"--set {key}")
     return result
 
@@ -121,8 +127,10 @@ def parse_lr_list(text: str) -> list[float]:
         if label in seen:
             same = float(seen[label]) == eta
             what = "is given twice" if same else f"and '{seen[label]}' both print as {label}"
-            raise UserError(f"learning rate '{item}' {what}: each rate gets its own sheet 'LR {label}', "
-                            f"so give distinct rates")
+            raise UserError(
+                f"learning rate '{item}' {what}: each rate gets its own sheet 'LR {label}', "
+                f"so give distinct rates"
+            )
         seen[label] = item
         lrs.append(eta)
     if len(lrs) > MAX_LEARNING_RATES:
@@ -136,6 +144,8 @@ def check_iterations(iterations: int, n_lrs: int) -> int:
     if iterations > MAX_ITERATIONS:
         raise UserError(f"--iterations {iterations} is above the ceiling of {MAX_ITERATIONS}: give fewer")
     if n_lrs * (iterations + 1) > MAX_TOTAL_ROWS:
-        raise UserError(f"{n_lrs} learning rates x {iterations + 1} rows is above the ceiling of "
-                        f"{MAX_TOTAL_ROWS} rows in one workbook: give fewer iterations or learning rates")
+        raise UserError(
+            f"{n_lrs} learning rates x {iterations + 1} rows is above the ceiling of "
+            f"{MAX_TOTAL_ROWS} rows in one workbook: give fewer iterations or learning rates"
+        )
     return iterations

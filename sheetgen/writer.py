@@ -46,12 +46,18 @@ IN_MEMORY_MAX_ROWS = 5_000
 _EXP_LIMIT = 709.0
 
 _PARAM_MEANING = {
-    "i1": "input 1", "i2": "input 2",
-    "t1": "target of output 1 (a_o1)", "t2": "target of output 2 (a_o2)",
-    "w1": "initial weight i1 → h1", "w2": "initial weight i2 → h1",
-    "w3": "initial weight i1 → h2", "w4": "initial weight i2 → h2",
-    "w5": "initial weight a_h1 → o1", "w6": "initial weight a_h2 → o1",
-    "w7": "initial weight a_h1 → o2", "w8": "initial weight a_h2 → o2",
+    "i1": "input 1",
+    "i2": "input 2",
+    "t1": "target of output 1 (a_o1)",
+    "t2": "target of output 2 (a_o2)",
+    "w1": "initial weight i1 → h1",
+    "w2": "initial weight i2 → h1",
+    "w3": "initial weight i1 → h2",
+    "w4": "initial weight i2 → h2",
+    "w5": "initial weight a_h1 → o1",
+    "w6": "initial weight a_h2 → o1",
+    "w7": "initial weight a_h1 → o2",
+    "w8": "initial weight a_h2 → o2",
 }
 
 
@@ -74,8 +80,10 @@ def train_all(params: dict, lrs: list[float], iterations: int) -> list[dict]:
         nets = np.concatenate([table[k] for k in ("h1", "h2", "o1", "o2")])
         finite = all(np.isfinite(v).all() for v in table.values())
         if not finite or (-nets).max() > _EXP_LIMIT:
-            raise UserError(f"with η = {eta:g} the network's sums leave the range of a spreadsheet's EXP() "
-                            f"(|net| > {_EXP_LIMIT:g}): use smaller inputs, weights or learning rate")
+            raise UserError(
+                f"with η = {eta:g} the network's sums leave the range of a spreadsheet's EXP() "
+                f"(|net| > {_EXP_LIMIT:g}): use smaller inputs, weights or learning rate"
+            )
         tables.append(table)
     return tables
 
@@ -120,8 +128,9 @@ def _row_formats(eta_ref: str) -> tuple[list[str | None], list[str | None]]:
         return f"{letters[key]}{{{'p' if kind == 'prev' else 'r'}}}"
 
     first = [None if c.formula is None else "=" + render(c.formula, resolve) for c in COLUMNS]
-    later = [None if c.formula is None else "=" + render(c.next_formula or c.formula, resolve)
-             for c in COLUMNS]
+    later = [
+        None if c.formula is None else "=" + render(c.next_formula or c.formula, resolve) for c in COLUMNS
+    ]
     return first, later
 
 
@@ -130,12 +139,14 @@ class _Styles:
         self.title = book.add_format({"bold": True, "font_size": 14})
         self.note = book.add_format({"italic": True, "font_color": "#555555"})
         self.link = book.add_format({"font_color": "blue", "underline": 1})
-        self.header = book.add_format({"bold": True, "bg_color": "#D9E1F2", "bottom": 1, "align": "center",
-                                       "valign": "vcenter"})
+        self.header = book.add_format(
+            {"bold": True, "bg_color": "#D9E1F2", "bottom": 1, "align": "center", "valign": "vcenter"}
+        )
         self.label = book.add_format({"bold": True, "align": "right"})
         self.input = book.add_format({"bg_color": "#FFF2CC", "border": 1, "num_format": "General"})
-        self.eta = book.add_format({"bg_color": "#FFF2CC", "border": 1, "bold": True,
-                                    "num_format": "General"})
+        self.eta = book.add_format(
+            {"bg_color": "#FFF2CC", "border": 1, "bold": True, "num_format": "General"}
+        )
         self.iteration = book.add_format({"num_format": "0", "align": "center"})
         self.number = book.add_format({"num_format": "0.000000000"})
         self.by_column = [book.add_format({"num_format": c.number_format}) for c in COLUMNS]
@@ -153,8 +164,12 @@ def _print_setup(sheet, header_row: int | None, landscape: bool = True):
 
 def _write_inputs(book, styles, params, template_name, lrs, iterations):
     sheet = book.add_worksheet(INPUTS_SHEET)
-    sheet.write_string(0, 0, "Inputs: edit a yellow value and every LR sheet, the Summary and the charts "
-                       "follow", styles.title)
+    sheet.write_string(
+        0,
+        0,
+        "Inputs: edit a yellow value and every LR sheet, the Summary and the charts follow",
+        styles.title,
+    )
     sheet.write_string(1, 0, f"Template: {template_name}", styles.note)
     for col, text in enumerate(("Name", "Value", "Meaning")):
         sheet.write_string(INPUTS_HEADER_ROW, col, text, styles.header)
@@ -165,10 +180,15 @@ def _write_inputs(book, styles, params, template_name, lrs, iterations):
         sheet.write_string(row, 2, _PARAM_MEANING[key])
     row = INPUTS_FIRST_ROW + len(PARAM_KEYS) + 1
     lr_text = ", ".join(sheet_label(eta) for eta in lrs)
-    sheet.write_string(row, 0, f"Learning rates: {lr_text} (one sheet each; each sheet's η cell can be "
-                       "edited)", styles.note)
-    sheet.write_string(row + 1, 0, f"Iterations: {iterations} weight updates, rows for iterations "
-                       f"0..{iterations}", styles.note)
+    sheet.write_string(
+        row, 0, f"Learning rates: {lr_text} (one sheet each; each sheet's η cell can be edited)", styles.note
+    )
+    sheet.write_string(
+        row + 1,
+        0,
+        f"Iterations: {iterations} weight updates, rows for iterations 0..{iterations}",
+        styles.note,
+    )
     sheet.set_column(0, 0, 10)
     sheet.set_column(1, 1, 14)
     sheet.set_column(2, 2, 34)
@@ -186,14 +206,29 @@ def _write_lr_sheet(book, styles, eta: float, table: dict, iterations: int):
 
     eta_ref = xl_rowcol_to_cell(ETA_ROW, ETA_COL, row_abs=True, col_abs=True)
     # Title, chart title and the Summary's legend read the η cell, so they follow an edit of η.
-    sheet.write_formula(0, 0, f'="E_total against iteration, η = "&{eta_ref}', styles.title,
-                        f"E_total against iteration, η = {label}")
+    sheet.write_formula(
+        0,
+        0,
+        f'="E_total against iteration, η = "&{eta_ref}',
+        styles.title,
+        f"E_total against iteration, η = {label}",
+    )
     sheet.write_string(ETA_ROW, ETA_COL - 1, "η", styles.label)
     sheet.write_number(ETA_ROW, ETA_COL, eta, styles.eta)
-    sheet.write_string(ETA_ROW, ETA_COL + 1, "Each row's weights = the row above's weights − η · its ∂E/∂w; "
-                       "i1, i2, t1, t2 and the first weights come from the Inputs sheet.", styles.note)
-    sheet.write_url(2, 0, f"internal:'{name}'!{chart_anchor}", styles.link,
-                    string=f"Chart of E_total against iteration: column {xl_col_to_name(chart_col)} →")
+    sheet.write_string(
+        ETA_ROW,
+        ETA_COL + 1,
+        "Each row's weights = the row above's weights − η · its ∂E/∂w; "
+        "i1, i2, t1, t2 and the first weights come from the Inputs sheet.",
+        styles.note,
+    )
+    sheet.write_url(
+        2,
+        0,
+        f"internal:'{name}'!{chart_anchor}",
+        styles.link,
+        string=f"Chart of E_total against iteration: column {xl_col_to_name(chart_col)} →",
+    )
 
     for col, column in enumerate(COLUMNS):
         sheet.write_string(TABLE_HEADER_ROW, col, column.label, styles.header)
@@ -220,18 +255,21 @@ def _write_lr_sheet(book, styles, eta: float, table: dict, iterations: int):
     chart = book.add_chart({"type": "scatter", "subtype": "straight"})
     # *_data: the charts' cached points (constant_memory mode cannot read them back from the sheet),
     # so that viewers which never recalculate still draw the curves.
-    chart.add_series({
-        "name": f"η = {label}",
-        "categories": [name, TABLE_HEADER_ROW + 1, 0, last_row, 0],
-        "values": [name, TABLE_HEADER_ROW + 1, e_col, last_row, e_col],
-        "categories_data": list(range(iterations + 1)),
-        "values_data": values[e_col],
-        "line": {"width": 2, "color": "#1F4E79"},
-        "marker": {"type": "none"},
-    })
+    chart.add_series(
+        {
+            "name": f"η = {label}",
+            "categories": [name, TABLE_HEADER_ROW + 1, 0, last_row, 0],
+            "values": [name, TABLE_HEADER_ROW + 1, e_col, last_row, e_col],
+            "categories_data": list(range(iterations + 1)),
+            "values_data": values[e_col],
+            "line": {"width": 2, "color": "#1F4E79"},
+            "marker": {"type": "none"},
+        }
+    )
     chart.set_title({"name": [name, 0, 0], "data": [f"E_total against iteration, η = {label}"]})
-    chart.set_x_axis({"name": "Iteration", "min": 0, "max": iterations,
-                      "major_gridlines": {"visible": False}})
+    chart.set_x_axis(
+        {"name": "Iteration", "min": 0, "max": iterations, "major_gridlines": {"visible": False}}
+    )
     chart.set_y_axis({"name": "E_total", "num_format": "0.0000", "major_gridlines": {"visible": True}})
     chart.set_legend({"none": True})
     chart.set_size({"width": 720, "height": 400})
@@ -258,8 +296,13 @@ def _log_axis_range(tables) -> dict:
 def _write_summary(book, styles, lrs, tables, iterations, template_name):
     sheet = book.add_worksheet(SUMMARY_SHEET, worksheet_class=_TableSheet)
     sheet.write_string(0, 0, "E_total against iteration for every learning rate", styles.title)
-    sheet.write_string(1, 0, f"Template {template_name}; each column reads the E_total column of its LR "
-                       "sheet. Edit the Inputs sheet and everything here follows.", styles.note)
+    sheet.write_string(
+        1,
+        0,
+        f"Template {template_name}; each column reads the E_total column of its LR "
+        "sheet. Edit the Inputs sheet and everything here follows.",
+        styles.note,
+    )
     e_letter = xl_col_to_name(INDEX["E_total"])
     first_row = SUMMARY_HEADER_ROW + 1
     last_row = first_row + iterations
@@ -273,8 +316,13 @@ def _write_summary(book, styles, lrs, tables, iterations, template_name):
     sheet.write_string(SUMMARY_HEADER_ROW, 0, "Iteration", styles.header)
     eta_cell = xl_rowcol_to_cell(ETA_ROW, ETA_COL, row_abs=True, col_abs=True)
     for col, eta in enumerate(lrs, start=1):
-        sheet.write_formula(SUMMARY_HEADER_ROW, col, f"=\"η = \"&'{lr_sheet_name(eta)}'!{eta_cell}",
-                            styles.header, f"η = {sheet_label(eta)}")
+        sheet.write_formula(
+            SUMMARY_HEADER_ROW,
+            col,
+            f"=\"η = \"&'{lr_sheet_name(eta)}'!{eta_cell}",
+            styles.header,
+            f"η = {sheet_label(eta)}",
+        )
     for n in range(iterations + 1):
         row = first_row + n
         sheet.write_number(row, 0, n, styles.iteration)
@@ -303,8 +351,15 @@ def _write_summary(book, styles, lrs, tables, iterations, template_name):
     linear.set_y_axis({"name": "E_total", "num_format": "0.000", "major_gridlines": {"visible": True}})
     log.set_title({"name": "The same, log scale"})
     log.set_x_axis(x_axis)
-    log.set_y_axis({"name": "E_total (log scale)", "log_base": 10, "num_format": "0.0E+0",
-                    "major_gridlines": {"visible": True}, **_log_axis_range(tables)})
+    log.set_y_axis(
+        {
+            "name": "E_total (log scale)",
+            "log_base": 10,
+            "num_format": "0.0E+0",
+            "major_gridlines": {"visible": True},
+            **_log_axis_range(tables),
+        }
+    )
     for chart in (linear, log):
         chart.set_legend({"position": "right"})
         chart.set_size({"width": 760, "height": 420})
@@ -318,8 +373,15 @@ def _write_summary(book, styles, lrs, tables, iterations, template_name):
     sheet.activate()
 
 
-def write_workbook(path: str | Path, params: dict, lrs: list[float], iterations: int, *,
-                   template_name: str = "custom", tables: list[dict] | None = None) -> None:
+def write_workbook(
+    path: str | Path,
+    params: dict,
+    lrs: list[float],
+    iterations: int,
+    *,
+    template_name: str = "custom",
+    tables: list[dict] | None = None,
+) -> None:
     """Write the workbook to `path` (directly: wrap in errors.atomic_output for a safe replace).
 
     params: i1, i2, t1, t2, w1..w8; lrs: learning rates, one sheet each, in this order;
@@ -333,19 +395,28 @@ def write_workbook(path: str | Path, params: dict, lrs: list[float], iterations:
     # finished row to disk (constant_memory), so memory stays flat. Sheets are written row by
     # row, as constant_memory requires, in both cases.
     small = len(lrs) * (iterations + 1) <= IN_MEMORY_MAX_ROWS
-    book = xlsxwriter.Workbook(str(path), {"in_memory": small, "constant_memory": not small,
-                                           "strings_to_numbers": False, "strings_to_formulas": False,
-                                           "strings_to_urls": False})
+    book = xlsxwriter.Workbook(
+        str(path),
+        {
+            "in_memory": small,
+            "constant_memory": not small,
+            "strings_to_numbers": False,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+        },
+    )
     styles = _Styles(book)
     lr_text = ", ".join(sheet_label(eta) for eta in lrs)
-    book.set_properties({
-        "title": "Backpropagation, step by step",
-        "subject": f"2-2-2 sigmoid network trained by gradient descent, {iterations} iterations, "
-                   f"learning rates {lr_text}",
-        "author": "backprop-lab sheetgen",
-        "comments": f"template: {template_name}; lr list: {lr_text}; iterations: {iterations}",
-        "keywords": "backpropagation, gradient descent, chain rule",
-    })
+    book.set_properties(
+        {
+            "title": "Backpropagation, step by step",
+            "subject": f"2-2-2 sigmoid network trained by gradient descent, {iterations} iterations, "
+            f"learning rates {lr_text}",
+            "author": "backprop-lab sheetgen",
+            "comments": f"template: {template_name}; lr list: {lr_text}; iterations: {iterations}",
+            "keywords": "backpropagation, gradient descent, chain rule",
+        }
+    )
     book.set_custom_property("generator", GENERATOR)
     # Sheets are created in display order; the Summary reads the LR sheets by name.
     _write_summary(book, styles, lrs, tables, iterations, template_name)

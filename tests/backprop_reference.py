@@ -33,8 +33,14 @@ def torch_train(params: dict, eta: float, iterations: int) -> list[dict]:
     for n in range(iterations + 1):
         fixed = (params["i1"], params["i2"], params["t1"], params["t2"])
         loss, grads = torch_loss_and_gradients(*fixed, weights)
-        rows.append({"iteration": n, "E_total": loss, **dict(zip(WEIGHT_KEYS, weights, strict=True)),
-                     **{f"dE_dw{k + 1}": g for k, g in enumerate(grads)}})
+        rows.append(
+            {
+                "iteration": n,
+                "E_total": loss,
+                **dict(zip(WEIGHT_KEYS, weights, strict=True)),
+                **{f"dE_dw{k + 1}": g for k, g in enumerate(grads)},
+            }
+        )
         weights = [w - eta * g for w, g in zip(weights, grads, strict=True)]
     return rows
 
@@ -58,11 +64,29 @@ def matrix_row(i1, i2, t1, t2, w1, w2, w3, w4, w5, w6, w7, w8) -> dict:
     grad_W2 = [[delta_o[j] * a_h[k] for k in range(2)] for j in range(2)]
     grads = [g for row in grad_W1 + grad_W2 for g in row]
     return {
-        "i1": i1, "i2": i2, "t1": t1, "t2": t2,
-        "w1": w1, "w2": w2, "w3": w3, "w4": w4, "w5": w5, "w6": w6, "w7": w7, "w8": w8,
-        "h1": h[0], "h2": h[1], "a_h1": a_h[0], "a_h2": a_h[1],
-        "o1": o[0], "o2": o[1], "a_o1": a_o[0], "a_o2": a_o[1],
-        "E1": errors[0], "E2": errors[1], "E_total": errors[0] + errors[1],
+        "i1": i1,
+        "i2": i2,
+        "t1": t1,
+        "t2": t2,
+        "w1": w1,
+        "w2": w2,
+        "w3": w3,
+        "w4": w4,
+        "w5": w5,
+        "w6": w6,
+        "w7": w7,
+        "w8": w8,
+        "h1": h[0],
+        "h2": h[1],
+        "a_h1": a_h[0],
+        "a_h2": a_h[1],
+        "o1": o[0],
+        "o2": o[1],
+        "a_o1": a_o[0],
+        "a_o2": a_o[1],
+        "E1": errors[0],
+        "E2": errors[1],
+        "E_total": errors[0] + errors[1],
         **{f"dE_dw{k + 1}": g for k, g in enumerate(grads)},
     }
 

@@ -12,16 +12,23 @@ import re
 
 from openpyxl.utils import column_index_from_string
 
-_REF = re.compile(r"(?:(?:'(?P<quoted>[^']+)'|(?P<plain>[A-Za-z_][\w.]*))!)?"
-                  r"\$?(?P<col>[A-Z]{1,3})\$?(?P<row>\d+)")
+_REF = re.compile(
+    r"(?:(?:'(?P<quoted>[^']+)'|(?P<plain>[A-Za-z_][\w.]*))!)?"
+    r"\$?(?P<col>[A-Z]{1,3})\$?(?P<row>\d+)"
+)
 _ALLOWED = re.compile(r"^[\d.eE+\-*/()^ ]*$")
 
 
 def references(formula: str, sheet: str) -> list[tuple[str, int, int]]:
     """(sheet, row, column) of each reference in a formula; 1-based rows and columns."""
-    return [(m.group("quoted") or m.group("plain") or sheet, int(m.group("row")),
-             column_index_from_string(m.group("col")))
-            for m in _REF.finditer(formula)]
+    return [
+        (
+            m.group("quoted") or m.group("plain") or sheet,
+            int(m.group("row")),
+            column_index_from_string(m.group("col")),
+        )
+        for m in _REF.finditer(formula)
+    ]
 
 
 def evaluate(formula: str, sheet: str, value_of) -> float:

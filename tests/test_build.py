@@ -44,7 +44,7 @@ def cached(book_path):
 def _header_row(sheet) -> int:
     """The row whose cells are exactly the column labels (found by content, as the verifier does)."""
     for row in sheet.iter_rows(max_row=20):
-        if [c.value for c in row[:len(LABELS)]] == LABELS:
+        if [c.value for c in row[: len(LABELS)]] == LABELS:
             return row[0].row
     raise AssertionError(f"no header row on {sheet.title}")
 
@@ -192,13 +192,14 @@ def test_editing_an_initial_weight_moves_every_sheet(formulas):
 def test_summary_reads_every_lr_sheets_e_total(formulas, cached):
     summary, summary_values = formulas["Summary"], cached["Summary"]
     header = next(r[0].row for r in summary.iter_rows(max_row=20) if r[0].value == "Iteration")
-    labels = [c.value for c in summary_values[header]][:len(LRS) + 1]
+    labels = [c.value for c in summary_values[header]][: len(LRS) + 1]
     assert labels == ["Iteration"] + [f"η = {eta:g}" for eta in LRS]
     # The labels (and so the chart legends) read each sheet's η cell, so they follow an edit of η.
     for k, eta in enumerate(LRS, start=2):
         eta_cell = _eta_cell(formulas[f"LR {eta:g}"])
-        assert references(summary.cell(header, k).value, "Summary") == [(f"LR {eta:g}", eta_cell.row,
-                                                                          eta_cell.column)]
+        assert references(summary.cell(header, k).value, "Summary") == [
+            (f"LR {eta:g}", eta_cell.row, eta_cell.column)
+        ]
     assert summary.freeze_panes == f"B{header + 1}"
     e_col = LABELS.index("E_total") + 1
     for k, eta in enumerate(LRS, start=2):
@@ -217,7 +218,7 @@ def test_charts_one_per_lr_sheet_and_two_on_the_summary(book_path):
         charts = [z.read(n).decode() for n in names if re.fullmatch(r"xl/charts/chart\d+\.xml", n)]
         media = [n for n in z.namelist() if n.startswith("xl/media/")]
     assert len(charts) == len(LRS) + 2
-    log_charts = [c for c in charts if "<c:logBase val=\"10\"/>" in c]
+    log_charts = [c for c in charts if '<c:logBase val="10"/>' in c]
     assert len(log_charts) == 1
     assert log_charts[0].count("<c:ser>") == len(LRS)
     assert sum(c.count("<c:ser>") == len(LRS) for c in charts) == 2  # the linear and the log view
@@ -227,15 +228,26 @@ def test_charts_one_per_lr_sheet_and_two_on_the_summary(book_path):
         # Cached points, for viewers that draw charts without recalculating: x and y of every series.
         assert chart.count(f'<c:ptCount val="{ITERATIONS + 1}"/>') == 2 * chart.count("<c:ser>")
     lr_charts = [c for c in charts if c.count("<c:ser>") == 1]
-    assert [re.search(r"E_total against iteration, η = ([^<]+)<", c).group(1) for c in lr_charts] == \
-        [f"{eta:g}" for eta in LRS]
+    assert [re.search(r"E_total against iteration, η = ([^<]+)<", c).group(1) for c in lr_charts] == [
+        f"{eta:g}" for eta in LRS
+    ]
     assert media == ["xl/media/image1.png"]  # the network diagram
 
 
 def test_equations_sheet_derives_in_the_course_order(formulas):
     text = "\n".join(str(c.value) for row in formulas["Equations"].iter_rows() for c in row if c.value)
-    order = ["Notation", "Forward pass", "∂E_total/∂w5 =", "∂E_total/∂w8 =", "∂E_total/∂a_h1 =",
-             "∂E_total/∂a_h2 =", "∂E_total/∂w1 =", "∂E_total/∂w4 =", "Update rule", "w ← w − η · ∂E_total/∂w"]
+    order = [
+        "Notation",
+        "Forward pass",
+        "∂E_total/∂w5 =",
+        "∂E_total/∂w8 =",
+        "∂E_total/∂a_h1 =",
+        "∂E_total/∂a_h2 =",
+        "∂E_total/∂w1 =",
+        "∂E_total/∂w4 =",
+        "Update rule",
+        "w ← w − η · ∂E_total/∂w",
+    ]
     positions = [text.find(marker) for marker in order]
     assert -1 not in positions and positions == sorted(positions), dict(zip(order, positions, strict=True))
     assert "∂E_total/∂w3 = ∂E_total/∂a_h2 · a_h2·(1 − a_h2) · i1" in text

@@ -68,12 +68,15 @@ def test_unknown_template_lists_the_available_names(tmp_path, capsys):
     assert status == 2 and "era-v1" in err and "eva8" in err
 
 
-@pytest.mark.parametrize("content, problem", [
-    ("i1 = 0.05\n", "lacks"),
-    ("i1 = [\n", "not valid TOML"),
-    ("i1 = 'x'\ni2 = 0.1\nt1 = 0.5\nt2 = 0.5\n" + WEIGHTS_TOML, "not a finite"),
-    ("bias = 0.35\ni1 = 0.1\ni2 = 0.1\nt1 = 0.5\nt2 = 0.5\n" + WEIGHTS_TOML, "unknown keys"),
-])
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        ("i1 = 0.05\n", "lacks"),
+        ("i1 = [\n", "not valid TOML"),
+        ("i1 = 'x'\ni2 = 0.1\nt1 = 0.5\nt2 = 0.5\n" + WEIGHTS_TOML, "not a finite"),
+        ("bias = 0.35\ni1 = 0.1\ni2 = 0.1\nt1 = 0.5\nt2 = 0.5\n" + WEIGHTS_TOML, "unknown keys"),
+    ],
+)
 def test_broken_template_file(tmp_path, capsys, content, problem):
     template = tmp_path / "mine.toml"
     template.write_text(content)
@@ -119,11 +122,30 @@ def test_default_output_creates_the_output_folder(tmp_path, monkeypatch, capsys)
 def test_set_overrides_one_input_and_template_by_path(tmp_path, capsys):
     out = tmp_path / "b.xlsx"
     template = params.available_templates()["eva8"]
-    assert main(["build", "--template", str(template), "--set", "w1=-0.3", "--set", "t2 = 0.7",
-                 "--iterations", "2", "--lr-list", "1", "-o", str(out)]) == 0
+    assert (
+        main(
+            [
+                "build",
+                "--template",
+                str(template),
+                "--set",
+                "w1=-0.3",
+                "--set",
+                "t2 = 0.7",
+                "--iterations",
+                "2",
+                "--lr-list",
+                "1",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
     inputs = openpyxl.load_workbook(out)["Inputs"]
-    values = {row[0].value: row[1].value for row in inputs.iter_rows(max_col=2)
-              if row[0].value in params.PARAM_KEYS}
+    values = {
+        row[0].value: row[1].value for row in inputs.iter_rows(max_col=2) if row[0].value in params.PARAM_KEYS
+    }
     assert values["w1"] == -0.3 and values["t2"] == 0.7 and values["t1"] == 0.01 and values["w2"] == 0.2
 
 
@@ -146,10 +168,18 @@ def test_a_failed_write_leaves_the_old_file_intact(tmp_path, monkeypatch):
 def test_the_command_line_end_to_end(tmp_path):
     """The real process: `python -m sheetgen build` succeeds, and a bad rate is one line, exit 2."""
     out = tmp_path / "b.xlsx"
-    ok = subprocess.run([sys.executable, "-m", "sheetgen", "build", "--iterations", "5", "-o", str(out)],
-                        capture_output=True, text=True, timeout=120)
+    ok = subprocess.run(
+        [sys.executable, "-m", "sheetgen", "build", "--iterations", "5", "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert ok.returncode == 0, ok.stderr
     assert openpyxl.load_workbook(out).sheetnames[2] == "LR 0.1"
-    bad = subprocess.run([sys.executable, "-m", "sheetgen", "build", "--lr-list", "0.1,nan", "-o", str(out)],
-                         capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [sys.executable, "-m", "sheetgen", "build", "--lr-list", "0.1,nan", "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr

@@ -96,12 +96,28 @@ def test_resume_errors(capsys, tmp_path):
 def test_end_to_end_run_outputs_and_independent_reevaluation(tmp_path, data_dir):
     folder, arrays = data_dir
     run_dir = tmp_path / "run"
-    cmd = [sys.executable, "-m", "mnist_trainer", "--data-dir", str(folder), "--model", "tiny",
-           "--epochs", "2", "--batch-size", "64", "--seed", "1", "--out", str(run_dir)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mnist_trainer",
+        "--data-dir",
+        str(folder),
+        "--model",
+        "tiny",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "64",
+        "--seed",
+        "1",
+        "--out",
+        str(run_dir),
+    ]
     done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    test_lines = re.findall(r"Test set: Average loss: (\d+\.\d{4}), Accuracy: (\d+)/128 \((\d+\.\d{2})%\)",
-                            done.stdout)
+    test_lines = re.findall(
+        r"Test set: Average loss: (\d+\.\d{4}), Accuracy: (\d+)/128 \((\d+\.\d{2})%\)", done.stdout
+    )
     assert len(test_lines) == 2
     assert "receptive" not in done.stderr and "Model: tiny" in done.stdout and "total" in done.stdout
     assert "Traceback" not in done.stderr
@@ -127,13 +143,18 @@ def test_end_to_end_run_outputs_and_independent_reevaluation(tmp_path, data_dir)
     images = torch.from_numpy(arrays["t10k-images-idx3-ubyte"]).float().div(255).unsqueeze(1)
     labels = torch.from_numpy(arrays["t10k-labels-idx1-ubyte"].astype(np.int64))
     with torch.no_grad():
-        predicted = torch.cat([model(images[i:i + 50]).argmax(1) for i in range(0, 128, 50)])
+        predicted = torch.cat([model(images[i : i + 50]).argmax(1) for i in range(0, 128, 50)])
     assert 100 * (predicted == labels).sum().item() / 128 == metrics["epochs"][-1]["test_accuracy"]
 
     # a finished run refuses to be overwritten, and --resume with other settings is refused
     again = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert again.returncode == 2 and "already holds a run" in again.stderr and "Traceback" not in again.stderr
     # the run is tiny, seed 1: naming the defaults of a new run (--model base, --seed 0) conflicts too
-    for flag, value in (("--epochs", "5"), ("--model", "small"), ("--seed", "7"), ("--model", "base"),
-                        ("--seed", "0")):
+    for flag, value in (
+        ("--epochs", "5"),
+        ("--model", "small"),
+        ("--seed", "7"),
+        ("--model", "base"),
+        ("--seed", "0"),
+    ):
         assert cli.main(["--resume", str(run_dir), flag, value, "--data-dir", str(folder)]) == 2

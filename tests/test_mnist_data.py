@@ -14,8 +14,12 @@ import torch
 from mnist_trainer import data
 from mnist_trainer.errors import UserError
 
-NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-         "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+NAMES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -30,7 +34,7 @@ def synthetic_digits(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.n
     images = rng.integers(0, 60, (n, 28, 28))
     for i, k in enumerate(labels):
         row, col = 4 + 2 * (k % 5), 6 + 8 * (k // 5)
-        images[i, row:row + 6, col:col + 10] = 255
+        images[i, row : row + 6, col : col + 10] = 255
     return images.astype(np.uint8), labels.astype(np.uint8)
 
 

@@ -30,8 +30,15 @@ def expected_parameters(widths: tuple[int, ...], separable: bool) -> int:
 def test_hand_count_of_the_tiny_preset():
     # conv1 1->8 full 3x3; separable 8->16, 16->20, 20->24, 24->28, 28->28; FC 28 -> 10: written out
     assert PRESETS["tiny"].widths == (8, 16, 0, 20, 24, 28, 28)
-    by_hand = (9 * 8 + 16) + (8 * 9 + 8 * 16 + 32) + (16 * 9 + 16 * 20 + 40) + (20 * 9 + 20 * 24 + 48) \
-        + (24 * 9 + 24 * 28 + 56) + (28 * 9 + 28 * 28 + 56) + (28 * 10 + 10)
+    by_hand = (
+        (9 * 8 + 16)
+        + (8 * 9 + 8 * 16 + 32)
+        + (16 * 9 + 16 * 20 + 40)
+        + (20 * 9 + 20 * 24 + 48)
+        + (24 * 9 + 24 * 28 + 56)
+        + (28 * 9 + 28 * 28 + 56)
+        + (28 * 10 + 10)
+    )
     assert count_parameters(build_model("tiny")) == by_hand == 3_858
 
 
@@ -56,7 +63,7 @@ def test_batchnorm_dropout_and_global_average_pooling(name):
     for block in blocks:
         kinds = [type(m) for m in block]
         assert nn.BatchNorm2d in kinds and kinds.index(nn.BatchNorm2d) == kinds.index(nn.ReLU) - 1
-        assert all(isinstance(m, nn.Conv2d) for m in list(block)[:kinds.index(nn.BatchNorm2d)])
+        assert all(isinstance(m, nn.Conv2d) for m in list(block)[: kinds.index(nn.BatchNorm2d)])
     dropouts = [m for m in modules if isinstance(m, nn.Dropout)]
     assert dropouts and all(0 < m.p <= 0.1 for m in dropouts)
     assert any(isinstance(m, nn.AdaptiveAvgPool2d) and m.output_size in (1, (1, 1)) for m in modules)

@@ -28,8 +28,9 @@ def synthetic(tmp_path_factory):
 
 
 def config(**overrides) -> RunConfig:
-    values = dict(model="tiny", epochs=2, batch_size=64, lr=0.05, weight_decay=5e-5, seed=3,
-                  channels_last=False)
+    values = dict(
+        model="tiny", epochs=2, batch_size=64, lr=0.05, weight_decay=5e-5, seed=3, channels_last=False
+    )
     values.update(overrides)
     return RunConfig(**values)
 
@@ -98,8 +99,9 @@ def test_resume_is_bit_identical(synthetic, tmp_path, monkeypatch, stop_at_call)
 
     # a fresh process would start from a different global RNG state: scramble it to prove it is restored
     torch.manual_seed(12345)
-    resumed = Trainer(RunConfig(**state["config"]), synthetic, CPU, run_dir, resume_state=state, quiet=True,
-                      plots=False)
+    resumed = Trainer(
+        RunConfig(**state["config"]), synthetic, CPU, run_dir, resume_state=state, quiet=True, plots=False
+    )
     resumed.train()
     resumed_weights = resumed.model.state_dict()
     assert straight_weights.keys() == resumed_weights.keys()
@@ -142,8 +144,9 @@ def test_batchnorm_recalibration_uses_the_population_statistics(synthetic):
     halves = per_channel.reshape(features.shape[1], 2, -1)
     assert torch.allclose(model.conv1[1].running_var, halves.var(2).mean(1), rtol=1e-4)
     # the model is back in eval mode with its usual momentum, and dropout was off throughout
-    assert not model.training and all(m.momentum == 0.1 for m in model.modules()
-                                      if isinstance(m, torch.nn.BatchNorm2d))
+    assert not model.training and all(
+        m.momentum == 0.1 for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)
+    )
 
 
 def test_recalibration_is_deterministic_and_leaves_the_weights_alone(synthetic):

@@ -34,8 +34,9 @@ def test_the_common_w3_w4_mistake_is_caught():
     """Hand-made sheets often use a_h1·(1 − a_h1) in ∂E/∂w3, ∂E/∂w4; torch must disagree with that."""
     _, params = load_template("era-v1")
     row = oracle.evaluate(**params)
-    _, grads = torch_loss_and_gradients(params["i1"], params["i2"], params["t1"], params["t2"],
-                                        [params[f"w{k}"] for k in range(1, 9)])
+    _, grads = torch_loss_and_gradients(
+        params["i1"], params["i2"], params["t1"], params["t2"], [params[f"w{k}"] for k in range(1, 9)]
+    )
     wrong_w3 = row["dE_dw3"] / (row["a_h2"] * (1 - row["a_h2"])) * row["a_h1"] * (1 - row["a_h1"])
     assert relative_error(wrong_w3, grads[2]) > 1e-6
     assert relative_error(row["dE_dw3"], grads[2]) < 1e-12
@@ -43,8 +44,10 @@ def test_the_common_w3_w4_mistake_is_caught():
 
 def test_evaluate_on_arrays_equals_evaluate_on_each_row():
     points = list(_random_points(50))
-    columns = [np.array(values) for values in zip(*[(i1, i2, t1, t2, *w) for i1, i2, t1, t2, w in points],
-                                                  strict=True)]
+    columns = [
+        np.array(values)
+        for values in zip(*[(i1, i2, t1, t2, *w) for i1, i2, t1, t2, w in points], strict=True)
+    ]
     table = oracle.evaluate(*columns)
     for n, (i1, i2, t1, t2, weights) in enumerate(points):
         row = oracle.evaluate(i1, i2, t1, t2, *weights)
