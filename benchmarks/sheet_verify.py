@@ -21,9 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from sheetgen import recalc
-from sheetgen.params import load_template
-from sheetgen.writer import write_workbook
+from sheetgen.build.params import load_template
+from sheetgen.build.writer import write_workbook
+from sheetgen.office import recalc
 
 LRS = [0.1, 0.2, 0.5, 0.8, 1.0, 2.0]
 

@@ -10,19 +10,31 @@ Each subcommand lives in its own module with add_arguments(parser) and run(args)
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 
-from sheetgen.errors import EXIT_USAGE, UserError
+from sheetgen.core.errors import EXIT_USAGE, UserError
 
-# Each subcommand is a module with add_arguments(parser) and run(args); only the one asked for
-# is imported, so `sheetgen build` does not pay for loading the verifier.
 SUBCOMMANDS = {
     "build": "write the live-formula backpropagation workbook",
     "verify": "check workbooks cell by cell against the oracle; name the first wrong cell",
     "render": "draw each sheet of a workbook, charts included, to a PNG through LibreOffice",
 }
+
+
+def _command_module(name: str):
+    """The module of one subcommand (add_arguments(parser), run(args)).
+
+    Imported here, and only the one asked for, so that `sheetgen build` does not pay for loading
+    the verifier (nor `sheetgen verify` for xlsxwriter).
+    """
+    if name == "build":
+        from sheetgen.build import command
+    elif name == "verify":
+        from sheetgen.verify import command
+    else:
+        from sheetgen.office import render as command
+    return command
 
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -54,7 +66,7 @@ def make_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         if name != chosen:
             sub.add_parser(name, help=summary)
             continue
-        module = importlib.import_module(f"sheetgen.{name}")
+        module = _command_module(name)
         sp = sub.add_parser(name, help=summary, description=module.__doc__, formatter_class=_HelpFormatter)
         module.add_arguments(sp)
         sp.set_defaults(run=module.run)

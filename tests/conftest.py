@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 
-from sheetgen import recalc
+from sheetgen.office import recalc
 
 
 def _require(what: str, found: str | None, install: str) -> str:

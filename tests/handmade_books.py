@@ -326,7 +326,7 @@ def write_excel_only(path, params: dict, eta: float, rows: int) -> None:
     """Typed values, except E_total: Excel's LET (unknown to LibreOffice 7.4), with Excel's saved results."""
     from xlsxwriter.utility import xl_rowcol_to_cell
 
-    from sheetgen import oracle
+    from sheetgen.core import oracle
 
     truth = oracle.train(params, eta, rows - 1)
     book = xlsxwriter.Workbook(str(path))

@@ -12,9 +12,9 @@ from formula_eval import evaluate, references
 from openpyxl.utils import get_column_letter
 
 from sheetgen import __version__
-from sheetgen.columns import COLUMNS
-from sheetgen.params import PARAM_KEYS, load_template
-from sheetgen.writer import write_workbook
+from sheetgen.build.params import PARAM_KEYS, load_template
+from sheetgen.build.writer import write_workbook
+from sheetgen.core.columns import COLUMNS
 
 LRS = [0.1, 0.2, 0.5, 0.8, 1.0, 2.0]
 ITERATIONS = 100
@@ -272,7 +272,7 @@ def test_formula_scan_shortcut_writes_what_xlsxwriter_writes(tmp_path, monkeypat
     """Scanning formulas once per column must give the sheets xlsxwriter writes by itself, byte for byte."""
     from xlsxwriter.worksheet import Worksheet
 
-    from sheetgen import writer
+    from sheetgen.build import writer
 
     _, params = load_template("eva8")
     monkeypatch.setattr(writer, "IN_MEMORY_MAX_ROWS", in_memory_max_rows)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from backprop_reference import relative_error
 
-from sheetgen import oracle
-from sheetgen.columns import COLUMNS, evaluate_template
+from sheetgen.core import oracle
+from sheetgen.core.columns import COLUMNS, evaluate_template
 
 RNG = np.random.default_rng(7)
 

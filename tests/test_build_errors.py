@@ -10,7 +10,8 @@ import sys
 import openpyxl
 import pytest
 
-from sheetgen import build, params, writer
+from sheetgen.build import command as build
+from sheetgen.build import params, writer
 from sheetgen.cli import main
 
 BAD_INPUTS = {

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from backprop_reference import matrix_train, relative_error, torch_loss_and_gradients, torch_train
 
-from sheetgen import oracle
-from sheetgen.params import load_template
+from sheetgen.build.params import load_template
+from sheetgen.core import oracle
 
 RNG = np.random.default_rng(20261122)
 

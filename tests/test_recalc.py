@@ -12,8 +12,9 @@ from xml.etree import ElementTree as ET
 import pytest
 import xlsxwriter
 
-from sheetgen import recalc, xlsx
-from sheetgen.errors import UserError
+from sheetgen.core import xlsx
+from sheetgen.core.errors import UserError
+from sheetgen.office import recalc
 
 SUM_ROWS = 150
 

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sheetgen import cli, render
-from sheetgen.params import load_template
-from sheetgen.writer import write_workbook
+from sheetgen import cli
+from sheetgen.build.params import load_template
+from sheetgen.build.writer import write_workbook
+from sheetgen.office import render
 
 LRS = [0.5, 2.0]
 

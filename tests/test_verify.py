@@ -13,8 +13,10 @@ import zipfile
 import pytest
 import xlsxwriter
 
-from sheetgen import cli, oracle, recalc, xlsx
-from sheetgen.columns import COLUMNS
+from sheetgen import cli
+from sheetgen.core import oracle, xlsx
+from sheetgen.core.columns import COLUMNS
+from sheetgen.office import recalc
 
 PARAMS = dict(
     i1=0.05, i2=0.1, t1=0.01, t2=0.99, w1=0.15, w2=0.2, w3=0.25, w4=0.3, w5=0.4, w6=0.45, w7=0.5, w8=0.55
@@ -279,7 +281,7 @@ def test_the_checks_equations_are_the_oracles():
     """Each column's equation, fed the oracle's own upstream values, gives the oracle's value."""
     import numpy as np
 
-    from sheetgen.checks import EQUATIONS
+    from sheetgen.verify.checks import EQUATIONS
 
     rng = np.random.default_rng(3)
     point = {k: rng.uniform(-2, 2, 50) for k in oracle.WEIGHTS} | {

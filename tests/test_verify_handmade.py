@@ -9,8 +9,10 @@ from __future__ import annotations
 import pytest
 from handmade_books import ERA, EVA8, LAYOUTS, MISTAKES, write_excel_only, write_handmade
 
-from sheetgen import oracle, report, verify
-from sheetgen.tables import LABELS, normalize
+from sheetgen.core import oracle
+from sheetgen.verify import command as verify
+from sheetgen.verify import report
+from sheetgen.verify.tables import LABELS, normalize
 
 ETA, ROWS = 0.5, 12
 # Each mistake goes into the layouts that differ most (writer, labels, inputs, η, text around the table).
@@ -104,7 +106,7 @@ def test_e2_from_a_o1_names_both_outputs(verdicts):
 
 
 def _letters(col: int) -> str:
-    from sheetgen.xlsx import column_letters
+    from sheetgen.core.xlsx import column_letters
 
     return column_letters(col)
 
@@ -116,7 +118,7 @@ def _expected_is_the_oracle(finding, key, data_row, params):
 
 
 def test_every_alias_in_the_column_table_is_recognised():
-    from sheetgen.columns import COLUMNS
+    from sheetgen.core.columns import COLUMNS
 
     for column in COLUMNS:
         for spelling in (column.label, *column.aliases):

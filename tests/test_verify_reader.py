@@ -8,7 +8,8 @@ import zipfile
 import openpyxl
 import pytest
 
-from sheetgen import tables, xlsx
+from sheetgen.core import xlsx
+from sheetgen.verify import tables
 
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"

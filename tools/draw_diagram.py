@@ -1,9 +1,9 @@
-"""Draw the network diagram of the Equations sheet into sheetgen/assets/network.png.
+"""Draw the network diagram of the Equations sheet into sheetgen/build/assets/network.png.
 
 The PNG is committed, so building a workbook never imports matplotlib (which would
 cost more than the whole build). Re-draw it after changing this file:
 
-    python -m sheetgen.diagram
+    python tools/draw_diagram.py
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-ASSET = Path(__file__).resolve().parent / "assets" / "network.png"
+ASSET = Path(__file__).resolve().parent.parent / "sheetgen" / "build" / "assets" / "network.png"
 WIDTH_PX, HEIGHT_PX, DPI = 900, 480, 100
 
 # Node centres in axes units (x grows left to right through the layers).

@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sheetgen import params as P
-from sheetgen.errors import UserError, check_output_path
+from sheetgen.build import params as P
+from sheetgen.core.errors import UserError, check_output_path
 
 DEFAULT_OUTPUT = Path("output") / "BackProp.xlsx"
 
@@ -60,8 +60,8 @@ def run(args: argparse.Namespace) -> int:
     # Import here so that `sheetgen verify --help` does not pay for xlsxwriter.
     from xlsxwriter.exceptions import FileCreateError
 
-    from sheetgen.errors import atomic_output
-    from sheetgen.writer import train_all, write_workbook
+    from sheetgen.build.writer import train_all, write_workbook
+    from sheetgen.core.errors import atomic_output
 
     template_name, params = P.load_template(args.template)
     params = P.apply_overrides(params, args.overrides)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sheetgen.columns import COLUMNS, render
-from sheetgen.errors import UserError
+from sheetgen.core.columns import COLUMNS, render
+from sheetgen.core.errors import UserError
 
 DIAGRAM = Path(__file__).resolve().parent / "assets" / "network.png"
 DIAGRAM_SCALE = 0.8
@@ -94,7 +94,7 @@ def write_equations_sheet(book, sheet, styles) -> None:
     if not DIAGRAM.is_file():
         raise UserError(
             f"the network diagram {DIAGRAM} is missing from this installation: "
-            f"reinstall backprop-lab (or run python -m sheetgen.diagram)"
+            f"reinstall backprop-lab (or run python tools/draw_diagram.py)"
         )
     section = book.add_format({"bold": True, "font_size": 12, "bottom": 1})
     equation = book.add_format({"font_name": "DejaVu Sans Mono"})

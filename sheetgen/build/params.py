@@ -10,8 +10,8 @@ import math
 import tomllib
 from pathlib import Path
 
-from sheetgen.errors import UserError
-from sheetgen.oracle import INPUTS, WEIGHTS
+from sheetgen.core.errors import UserError
+from sheetgen.core.oracle import INPUTS, WEIGHTS
 
 # The parameter block of the workbook, in the order it is written.
 PARAM_KEYS: tuple[str, ...] = INPUTS + WEIGHTS
@@ -30,9 +30,9 @@ MAX_TOTAL_ROWS = 200_000
 
 def template_dir() -> Path:
     """Named templates: sheetgen/templates/ when installed (package data), else the repo's templates/."""
-    here = Path(__file__).resolve().parent
-    installed = here / "templates"
-    return installed if installed.is_dir() else here.parent / "templates"
+    package = Path(__file__).resolve().parent.parent
+    installed = package / "templates"
+    return installed if installed.is_dir() else package.parent / "templates"
 
 
 def available_templates() -> dict[str, Path]:

@@ -19,11 +19,12 @@ import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 from xlsxwriter.worksheet import Worksheet
 
-from sheetgen import __version__, oracle
-from sheetgen.columns import COLUMNS, INDEX, render
-from sheetgen.equations import write_equations_sheet
-from sheetgen.errors import UserError
-from sheetgen.params import PARAM_KEYS, sheet_label
+from sheetgen import __version__
+from sheetgen.build.equations import write_equations_sheet
+from sheetgen.build.params import PARAM_KEYS, sheet_label
+from sheetgen.core import oracle
+from sheetgen.core.columns import COLUMNS, INDEX, render
+from sheetgen.core.errors import UserError
 
 GENERATOR = f"sheetgen {__version__}"
 SUMMARY_SHEET = "Summary"

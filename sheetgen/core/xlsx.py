@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from sheetgen.errors import UserError
+from sheetgen.core.errors import UserError
 
 MAX_ENTRIES = 5_000  # a real workbook has tens of parts
 MAX_ENTRY_BYTES = 256 << 20  # uncompressed size of one part (a 10,000-row sheet is ~60 MiB)

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sheetgen.errors import UserError
+from sheetgen.core.errors import UserError
 
 INSTALL_HINT = (
     "install LibreOffice (Debian/Ubuntu: apt-get install -y --no-install-recommends "

@@ -18,8 +18,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from sheetgen import recalc, xlsx
-from sheetgen.errors import UserError
+from sheetgen.core import xlsx
+from sheetgen.core.errors import UserError
+from sheetgen.office import recalc
 
 PDF_FILTER = 'pdf:calc_pdf_Export:{"SinglePageSheets":{"type":"boolean","value":"true"}}'
 PDFTOPPM_HINT = (

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import math
 
-from sheetgen.checks import FLOOR
-from sheetgen.oracle import INPUTS, WEIGHTS
-from sheetgen.tables import LABELS, Table, normalize
-from sheetgen.xlsx import Book, address
+from sheetgen.core.oracle import INPUTS, WEIGHTS
+from sheetgen.core.xlsx import Book, address
+from sheetgen.verify.checks import FLOOR
+from sheetgen.verify.tables import LABELS, Table, normalize
 
 INPUTS_SHEET = "Inputs"
 SUMMARY_SHEET = "Summary"

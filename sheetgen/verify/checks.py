@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sheetgen import columns, oracle
-from sheetgen.columns import BY_KEY, COLUMNS
-from sheetgen.tables import UPDATED, Table
-from sheetgen.xlsx import ErrorValue, Sheet, address
+from sheetgen.core import columns, oracle
+from sheetgen.core.columns import BY_KEY, COLUMNS
+from sheetgen.core.xlsx import ErrorValue, Sheet, address
+from sheetgen.verify.tables import UPDATED, Table
 
 FLOOR = 1e-3
 DEFAULT_TOL = 1e-9
@@ -229,7 +229,7 @@ def check_table(
 
     formula_of(row, col) gives a cell's formula text for the report (default: this sheet's).
     """
-    from sheetgen.diagnose import diagnose
+    from sheetgen.verify.diagnose import diagnose
 
     anchor = anchor or {}
     missing_required = [

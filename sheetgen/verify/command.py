@@ -37,8 +37,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from sheetgen import built, checks, recalc, report, tables, xlsx
-from sheetgen.errors import UserError, atomic_output, check_output_path
+from sheetgen.core import xlsx
+from sheetgen.core.errors import UserError, atomic_output, check_output_path
+from sheetgen.office import recalc
+from sheetgen.verify import built, checks, report, tables
 
 ENGINES = ("libreoffice", "cached")
 

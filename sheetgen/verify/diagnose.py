@@ -20,11 +20,11 @@ import re
 
 import numpy as np
 
-from sheetgen import columns, oracle
-from sheetgen.checks import DEPENDENCIES, EQUATIONS, TableData, close
-from sheetgen.columns import BY_KEY
-from sheetgen.tables import UPDATED
-from sheetgen.xlsx import address
+from sheetgen.core import columns, oracle
+from sheetgen.core.columns import BY_KEY
+from sheetgen.core.xlsx import address
+from sheetgen.verify.checks import DEPENDENCIES, EQUATIONS, TableData, close
+from sheetgen.verify.tables import UPDATED
 
 # Quantities that are easily confused with each other.
 _FAMILIES = (

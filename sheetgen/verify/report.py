@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sheetgen.checks import TableCheck
+from sheetgen.verify.checks import TableCheck
 
 VERIFIED, WRONG, UNREADABLE = "verified", "wrong", "unreadable"
 CSV_FIELDS = (

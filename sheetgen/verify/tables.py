@@ -19,9 +19,9 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from sheetgen.columns import COLUMNS, INDEX
-from sheetgen.oracle import INPUTS, WEIGHTS
-from sheetgen.xlsx import Book, ErrorValue, Sheet, address
+from sheetgen.core.columns import COLUMNS, INDEX
+from sheetgen.core.oracle import INPUTS, WEIGHTS
+from sheetgen.core.xlsx import Book, ErrorValue, Sheet, address
 
 MAX_GAP = 4  # empty or unrecognised columns allowed inside one table's header
 MIN_KEYS = 6  # recognised labels a header needs (fewer is prose, a legend or a parameter block)

@@ -1,0 +1,1 @@
+"""sheetgen build: template parameters in, a live-formula workbook out."""

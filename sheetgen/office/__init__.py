@@ -1,0 +1,1 @@
+"""LibreOffice: recalculate workbooks (for verify) and draw them to PNG (sheetgen render)."""
