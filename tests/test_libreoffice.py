@@ -17,10 +17,10 @@ from sheetgen.build.params import load_template
 from sheetgen.build.writer import write_workbook
 from sheetgen.core import oracle, xlsx
 from sheetgen.core.columns import COLUMNS, render
+from sheetgen.core.tolerance import FLOOR
 from sheetgen.office.recalc import Batch
 from sheetgen.verify import command as verify
 from sheetgen.verify import report
-from sheetgen.verify.checks import FLOOR
 
 LRS, ITERATIONS = [0.1, 0.2, 0.5, 0.8, 1.0, 2.0], 100
 EDITS = {"w1": -0.35, "w6": 1.25, "i2": 0.8, "t1": 0.05}  # a student's edits on the Inputs sheet

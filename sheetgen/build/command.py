@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sheetgen.build import params as P
 from sheetgen.core.errors import UserError, check_output_path
+from sheetgen.core.layout import eta_label
 
 DEFAULT_OUTPUT = Path("output") / "BackProp.xlsx"
 
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     # Import here so that `sheetgen verify --help` does not pay for xlsxwriter.
     from xlsxwriter.exceptions import FileCreateError
 
-    from sheetgen.build.writer import train_all, write_workbook
+    from sheetgen.build.writer import write_workbook
     from sheetgen.core.errors import atomic_output
 
     template_name, params = P.load_template(args.template)
@@ -77,15 +78,14 @@ def run(args: argparse.Namespace) -> int:
         output = Path(args.output)
     output = check_output_path(output, suffix=".xlsx")
 
-    tables = train_all(params, lrs, iterations)
     try:
         with atomic_output(output) as tmp:
-            write_workbook(tmp, params, lrs, iterations, template_name=template_name, tables=tables)
+            write_workbook(tmp, params, lrs, iterations, template_name=template_name)
     except (OSError, FileCreateError) as error:
         # The checks above cannot foresee everything (a full disk, a read-only mount, /proc).
         reason = getattr(error, "strerror", None) or error
         raise UserError(f"cannot write '{output}': {reason}: choose another -o path") from None
-    rates = ", ".join(P.sheet_label(eta) for eta in lrs)
+    rates = ", ".join(eta_label(eta) for eta in lrs)
     print(
         f"wrote {output}: {len(lrs)} learning rate{'s' if len(lrs) > 1 else ''} ({rates}) "
         f"x {iterations} iterations, template {template_name}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from sheetgen.build.styles import print_setup
 from sheetgen.core.columns import COLUMNS, render
 from sheetgen.core.errors import UserError
 
@@ -90,36 +91,34 @@ def _readable(template: str) -> str:
     return text.replace("^2", "²").replace("*", "·").replace("-", " − ").replace("+", " + ")
 
 
-def write_equations_sheet(book, sheet, styles) -> None:
-    if not DIAGRAM.is_file():
-        raise UserError(
-            f"the network diagram {DIAGRAM} is missing from this installation: "
-            f"reinstall backprop-lab (or run python tools/draw_diagram.py)"
-        )
-    section = book.add_format({"bold": True, "font_size": 12, "bottom": 1})
-    equation = book.add_format({"font_name": "DejaVu Sans Mono"})
-    result = book.add_format({"font_name": "DejaVu Sans Mono", "bold": True, "bg_color": "#E2EFDA"})
-    marker = book.add_format({"bold": True, "align": "right"})
+class _Page:
+    """Writes the sheet top to bottom: each section a heading, then one line per row in column B."""
 
-    sheet.write_string(
-        0, 0, "Equations: the network, the forward pass, the chain rule, the update", styles.title
-    )
-    row = 2
+    def __init__(self, book, sheet, styles):
+        self.sheet, self.row = sheet, 2
+        self.title = styles.title
+        self.section = book.add_format({"bold": True, "font_size": 12, "bottom": 1})
+        self.equation = book.add_format({"font_name": "DejaVu Sans Mono"})
+        self.result = book.add_format({"font_name": "DejaVu Sans Mono", "bold": True, "bg_color": "#E2EFDA"})
+        self.marker = book.add_format({"bold": True, "align": "right"})
 
-    def heading(text):
-        nonlocal row
-        row += 1
-        sheet.write_string(row, 0, text, section)
-        sheet.write_blank(row, 1, None, section)
-        row += 1
+    def heading(self, text: str) -> None:
+        self.row += 1
+        self.sheet.write_string(self.row, 0, text, self.section)
+        self.sheet.write_blank(self.row, 1, None, self.section)
+        self.row += 1
 
-    heading("Notation")
-    for text in NOTATION:
-        sheet.write_string(row, 1, text)
-        row += 1
-    row += 1
-    sheet.insert_image(
-        row,
+    def line(self, text: str, style=None, marker: str = "") -> None:
+        if marker:
+            self.sheet.write_string(self.row, 0, marker, self.marker)
+        self.sheet.write_string(self.row, 1, text, style)
+        self.row += 1
+
+
+def _diagram(page: _Page) -> None:
+    page.row += 1
+    page.sheet.insert_image(
+        page.row,
         1,
         str(DIAGRAM),
         {
@@ -129,41 +128,51 @@ def write_equations_sheet(book, sheet, styles) -> None:
             "neurons, weights w1..w8, errors E1, E2",
         },
     )
-    row += DIAGRAM_ROWS
+    page.row += DIAGRAM_ROWS
 
-    heading("Forward pass")
-    for text in FORWARD:
-        sheet.write_string(row, 1, text, equation)
-        row += 1
 
-    heading("Backward pass: the chain rule, step by step")
+def _derivation(page: _Page) -> None:
+    page.heading("Backward pass: the chain rule, step by step")
     for step, text, is_result in DERIVATION:
-        if step:
-            sheet.write_string(row, 0, step, marker)
-        sheet.write_string(row, 1, text, result if is_result else (equation if "=" in text else None))
-        row += 1
+        style = page.result if is_result else (page.equation if "=" in text else None)
+        page.line(text, style, marker=step)
 
-    heading("Update rule")
-    for text in UPDATE:
-        sheet.write_string(row, 1, text, equation if "←" in text else None)
-        row += 1
 
-    heading("The formulas of each LR sheet's columns (first row / later rows where they differ)")
+def _column_formulas(page: _Page) -> None:
+    page.heading("The formulas of each LR sheet's columns (first row / later rows where they differ)")
     for column in COLUMNS:
         if column.formula is None:
             text = "the iteration number (0 for the initial weights)"
         elif column.next_formula:
-            text = f"{_readable(column.formula)}   /   {_readable(column.next_formula)}"
+            text = f"= {_readable(column.formula)}   /   {_readable(column.next_formula)}"
         else:
-            text = _readable(column.formula)
-        sheet.write_string(row, 0, column.label, marker)
-        sheet.write_string(row, 1, f"= {text}" if column.formula else text, equation)
-        row += 1
+            text = f"= {_readable(column.formula)}"
+        page.line(text, page.equation, marker=column.label)
 
+
+def write_equations_sheet(book, sheet, styles) -> None:
+    if not DIAGRAM.is_file():
+        raise UserError(
+            f"the network diagram {DIAGRAM} is missing from this installation: "
+            f"reinstall backprop-lab (or run python tools/draw_diagram.py)"
+        )
+    page = _Page(book, sheet, styles)
+    sheet.write_string(
+        0, 0, "Equations: the network, the forward pass, the chain rule, the update", styles.title
+    )
+    page.heading("Notation")
+    for text in NOTATION:
+        page.line(text)
+    _diagram(page)
+    page.heading("Forward pass")
+    for text in FORWARD:
+        page.line(text, page.equation)
+    _derivation(page)
+    page.heading("Update rule")
+    for text in UPDATE:
+        page.line(text, page.equation if "←" in text else None)
+    _column_formulas(page)
     sheet.set_column(0, 0, 9)
     sheet.set_column(1, 1, 110)
     sheet.hide_gridlines(2)
-    sheet.set_portrait()
-    sheet.set_paper(9)
-    sheet.fit_to_pages(1, 0)
-    sheet.set_footer("&L&A&RPage &P of &N")
+    print_setup(sheet, None, landscape=False)

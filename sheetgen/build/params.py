@@ -11,6 +11,7 @@ import tomllib
 from pathlib import Path
 
 from sheetgen.core.errors import UserError
+from sheetgen.core.layout import eta_label, lr_sheet_name
 from sheetgen.core.oracle import INPUTS, WEIGHTS
 
 # The parameter block of the workbook, in the order it is written.
@@ -105,11 +106,6 @@ def apply_overrides(params: dict[str, float], assignments: list[str] | None) -> 
     return result
 
 
-def sheet_label(eta: float) -> str:
-    """How a learning rate is printed in sheet names and headers: `LR {eta:g}`."""
-    return f"{eta:g}"
-
-
 def parse_lr_list(text: str) -> list[float]:
     """`--lr-list 0.1,0.2,...`: positive, finite, distinct learning rates, at most MAX_LEARNING_RATES."""
     if not text.strip():
@@ -123,12 +119,12 @@ def parse_lr_list(text: str) -> list[float]:
         eta = _parse_float(item, "learning rate")
         if eta <= 0:
             raise UserError(f"learning rate '{item}' must be greater than 0")
-        label = sheet_label(eta)
+        label = eta_label(eta)
         if label in seen:
             same = float(seen[label]) == eta
             what = "is given twice" if same else f"and '{seen[label]}' both print as {label}"
             raise UserError(
-                f"learning rate '{item}' {what}: each rate gets its own sheet 'LR {label}', "
+                f"learning rate '{item}' {what}: each rate gets its own sheet '{lr_sheet_name(eta)}', "
                 f"so give distinct rates"
             )
         seen[label] = item

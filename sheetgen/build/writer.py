@@ -21,15 +21,14 @@ from xlsxwriter.worksheet import Worksheet
 
 from sheetgen import __version__
 from sheetgen.build.equations import write_equations_sheet
-from sheetgen.build.params import PARAM_KEYS, sheet_label
+from sheetgen.build.params import PARAM_KEYS
+from sheetgen.build.styles import Styles, print_setup
 from sheetgen.core import oracle
 from sheetgen.core.columns import COLUMNS, INDEX, render
 from sheetgen.core.errors import UserError
+from sheetgen.core.layout import EQUATIONS_SHEET, INPUTS_SHEET, SUMMARY_SHEET, eta_label, lr_sheet_name
 
 GENERATOR = f"sheetgen {__version__}"
-SUMMARY_SHEET = "Summary"
-INPUTS_SHEET = "Inputs"
-EQUATIONS_SHEET = "Equations"
 
 # Inputs sheet: header on row 3, then one row per parameter: label in A, value in B.
 INPUTS_HEADER_ROW = 2
@@ -60,10 +59,6 @@ _PARAM_MEANING = {
     "w7": "initial weight a_h1 → o2",
     "w8": "initial weight a_h2 → o2",
 }
-
-
-def lr_sheet_name(eta: float) -> str:
-    return f"LR {sheet_label(eta)}"
 
 
 def param_ref(key: str) -> str:
@@ -135,34 +130,6 @@ def _row_formats(eta_ref: str) -> tuple[list[str | None], list[str | None]]:
     return first, later
 
 
-class _Styles:
-    def __init__(self, book: xlsxwriter.Workbook):
-        self.title = book.add_format({"bold": True, "font_size": 14})
-        self.note = book.add_format({"italic": True, "font_color": "#555555"})
-        self.link = book.add_format({"font_color": "blue", "underline": 1})
-        self.header = book.add_format(
-            {"bold": True, "bg_color": "#D9E1F2", "bottom": 1, "align": "center", "valign": "vcenter"}
-        )
-        self.label = book.add_format({"bold": True, "align": "right"})
-        self.input = book.add_format({"bg_color": "#FFF2CC", "border": 1, "num_format": "General"})
-        self.eta = book.add_format(
-            {"bg_color": "#FFF2CC", "border": 1, "bold": True, "num_format": "General"}
-        )
-        self.iteration = book.add_format({"num_format": "0", "align": "center"})
-        self.number = book.add_format({"num_format": "0.000000000"})
-        self.by_column = [book.add_format({"num_format": c.number_format}) for c in COLUMNS]
-
-
-def _print_setup(sheet, header_row: int | None, landscape: bool = True):
-    if landscape:
-        sheet.set_landscape()
-    sheet.set_paper(9)  # A4
-    sheet.fit_to_pages(1, 0)  # one page wide, as many tall as needed
-    if header_row is not None:
-        sheet.repeat_rows(header_row)
-    sheet.set_footer("&L&A&RPage &P of &N")
-
-
 def _write_inputs(book, styles, params, template_name, lrs, iterations):
     sheet = book.add_worksheet(INPUTS_SHEET)
     sheet.write_string(
@@ -180,7 +147,7 @@ def _write_inputs(book, styles, params, template_name, lrs, iterations):
         sheet.write_number(row, 1, params[key], styles.input)
         sheet.write_string(row, 2, _PARAM_MEANING[key])
     row = INPUTS_FIRST_ROW + len(PARAM_KEYS) + 1
-    lr_text = ", ".join(sheet_label(eta) for eta in lrs)
+    lr_text = ", ".join(eta_label(eta) for eta in lrs)
     sheet.write_string(
         row, 0, f"Learning rates: {lr_text} (one sheet each; each sheet's η cell can be edited)", styles.note
     )
@@ -194,19 +161,12 @@ def _write_inputs(book, styles, params, template_name, lrs, iterations):
     sheet.set_column(1, 1, 14)
     sheet.set_column(2, 2, 34)
     sheet.freeze_panes(INPUTS_FIRST_ROW, 0)
-    _print_setup(sheet, INPUTS_HEADER_ROW, landscape=False)
+    print_setup(sheet, INPUTS_HEADER_ROW, landscape=False)
 
 
-def _write_lr_sheet(book, styles, eta: float, table: dict, iterations: int):
-    name = lr_sheet_name(eta)
-    sheet = book.add_worksheet(name, worksheet_class=_TableSheet)
-    label = sheet_label(eta)
-    n_cols = len(COLUMNS)
-    chart_col = n_cols + 1
-    chart_anchor = xl_rowcol_to_cell(TABLE_HEADER_ROW, chart_col)
-
-    eta_ref = xl_rowcol_to_cell(ETA_ROW, ETA_COL, row_abs=True, col_abs=True)
-    # Title, chart title and the Summary's legend read the η cell, so they follow an edit of η.
+def _write_lr_heading(sheet, styles, name: str, eta: float, eta_ref: str, chart_col: int) -> None:
+    """Title, the η cell and a link to the chart; the title reads the η cell, so it follows an edit."""
+    label = eta_label(eta)
     sheet.write_formula(
         0,
         0,
@@ -226,16 +186,17 @@ def _write_lr_sheet(book, styles, eta: float, table: dict, iterations: int):
     sheet.write_url(
         2,
         0,
-        f"internal:'{name}'!{chart_anchor}",
+        f"internal:'{name}'!{xl_rowcol_to_cell(TABLE_HEADER_ROW, chart_col)}",
         styles.link,
         string=f"Chart of E_total against iteration: column {xl_col_to_name(chart_col)} →",
     )
 
+
+def _write_lr_table(sheet, styles, eta_ref: str, values: list[list[float]], iterations: int) -> None:
+    """The header and one row of formulas per iteration, each carrying the oracle's value."""
     for col, column in enumerate(COLUMNS):
         sheet.write_string(TABLE_HEADER_ROW, col, column.label, styles.header)
-
     first, later = _row_formats(eta_ref)
-    values = [table[c.key].tolist() for c in COLUMNS]
     formats = styles.by_column
     write_formula, write_number = sheet.write_formula, sheet.write_number
     computed = [col for col, column in enumerate(COLUMNS) if column.formula is not None]
@@ -248,9 +209,10 @@ def _write_lr_sheet(book, styles, eta: float, table: dict, iterations: int):
         for col in computed:
             write_formula(row, col, patterns[col].format(r=r, p=p), formats[col], values[col][n])
 
-    sheet.freeze_panes(TABLE_HEADER_ROW + 1, 1)
-    sheet.set_column(0, 0, 9)
-    sheet.set_column(1, n_cols - 1, 13)
+
+def _lr_chart(book, name: str, eta: float, losses: list[float], iterations: int):
+    """E_total against iteration; the title reads the sheet's title cell, which follows η."""
+    label = eta_label(eta)
     last_row = TABLE_HEADER_ROW + 1 + iterations
     e_col = INDEX["E_total"]
     chart = book.add_chart({"type": "scatter", "subtype": "straight"})
@@ -262,7 +224,7 @@ def _write_lr_sheet(book, styles, eta: float, table: dict, iterations: int):
             "categories": [name, TABLE_HEADER_ROW + 1, 0, last_row, 0],
             "values": [name, TABLE_HEADER_ROW + 1, e_col, last_row, e_col],
             "categories_data": list(range(iterations + 1)),
-            "values_data": values[e_col],
+            "values_data": losses,
             "line": {"width": 2, "color": "#1F4E79"},
             "marker": {"type": "none"},
         }
@@ -274,10 +236,26 @@ def _write_lr_sheet(book, styles, eta: float, table: dict, iterations: int):
     chart.set_y_axis({"name": "E_total", "num_format": "0.0000", "major_gridlines": {"visible": True}})
     chart.set_legend({"none": True})
     chart.set_size({"width": 720, "height": 400})
-    sheet.insert_chart(chart_anchor, chart)
-    _print_setup(sheet, TABLE_HEADER_ROW)
+    return chart
+
+
+def _write_lr_sheet(book, styles, eta: float, table: dict, iterations: int):
+    name = lr_sheet_name(eta)
+    sheet = book.add_worksheet(name, worksheet_class=_TableSheet)
+    n_cols = len(COLUMNS)
+    chart_col = n_cols + 1
+    eta_ref = xl_rowcol_to_cell(ETA_ROW, ETA_COL, row_abs=True, col_abs=True)
+    values = [table[c.key].tolist() for c in COLUMNS]
+    _write_lr_heading(sheet, styles, name, eta, eta_ref, chart_col)
+    _write_lr_table(sheet, styles, eta_ref, values, iterations)
+    sheet.freeze_panes(TABLE_HEADER_ROW + 1, 1)
+    sheet.set_column(0, 0, 9)
+    sheet.set_column(1, n_cols - 1, 13)
+    chart = _lr_chart(book, name, eta, values[INDEX["E_total"]], iterations)
+    sheet.insert_chart(xl_rowcol_to_cell(TABLE_HEADER_ROW, chart_col), chart)
+    print_setup(sheet, TABLE_HEADER_ROW)
     # Print the table alone: with the chart beside it, fitting to one page wide would shrink it further.
-    sheet.print_area(0, 0, last_row, n_cols - 1)
+    sheet.print_area(0, 0, TABLE_HEADER_ROW + 1 + iterations, n_cols - 1)
 
 
 def _log_axis_range(tables) -> dict:
@@ -294,25 +272,12 @@ def _log_axis_range(tables) -> dict:
     return {"min": 10.0 ** math.floor(math.log10(low)), "max": 10.0 ** math.ceil(math.log10(high))}
 
 
-def _write_summary(book, styles, lrs, tables, iterations, template_name):
-    sheet = book.add_worksheet(SUMMARY_SHEET, worksheet_class=_TableSheet)
-    sheet.write_string(0, 0, "E_total against iteration for every learning rate", styles.title)
-    sheet.write_string(
-        1,
-        0,
-        f"Template {template_name}; each column reads the E_total column of its LR "
-        "sheet. Edit the Inputs sheet and everything here follows.",
-        styles.note,
-    )
+def _write_summary_table(sheet, styles, lrs, losses, iterations) -> None:
+    """One E_total column per learning rate, each cell a reference to its LR sheet's E_total."""
     e_letter = xl_col_to_name(INDEX["E_total"])
-    first_row = SUMMARY_HEADER_ROW + 1
-    last_row = first_row + iterations
-    names = [lr_sheet_name(eta) for eta in lrs]
     # The LR sheets' tables start on the same row, so row k here reads row k there.
-    patterns = [f"='{name}'!{e_letter}{{r}}" for name in names]
+    patterns = [f"='{lr_sheet_name(eta)}'!{e_letter}{{r}}" for eta in lrs]
     sheet.trust(patterns)
-    columns = [table["E_total"].tolist() for table in tables]
-
     # Row by row: the book is written in constant-memory mode, which flushes each finished row.
     sheet.write_string(SUMMARY_HEADER_ROW, 0, "Iteration", styles.header)
     eta_cell = xl_rowcol_to_cell(ETA_ROW, ETA_COL, row_abs=True, col_abs=True)
@@ -322,23 +287,27 @@ def _write_summary(book, styles, lrs, tables, iterations, template_name):
             col,
             f"=\"η = \"&'{lr_sheet_name(eta)}'!{eta_cell}",
             styles.header,
-            f"η = {sheet_label(eta)}",
+            f"η = {eta_label(eta)}",
         )
     for n in range(iterations + 1):
-        row = first_row + n
+        row = SUMMARY_HEADER_ROW + 1 + n
         sheet.write_number(row, 0, n, styles.iteration)
         r = str(row + 1)
-        for col, (pattern, values) in enumerate(zip(patterns, columns, strict=True), start=1):
+        for col, (pattern, values) in enumerate(zip(patterns, losses, strict=True), start=1):
             sheet.write_formula(row, col, pattern.format(r=r), styles.number, values[n])
 
+
+def _summary_charts(book, lrs, losses, iterations, tables):
+    """The loss curves of every learning rate, on a linear and on a log scale."""
+    first_row, last_row = SUMMARY_HEADER_ROW + 1, SUMMARY_HEADER_ROW + 1 + iterations
     linear = book.add_chart({"type": "scatter", "subtype": "straight"})
     log = book.add_chart({"type": "scatter", "subtype": "straight"})
-    for col, (eta, values) in enumerate(zip(lrs, columns, strict=True), start=1):
+    for col, (eta, values) in enumerate(zip(lrs, losses, strict=True), start=1):
         series = {  # with the cached points, as on the LR sheets
             "name": [SUMMARY_SHEET, SUMMARY_HEADER_ROW, col],
             "categories": [SUMMARY_SHEET, first_row, 0, last_row, 0],
             "values": [SUMMARY_SHEET, first_row, col, last_row, col],
-            "name_data": [f"η = {sheet_label(eta)}"],
+            "name_data": [f"η = {eta_label(eta)}"],
             "categories_data": list(range(iterations + 1)),
             "values_data": values,
             "line": {"width": 2},
@@ -364,13 +333,29 @@ def _write_summary(book, styles, lrs, tables, iterations, template_name):
     for chart in (linear, log):
         chart.set_legend({"position": "right"})
         chart.set_size({"width": 760, "height": 420})
+    return linear, log
+
+
+def _write_summary(book, styles, lrs, tables, iterations, template_name):
+    sheet = book.add_worksheet(SUMMARY_SHEET, worksheet_class=_TableSheet)
+    sheet.write_string(0, 0, "E_total against iteration for every learning rate", styles.title)
+    sheet.write_string(
+        1,
+        0,
+        f"Template {template_name}; each column reads the E_total column of its LR "
+        "sheet. Edit the Inputs sheet and everything here follows.",
+        styles.note,
+    )
+    losses = [table["E_total"].tolist() for table in tables]
+    _write_summary_table(sheet, styles, lrs, losses, iterations)
+    linear, log = _summary_charts(book, lrs, losses, iterations, tables)
     chart_col = len(lrs) + 2
     sheet.insert_chart(SUMMARY_HEADER_ROW, chart_col, linear)
     sheet.insert_chart(SUMMARY_HEADER_ROW + 22, chart_col, log)
-    sheet.freeze_panes(first_row, 1)
+    sheet.freeze_panes(SUMMARY_HEADER_ROW + 1, 1)
     sheet.set_column(0, 0, 9)
     sheet.set_column(1, len(lrs), 13)
-    _print_setup(sheet, SUMMARY_HEADER_ROW)
+    print_setup(sheet, SUMMARY_HEADER_ROW)
     sheet.activate()
 
 
@@ -381,17 +366,15 @@ def write_workbook(
     iterations: int,
     *,
     template_name: str = "custom",
-    tables: list[dict] | None = None,
 ) -> None:
     """Write the workbook to `path` (directly: wrap in errors.atomic_output for a safe replace).
 
     params: i1, i2, t1, t2, w1..w8; lrs: learning rates, one sheet each, in this order;
-    iterations: weight updates (rows 0..iterations). `tables` (from train_all) may be
-    passed to avoid training twice.
+    iterations: weight updates (rows 0..iterations). The writer trains the network itself
+    (train_all), so the cached values are always the oracle's for exactly these inputs.
     """
     params = {key: float(params[key]) for key in PARAM_KEYS}
-    if tables is None:
-        tables = train_all(params, lrs, iterations)
+    tables = train_all(params, lrs, iterations)
     # Small books are assembled in memory (no temporary files: fastest); big ones stream each
     # finished row to disk (constant_memory), so memory stays flat. Sheets are written row by
     # row, as constant_memory requires, in both cases.
@@ -406,8 +389,8 @@ def write_workbook(
             "strings_to_urls": False,
         },
     )
-    styles = _Styles(book)
-    lr_text = ", ".join(sheet_label(eta) for eta in lrs)
+    styles = Styles(book)
+    lr_text = ", ".join(eta_label(eta) for eta in lrs)
     book.set_properties(
         {
             "title": "Backpropagation, step by step",

@@ -18,14 +18,15 @@ later rows apply the update to the row above.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
+
+import numpy as np
 
 
 @dataclass(frozen=True)
 class Column:
-    key: str  # oracle quantity (see sheetgen.oracle.evaluate); also the placeholder name
+    key: str  # oracle quantity (see sheetgen.core.oracle.evaluate); also the placeholder name
     label: str  # header label written by sheetgen build
     formula: str | None  # template for every row (None: Iteration, written as a number)
     next_formula: str | None = None  # template for rows after the first (weights only)
@@ -171,12 +172,17 @@ def render(template: str, resolve) -> str:
     return _PLACEHOLDER.sub(lambda m: resolve(m.group(1), m.group(2)), template)
 
 
-def evaluate_template(template: str, resolve) -> float:
-    """Evaluate a template in Python, as a spreadsheet would, to check the table itself.
+def placeholder_name(kind: str | None, key: str) -> str:
+    """The name a compiled template reads a placeholder by: `w1`, `prev:w1`, `param:w1`, `eta`."""
+    return key if kind is None else f"{kind}:{key}"
 
-    resolve(kind, key) returns a number. Only the operators and the EXP function that
-    the table uses are understood; this is for tests, independent of any spreadsheet.
+
+def compile_template(template: str):
+    """A template as a Python function of a mapping placeholder_name -> value, computed as a sheet would.
+
+    The values may be numbers or numpy arrays (a whole column at once). Only the operators and the
+    EXP function that the table uses are understood.
     """
-    expression = render(template, lambda kind, key: repr(float(resolve(kind, key))))
+    expression = render(template, lambda kind, key: f"c[{placeholder_name(kind, key)!r}]")
     expression = expression.replace("^", "**").replace("EXP(", "_exp(")
-    return float(eval(expression, {"__builtins__": {}}, {"_exp": math.exp}))  # noqa: S307
+    return eval(f"lambda c: {expression}", {"_exp": np.exp, "__builtins__": {}})  # noqa: S307

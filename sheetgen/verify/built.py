@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import math
 
+from sheetgen.core.layout import INPUTS_SHEET, SUMMARY_SHEET, is_lr_sheet
 from sheetgen.core.oracle import INPUTS, WEIGHTS
+from sheetgen.core.tolerance import close
 from sheetgen.core.xlsx import Book, address
-from sheetgen.verify.checks import FLOOR
 from sheetgen.verify.tables import LABELS, Table, normalize
-
-INPUTS_SHEET = "Inputs"
-SUMMARY_SHEET = "Summary"
-LR_PREFIX = "LR "
 
 
 def is_built(book: Book) -> bool:
@@ -63,7 +60,7 @@ def cached_values_match(original: Book, recalculated: Book, tol: float) -> str |
         for cell in sheet.formulas:
             saved, computed = sheet.values.get(cell), fresh.values.get(cell)
             if isinstance(saved, float) and isinstance(computed, float):
-                if math.isfinite(computed) and abs(saved - computed) <= tol * max(abs(computed), FLOOR):
+                if math.isfinite(computed) and close(saved, computed, tol):
                     continue
             elif saved == computed or (saved is None and computed == ""):
                 continue
@@ -76,7 +73,7 @@ def cached_values_match(original: Book, recalculated: Book, tol: float) -> str |
 
 def charts_present(original: Book) -> str | None:
     """Each LR sheet and the Summary need at least one chart."""
-    expected = [s for s in original.sheets if s.name.startswith(LR_PREFIX) or s.name == SUMMARY_SHEET]
+    expected = [s for s in original.sheets if is_lr_sheet(s.name) or s.name == SUMMARY_SHEET]
     lacking = [s.name for s in expected if s.charts < 1]
     if not any(s.name == SUMMARY_SHEET for s in expected):
         return "no Summary sheet"

@@ -9,11 +9,7 @@ Because every earlier cell agrees with the oracle, the expected value of that ce
 oracle's value for that row. A quantity without a column is computed from the oracle's
 equations so that the cells after it can still be judged; it is reported as missing.
 
-Tolerance: a cell passes when |found − expected| ≤ tol · max(|expected|, FLOOR). The floor
-makes values smaller than 1e-3 compare absolutely (to tol · 1e-3): sums whose terms nearly
-cancel (h = w·i + w·i with weights of opposite signs, a_o − t late in training) keep only an
-absolute precision in any engine, while every quantity of the network that matters for a
-mistake is of order 1e-3 or larger at the row where the mistake first shows.
+Tolerance: sheetgen.core.tolerance (relative, with an absolute floor for values below 1e-3).
 """
 
 from __future__ import annotations
@@ -23,33 +19,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sheetgen.core import columns, oracle
-from sheetgen.core.columns import BY_KEY, COLUMNS
-from sheetgen.core.xlsx import ErrorValue, Sheet, address
+from sheetgen.core import oracle
+from sheetgen.core.columns import COLUMNS
+from sheetgen.core.tolerance import DEFAULT_TOL, relative_error
+from sheetgen.core.xlsx import Sheet, address
+from sheetgen.verify.dataflow import DEPENDENCIES, EQUATIONS, FIXED, TableData, read_table
+from sheetgen.verify.diagnose import diagnose
 from sheetgen.verify.tables import UPDATED, Table
-
-FLOOR = 1e-3
-DEFAULT_TOL = 1e-9
-FIXED = oracle.INPUTS  # i1, i2, t1, t2: the same in every row
-
-
-def _compile(template: str):
-    """A template as a Python function of a mapping key -> value (numbers or numpy arrays)."""
-    expression = columns.render(template, lambda kind, key: f"c[{key!r}]")
-    expression = expression.replace("^", "**").replace("EXP(", "_exp(")
-    return eval(f"lambda c: {expression}", {"_exp": np.exp, "__builtins__": {}})  # noqa: S307
-
-
-# The quantities computed within a row (everything but the iteration, inputs and weights).
-EQUATIONS = {
-    c.key: _compile(c.formula)
-    for c in COLUMNS
-    if c.formula and c.key not in FIXED and c.key not in oracle.WEIGHTS
-}
-
-
-def close(found, expected, tol: float):
-    return np.abs(found - expected) <= tol * np.maximum(np.abs(expected), FLOOR)
 
 
 @dataclass
@@ -87,26 +63,6 @@ class TableCheck:
 
 class Unverifiable(Exception):
     """The table lacks what any check needs (its weights or inputs)."""
-
-
-@dataclass
-class TableData:
-    """A table's cells as arrays: raw values, numbers (NaN for anything else) and the context."""
-
-    table: Table
-    raw: dict[str, list]
-    found: dict[str, np.ndarray]
-    context: dict[str, np.ndarray] = field(default_factory=dict)
-    expected: dict[str, np.ndarray] = field(default_factory=dict)
-
-
-def read_table(sheet: Sheet, table: Table) -> TableData:
-    raw, found = {}, {}
-    for key, col in table.columns.items():
-        column = [sheet.values.get((row, col)) for row in table.rows]
-        raw[key] = column
-        found[key] = np.array([v if isinstance(v, float) else math.nan for v in column], dtype=np.float64)
-    return TableData(table, raw, found)
 
 
 def infer_eta(data: TableData) -> tuple[float, int] | None:
@@ -173,24 +129,6 @@ def _expect_weights(data: TableData, eta: float | None, anchor: dict[str, float]
         expected[w] = np.concatenate(([first], later))
 
 
-def _dependencies() -> dict[str, tuple[list[str], list[str]]]:
-    """key -> (same-row keys it reads, row-above keys it reads), from the column table."""
-    deps: dict[str, tuple[list[str], list[str]]] = {}
-    for column in COLUMNS:
-        if column.key in FIXED:
-            deps[column.key] = ([], [column.key])
-        elif column.key in oracle.WEIGHTS:
-            deps[column.key] = ([], [column.key, "dE_dw" + column.key[1:]])
-        elif column.key in EQUATIONS:
-            deps[column.key] = ([k for kind, k in columns.placeholders(column.formula) if kind is None], [])
-    for w, g in zip(oracle.WEIGHTS, oracle.GRADIENTS, strict=True):
-        deps[UPDATED + w] = ([w, g], [])
-    return deps
-
-
-DEPENDENCIES = _dependencies()
-
-
 def _inherited_errors(data: TableData) -> dict[str, np.ndarray]:
     """For each key, the rows where a cell it reads (directly or not) shows an error or text.
 
@@ -216,6 +154,89 @@ def _inherited_errors(data: TableData) -> dict[str, np.ndarray]:
     return inherited
 
 
+def _require_inputs(table: Table) -> None:
+    missing = [k for k in (*oracle.WEIGHTS, *FIXED) if k not in table.columns and k not in table.params]
+    if missing:
+        raise Unverifiable(
+            f"'{table.sheet}' table at {table.address} has no column or labelled cell for "
+            + ", ".join(missing)
+        )
+
+
+def _choose_eta(data: TableData) -> tuple[float | None, str]:
+    """The table's η (labelled in the sheet, else inferred from its weights) and a note saying which."""
+    table = data.table
+    if table.eta is not None:
+        return table.eta, f"η = {table.eta:g} from {table.eta_source}"
+    if len(table.rows) < 2:
+        return None, ""
+    inferred = infer_eta(data)
+    if inferred is None:
+        return None, "η not found and not inferable: weight updates not checked"
+    eta, r = inferred
+    rows = f"{table.rows[r]},{table.rows[r + 1]}"
+    note = f"η inferred from rows {rows} as {eta:.10g} (no cell labelled η / eta / lr)"
+    return eta, note
+
+
+# Report order: the column table's, then the updated-weight columns.
+_ORDER = {c.key: i for i, c in enumerate(COLUMNS)} | {
+    UPDATED + w: len(COLUMNS) + i for i, w in enumerate(oracle.WEIGHTS)
+}
+
+
+@dataclass
+class _Verdicts:
+    """What the cell-by-cell comparison of a table found."""
+
+    first_wrong_cells: list[tuple[int, int, str]] = field(default_factory=list)  # (row index, order, key)
+    wrong_keys: list[str] = field(default_factory=list)
+    unchecked: int = 0
+    worst: float = 0.0
+
+
+def _judge_cells(data: TableData, tol: float) -> _Verdicts:
+    """Compare every present column with its expected values; note each column's first wrong row."""
+    verdicts = _Verdicts()
+    inherited = _inherited_errors(data)
+    present = sorted((k for k in data.table.columns if k != "iteration"), key=_ORDER.get)
+    for key in present:
+        found, expect = data.found[key], data.expected[key]
+        blank = np.array([v is None or v == "" for v in data.raw[key]])
+        # An error shown because a cell it reads shows one is not this cell's mistake.
+        nonnumeric = np.isnan(found) & ~blank & ~inherited.get(key, False)
+        checkable = ~np.isnan(found) & ~np.isnan(expect)
+        with np.errstate(all="ignore"):
+            rel = relative_error(found, expect)
+        wrong = (checkable & (rel > tol)) | nonnumeric
+        verdicts.unchecked += int(blank.sum())
+        if checkable.any():
+            verdicts.worst = max(verdicts.worst, float(np.max(rel[checkable])))
+        if wrong.any():
+            verdicts.wrong_keys.append(key)
+            verdicts.first_wrong_cells.append((int(np.argmax(wrong)), _ORDER[key], key))
+    return verdicts
+
+
+def _finding(sheet: Sheet, data: TableData, cell: tuple[int, int, str], eta, tol, formula_of, known_etas):
+    """The report of the first wrong cell, with the mistake that explains it when one does."""
+    index, _, key = cell
+    table = data.table
+    row, col = table.rows[index], table.columns[key]
+    formula = formula_of(row, col) if formula_of else sheet.formula(row, col)
+    return Finding(
+        sheet=table.sheet,
+        address=address(row, col),
+        key=key,
+        label=table.headers[key],
+        expected=float(data.expected[key][index]),
+        found=data.raw[key][index],
+        formula=formula,
+        diagnosis=diagnose(data, key, index, eta, tol, formula, known_etas=known_etas),
+        row=row,
+    )
+
+
 def check_table(
     sheet: Sheet,
     table: Table,
@@ -229,85 +250,25 @@ def check_table(
 
     formula_of(row, col) gives a cell's formula text for the report (default: this sheet's).
     """
-    from sheetgen.verify.diagnose import diagnose
-
     anchor = anchor or {}
-    missing_required = [
-        k for k in (*oracle.WEIGHTS, *FIXED) if k not in table.columns and k not in table.params
-    ]
-    if missing_required:
-        raise Unverifiable(
-            f"'{table.sheet}' table at {table.address} has no column or labelled cell for "
-            + ", ".join(missing_required)
-        )
+    _require_inputs(table)
     data = read_table(sheet, table)
     _fill_context(data, anchor)
-    eta, eta_note = table.eta, f"η = {table.eta:g} from {table.eta_source}" if table.eta is not None else ""
-    if eta is None and len(table.rows) > 1:
-        inferred = infer_eta(data)
-        if inferred:
-            eta, r = inferred
-            eta_note = (
-                f"η inferred from rows {table.rows[r]},{table.rows[r + 1]} as {eta:.10g} "
-                "(no cell labelled η / eta / lr)"
-            )
-    if eta is None and len(table.rows) > 1:
-        eta_note = "η not found and not inferable: weight updates not checked"
+    eta, eta_note = _choose_eta(data)
     _expect_weights(data, eta, anchor)
-
-    order = {c.key: i for i, c in enumerate(COLUMNS)} | {
-        UPDATED + w: len(COLUMNS) + i for i, w in enumerate(oracle.WEIGHTS)
-    }
-    present = sorted((k for k in table.columns if k != "iteration"), key=order.get)
-    bad_cells, wrong_keys, unchecked, worst = [], [], 0, 0.0
-    inherited = _inherited_errors(data)
-    for key in present:
-        found, expect = data.found[key], data.expected[key]
-        blank = np.array([v is None or v == "" for v in data.raw[key]])
-        # An error shown because a cell it reads shows one is not this cell's mistake.
-        nonnumeric = np.isnan(found) & ~blank & ~inherited.get(key, False)
-        checkable = ~np.isnan(found) & ~np.isnan(expect)
-        with np.errstate(all="ignore"):
-            rel = np.abs(found - expect) / np.maximum(np.abs(expect), FLOOR)
-        wrong = (checkable & (rel > tol)) | nonnumeric
-        unchecked += int(blank.sum())
-        if checkable.any():
-            worst = max(worst, float(np.max(rel[checkable])))
-        if wrong.any():
-            wrong_keys.append(key)
-            bad_cells.append((int(np.argmax(wrong)), order[key], key))
+    verdicts = _judge_cells(data, tol)
     result = TableCheck(
         table,
         len(table.rows),
-        not bad_cells,
-        worst,
+        not verdicts.first_wrong_cells,
+        verdicts.worst,
         eta=eta,
         eta_note=eta_note,
-        unchecked=unchecked,
+        unchecked=verdicts.unchecked,
         missing=table.missing(),
     )
-    result.wrong_columns = [table.headers[k] for k in wrong_keys]
-    if bad_cells:
-        index, _, key = min(bad_cells)
-        row, col = table.rows[index], table.columns[key]
-        formula = formula_of(row, col) if formula_of else sheet.formula(row, col)
-        result.first_wrong = Finding(
-            sheet=table.sheet,
-            address=address(row, col),
-            key=key,
-            label=table.headers[key],
-            expected=float(data.expected[key][index]),
-            found=data.raw[key][index],
-            formula=formula,
-            diagnosis=diagnose(data, key, index, eta, tol, formula, known_etas=known_etas),
-            row=row,
-        )
+    result.wrong_columns = [table.headers[k] for k in verdicts.wrong_keys]
+    if verdicts.first_wrong_cells:
+        first = min(verdicts.first_wrong_cells)
+        result.first_wrong = _finding(sheet, data, first, eta, tol, formula_of, known_etas)
     return result
-
-
-def label_of(table: Table, key: str) -> str:
-    return table.headers.get(key, BY_KEY[key].label)
-
-
-def is_error(value) -> bool:
-    return isinstance(value, ErrorValue)

@@ -39,6 +39,7 @@ from pathlib import Path
 
 from sheetgen.core import xlsx
 from sheetgen.core.errors import UserError, atomic_output, check_output_path
+from sheetgen.core.tolerance import DEFAULT_TOL, FLOOR
 from sheetgen.office import recalc
 from sheetgen.verify import built, checks, report, tables
 
@@ -56,9 +57,9 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "--tol",
         type=float,
-        default=checks.DEFAULT_TOL,
+        default=DEFAULT_TOL,
         metavar="REL",
-        help=f"relative tolerance; values below {checks.FLOOR:g} compare absolutely to REL*{checks.FLOOR:g}",
+        help=f"relative tolerance; values below {FLOOR:g} compare absolutely to REL*{FLOOR:g}",
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of text")
     parser.add_argument("--report", metavar="CSV", help="also write one CSV row per workbook here")

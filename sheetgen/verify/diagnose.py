@@ -22,8 +22,9 @@ import numpy as np
 
 from sheetgen.core import columns, oracle
 from sheetgen.core.columns import BY_KEY
+from sheetgen.core.tolerance import close
 from sheetgen.core.xlsx import address
-from sheetgen.verify.checks import DEPENDENCIES, EQUATIONS, TableData, close
+from sheetgen.verify.dataflow import DEPENDENCIES, EQUATIONS, TableData
 from sheetgen.verify.tables import UPDATED
 
 # Quantities that are easily confused with each other.
@@ -55,10 +56,6 @@ _REFERENCE = re.compile(r"\$?\b([A-Z]{1,3})\$?(\d+)\b")
 
 def _confusable(key: str) -> list[str]:
     return [other for family in _FAMILIES if key in family for other in family if other != key]
-
-
-def _label(data: TableData, key: str) -> str:
-    return data.table.headers.get(key, BY_KEY[key].label)
 
 
 def _row(data: TableData, index: int) -> dict[str, float]:
@@ -113,12 +110,12 @@ def _candidates(data: TableData, key: str, index: int, eta: float | None, known_
     ctx, n = data.context, len(data.table.rows)
     rows = data.table.rows
     here = _row(data, index)
-    label = _label(data, key)
+    label = data.table.label(key)
     is_weight = key in oracle.WEIGHTS
     for other in data.context:
         if other != key and other not in oracle.INPUTS:
             yield (
-                f"holds {_label(data, other)}'s value: overwritten by another quantity",
+                f"holds {data.table.label(other)}'s value: overwritten by another quantity",
                 here[other],
                 ("plain", (other, index), ()),
             )
@@ -153,13 +150,13 @@ def _candidates(data: TableData, key: str, index: int, eta: float | None, known_
             if key.startswith("dE_dw") and used in _DERIVATIVE and other in _DERIVATIVE:
                 yield f"uses {_DERIVATIVE[other]} in place of {_DERIVATIVE[used]}", value, evidence
             else:
-                yield f"uses {_label(data, other)} in place of {_label(data, used)}", value, evidence
+                yield f"uses {data.table.label(other)} in place of {data.table.label(used)}", value, evidence
     for shift, where in ((-1, "above"), (1, "below")):
         if 0 <= index + shift < n:
             there = _row(data, index + shift)
             for used in sorted(uses):
                 yield (
-                    f"reads {_label(data, used)} from the row {where} (row {rows[index + shift]}) "
+                    f"reads {data.table.label(used)} from the row {where} (row {rows[index + shift]}) "
                     "instead of its own row",
                     equation(here | {used: there[used]}),
                     ("refs", [(used, index + shift)], [(used, index)]),
@@ -182,7 +179,7 @@ def _candidates(data: TableData, key: str, index: int, eta: float | None, known_
         )
     for factor, derivative in _FACTORS.get(key, ()):
         size = here[factor] * (1 - here[factor]) if derivative else here[factor]
-        what = _DERIVATIVE[factor] if derivative else _label(data, factor)
+        what = _DERIVATIVE[factor] if derivative else data.table.label(factor)
         if size:
             yield f"is missing the factor {what}", right / size, None
     sign = "has the wrong sign (t − a instead of a − t?)" if key.startswith("dE_dw") else "has the wrong sign"
@@ -199,20 +196,21 @@ def _update_candidates(data: TableData, key: str, index: int, eta: float, known_
     grad = "dE_dw" + key[1:]
     before, slope = float(ctx[key][source]), float(ctx[grad][source])
     yield (
-        f"adds η·{_label(data, grad)} instead of subtracting it (update with the wrong sign)",
+        f"adds η·{data.table.label(grad)} instead of subtracting it (update with the wrong sign)",
         before + eta * slope,
         None,
     )
     for other in oracle.GRADIENTS:
         if other != grad:
             yield (
-                f"is updated with {_label(data, other)} in place of {_label(data, grad)}",
+                f"is updated with {data.table.label(other)} in place of {data.table.label(grad)}",
                 before - eta * float(ctx[other][source]),
                 ("refs", [(other, source)], [(grad, source)]),
             )
     if source > 0:
         yield (
-            f"is updated with {_label(data, grad)} of the row above its weight: a reference to the wrong row",
+            f"is updated with {data.table.label(grad)} of the row above its weight: "
+            "a reference to the wrong row",
             before - eta * float(ctx[grad][source - 1]),
             ("refs", [(grad, source - 1)], []),
         )
@@ -245,7 +243,7 @@ def _circular(data: TableData, key: str, index: int, formula: str | None) -> str
         cell = evidence.cell(other, index)
         if cell and cell in evidence.refs:
             return (
-                f"reads {_label(data, other)} of its own row ({cell}), which is computed from this cell: "
+                f"reads {data.table.label(other)} of its own row ({cell}), which is computed from this cell: "
                 "a circular reference (the row above was meant?)"
             )
     return None

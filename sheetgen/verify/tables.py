@@ -19,7 +19,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from sheetgen.core.columns import COLUMNS, INDEX
+from sheetgen.core.columns import BY_KEY, COLUMNS
 from sheetgen.core.oracle import INPUTS, WEIGHTS
 from sheetgen.core.xlsx import Book, ErrorValue, Sheet, address
 
@@ -103,6 +103,10 @@ class Table:
     @property
     def address(self) -> str:
         return address(self.header_row, min(self.columns.values()))
+
+    def label(self, key: str) -> str:
+        """The header the sheet gives quantity `key`, or the column table's label if it has no column."""
+        return self.headers.get(key, BY_KEY[key].label)
 
     def missing(self) -> list[str]:
         """Keys of the columns this table lacks (inputs found as labelled cells are not missing)."""
@@ -260,7 +264,7 @@ def find_params(book: Book, sheet: Sheet, table: Table, header_cells: set[tuple[
                 wanted.remove(key)
 
 
-def header_cells(book: Book, tables: list[Table]) -> set[tuple[str, int, int]]:
+def header_cells(tables: list[Table]) -> set[tuple[str, int, int]]:
     """(sheet, row, col) of every label cell in a table header, so they are not mistaken for parameters."""
     return {(t.sheet, t.header_row, col) for t in tables for col in t.columns.values()}
 
@@ -268,13 +272,9 @@ def header_cells(book: Book, tables: list[Table]) -> set[tuple[str, int, int]]:
 def find_all(book: Book) -> list[Table]:
     """Every table of every sheet, each with its η and outside inputs filled in where labelled."""
     tables = [table for sheet in book.sheets for table in find_tables(sheet)]
-    headers = header_cells(book, tables)
+    headers = header_cells(tables)
     for table in tables:
         sheet = book.sheet(table.sheet)
         find_eta(sheet, table)
         find_params(book, sheet, table, headers)
     return tables
-
-
-def column_order(key: str) -> int:
-    return INDEX[key]
