@@ -67,7 +67,9 @@ def make_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
             sub.add_parser(name, help=summary)
             continue
         module = _command_module(name)
-        sp = sub.add_parser(name, help=summary, description=module.__doc__, formatter_class=_HelpFormatter)
+        # A command may generate its description (verify lists the labels it accepts from the column table).
+        description = getattr(module, "DESCRIPTION", module.__doc__)
+        sp = sub.add_parser(name, help=summary, description=description, formatter_class=_HelpFormatter)
         module.add_arguments(sp)
         sp.set_defaults(run=module.run)
     return parser

@@ -5,14 +5,7 @@
 Tables are found by their header labels anywhere in any sheet (several per sheet are fine).
 Accepted labels (case, spaces and underscores ignored; ∂ or δ may be written d; a trailing
 ':' or '=' ignored), besides the keys themselves:
-  t1 t2 i1 i2: target1 / target 1 / y1, x1 / input1 / input 1 (likewise for 2)
-  h1 h2 o1 o2: net_h1 / net h1 / z_h1 (likewise for h2, o1, o2)
-  a_h1 ... a_o2: out_h1 / out h1 / a(h1) / σ(h1) / ah1 / h1_out / sigmoid(h1) (likewise for h2, o1, o2)
-  E1 E2: E_1 / E_o1 / Eo1 / E 1 (likewise for 2)
-  E_total: E_tot / E_Total / E total / Etotal / Total Error / Error / Loss / E
-  ∂E/∂w1 ... ∂E/∂w8: ∂E_total/∂w1 / ∂E_tot/∂w1 / dE/dw1 / dE_total/dw1 / dE_dw1 / dEdw1 / grad_w1 /
-                     gradient w1
-  Iteration: Iter / Step / Epoch / # (not checked)
+{aliases}
 η comes from the number right of (or below) a cell labelled η, eta, lr, alpha, α or learning rate
 (or one cell reading "η = 0.5"), the one nearest the table; without one it is inferred from two
 consecutive rows, and the report says so. i1, i2, t1, t2 may be labelled cells instead of columns
@@ -38,11 +31,74 @@ import tempfile
 from pathlib import Path
 
 from sheetgen.core import xlsx
+from sheetgen.core.columns import COLUMNS
 from sheetgen.core.errors import UserError, atomic_output, check_output_path
 from sheetgen.core.tolerance import DEFAULT_TOL, FLOOR
 from sheetgen.office import recalc
 from sheetgen.verify import built, checks, report, tables
 
+
+def _spellings(column) -> list[str]:
+    return list(dict.fromkeys([column.label, *column.aliases]))
+
+
+def _family(column) -> tuple[str, tuple[str, ...]] | None:
+    """(digit, spellings with the digit written N) for a numbered column such as t1 or ∂E/∂w5."""
+    digit = column.key[-1]
+    spellings = _spellings(column)
+    if not digit.isdigit() or not all(digit in s for s in spellings):
+        return None
+    return digit, tuple(s.replace(digit, "N") for s in spellings)
+
+
+def _wrap(head: str, items: list[str], width: int) -> list[str]:
+    """`head: a / b / c`, wrapped between items (never inside one), continuation lines indented."""
+    lines, line = [], f"  {head}: "
+    for i, item in enumerate(items):
+        piece = item + (" / " if i < len(items) - 1 else "")
+        if len(line) + len(piece.rstrip()) > width and line.strip():
+            lines.append(line.rstrip())
+            line = "      "
+        line += piece
+    lines.append(line.rstrip())
+    return lines
+
+
+def accepted_labels(width: int = 100) -> str:
+    """The header spellings of every column, generated from the column table.
+
+    Numbered columns whose spellings differ only in their number share one line, written with N
+    (`∂E/∂wN (N = 1…8)`); columns with no spelling besides their key (the weights) are left out.
+    """
+    groups: dict[tuple[str, ...], list[str]] = {}
+    lines: list[str | tuple[str, ...]] = []  # a text line, or a family's pattern
+    for column in COLUMNS:
+        if not column.aliases:
+            continue
+        family = _family(column)
+        if family is None:
+            note = " (not checked)" if column.formula is None else ""
+            lines += _wrap(column.label + note, _spellings(column)[1:], width)
+            continue
+        digit, pattern = family
+        if pattern not in groups:
+            groups[pattern] = []
+            lines.append(pattern)  # placeholder, filled in below once every member is known
+        groups[pattern].append(digit)
+    text: list[str] = []
+    for line in lines:
+        if isinstance(line, tuple):
+            digits = groups[line]
+            consecutive = [int(d) for d in digits] == list(range(int(digits[0]), int(digits[-1]) + 1))
+            numbers = f"{digits[0]}…{digits[-1]}" if len(digits) > 2 and consecutive else ", ".join(digits)
+            text += _wrap(f"{line[0]} (N = {numbers})", list(line[1:]), width)
+        else:
+            text.append(line)
+    return "\n".join(text)
+
+
+# The --help text: this module's docstring with the label list filled in, so it cannot drift.
+DESCRIPTION = __doc__.replace("{aliases}", accepted_labels())
 ENGINES = ("libreoffice", "cached")
 
 
@@ -178,66 +234,81 @@ def _unreadable(path: Path, engine: str, message: str) -> report.BookResult:
     return report.BookResult(path, engine, error=message)
 
 
-def verify_books(paths: list[Path], engine: str, tol: float, on_result=None) -> list[report.BookResult]:
-    """Verify every workbook, LibreOffice recalculating all of them in one run; results in input order.
+class _Verification:
+    """One `sheetgen verify` run over many books: results kept in input order, each shown when ready."""
 
-    Each original is read while LibreOffice works on the batch, and each recalculated copy as soon as
-    LibreOffice has moved on to the next file, so Python's work overlaps LibreOffice's.
-    """
-    results: list[report.BookResult | None] = [None] * len(paths)
-    valid: list[int] = []
-    for index, path in enumerate(paths):  # refuse non-workbooks before LibreOffice ever sees them
+    def __init__(self, paths: list[Path], engine: str, tol: float, on_result=None):
+        self.paths, self.engine, self.tol, self.on_result = paths, engine, tol, on_result
+        self.results: list[report.BookResult | None] = [None] * len(paths)
+
+    def refuse_non_workbooks(self) -> list[int]:
+        """Read each file's zip directory before LibreOffice ever sees it; the indices that passed."""
+        valid = []
+        for index, path in enumerate(self.paths):
+            try:
+                xlsx.open_checked(path).close()
+                valid.append(index)
+            except UserError as error:
+                self.results[index] = self.unreadable(index, str(error))
+        return valid
+
+    def unreadable(self, index: int, message: str) -> report.BookResult:
+        path = self.paths[index]
+        return _unreadable(path, self.engine, message.removeprefix(f"{path}: "))
+
+    def finish(self, index: int, result: report.BookResult) -> None:
+        self.results[index] = result
+        if self.on_result:
+            self.on_result(result)
+
+    def check(self, index: int, batch: recalc.Batch | None, position: int) -> bool:
+        """Judge one book; False when LibreOffice crashed before reaching it (worth a retry alone)."""
+        path = self.paths[index]
         try:
-            xlsx.open_checked(path).close()
-            valid.append(index)
+            result = self.judge(path, batch, position)
+            if result is None:
+                return False
+            self.finish(index, result)
         except UserError as error:
-            results[index] = _unreadable(path, engine, str(error).removeprefix(f"{path}: "))
-
-    def finish(index, result):
-        results[index] = result
-        if on_result:
-            on_result(result)
-
-    def check(index: int, path: Path, original: xlsx.Book | None, batch: recalc.Batch | None, position: int):
-        """Judge one book; return False when LibreOffice crashed before reaching it (worth a retry)."""
-        try:
-            original = original or xlsx.read_book(path)
-            values = original
-            if batch is not None:
-                output = batch.output(position)
-                if output is None:
-                    if batch.crashed():
-                        return False
-                    raise UserError(batch.failure(position))
-                values = xlsx.read_book(output)
-                values.path = path
-                unknown = _unknown_function(original, values)
-                if unknown:  # e.g. Excel's LET: LibreOffice 7.4 cannot compute it, Excel could
-                    result = judge(path, original, original, "cached", tol)
-                    result.notes.append(
-                        f"LibreOffice does not know a function used (#NAME? at {unknown}): "
-                        "the values saved in the file were checked instead"
-                    )
-                    finish(index, result)
-                    return True
-            finish(index, judge(path, original, values, engine, tol))
-        except UserError as error:
-            finish(index, _unreadable(path, engine, str(error).removeprefix(f"{path}: ")))
+            self.finish(index, self.unreadable(index, str(error)))
         except (ValueError, TypeError, KeyError, IndexError, ArithmeticError, RecursionError) as error:
             # A workbook nobody foresaw must not stop the rest of a class's batch: name it and go on.
             message = f"could not be checked ({type(error).__name__}: {error}); please report this file"
-            finish(index, _unreadable(path, engine, message))
+            self.finish(index, self.unreadable(index, message))
         return True
 
-    with tempfile.TemporaryDirectory(prefix="sheetgen-verify-") as work:
-        libreoffice = engine == "libreoffice"
-        batch = recalc.Batch([paths[i] for i in valid], Path(work)) if libreoffice and valid else None
+    def judge(self, path: Path, batch: recalc.Batch | None, position: int) -> report.BookResult | None:
+        """The verdict on one book, from LibreOffice's recalculation when there is a batch."""
+        original = xlsx.read_book(path)
+        if batch is None:
+            return judge(path, original, original, self.engine, self.tol)
+        output = batch.output(position)
+        if output is None:
+            if batch.crashed():
+                return None
+            raise UserError(batch.failure(position))
+        values = xlsx.read_book(output)
+        values.path = path
+        unknown = _unknown_function(original, values)
+        if unknown:  # e.g. Excel's LET: LibreOffice 7.4 cannot compute it, Excel could
+            result = judge(path, original, original, "cached", self.tol)
+            result.notes.append(
+                f"LibreOffice does not know a function used (#NAME? at {unknown}): "
+                "the values saved in the file were checked instead"
+            )
+            return result
+        return judge(path, original, values, self.engine, self.tol)
+
+    def run(self, work: Path) -> list[report.BookResult]:
+        valid = self.refuse_non_workbooks()
+        libreoffice = self.engine == "libreoffice"
+        batch = recalc.Batch([self.paths[i] for i in valid], work) if libreoffice and valid else None
         retry = []
         try:
-            for index, path in enumerate(paths):
-                if results[index] is not None:  # refused above; reported in its place in the order
-                    finish(index, results[index])
-                elif not check(index, path, None, batch, valid.index(index) if batch else 0):
+            for index in range(len(self.paths)):
+                if self.results[index] is not None:  # refused above; reported in its place in the order
+                    self.finish(index, self.results[index])
+                elif not self.check(index, batch, valid.index(index) if batch else 0):
                     retry.append(index)
         finally:
             if batch is not None:
@@ -245,10 +316,20 @@ def verify_books(paths: list[Path], engine: str, tol: float, on_result=None) -> 
         # LibreOffice crashed on one book and left the rest undone: each of those gets its own run,
         # so one pathological file cannot cost a class its verdicts.
         for index in retry:
-            with recalc.Batch([paths[index]], Path(work) / f"retry{index}") as alone:
-                if not check(index, paths[index], None, alone, 0):
-                    finish(index, _unreadable(paths[index], engine, "LibreOffice crashed on it"))
-    return results
+            with recalc.Batch([self.paths[index]], work / f"retry{index}") as alone:
+                if not self.check(index, alone, 0):
+                    self.finish(index, self.unreadable(index, "LibreOffice crashed on it"))
+        return self.results
+
+
+def verify_books(paths: list[Path], engine: str, tol: float, on_result=None) -> list[report.BookResult]:
+    """Verify every workbook, LibreOffice recalculating all of them in one run; results in input order.
+
+    Each original is read while LibreOffice works on the batch, and each recalculated copy as soon as
+    LibreOffice has moved on to the next file, so Python's work overlaps LibreOffice's.
+    """
+    with tempfile.TemporaryDirectory(prefix="sheetgen-verify-") as work:
+        return _Verification(paths, engine, tol, on_result).run(Path(work))
 
 
 def exit_status(results: list[report.BookResult]) -> int:
