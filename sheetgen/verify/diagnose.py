@@ -107,12 +107,24 @@ def _candidates(data: TableData, key: str, index: int, eta: float | None, known_
                 data, key.removeprefix(UPDATED), index, eta, known_etas, same_row=True
             )
         return
-    ctx, n = data.context, len(data.table.rows)
-    rows = data.table.rows
+    yield from _copied_candidates(data, key, index)
+    if key in oracle.WEIGHTS and index > 0 and eta is not None:
+        yield from _update_candidates(data, key, index, eta, known_etas)
+        return
+    equation = EQUATIONS.get(key)
+    if equation is None:
+        return
+    uses = {name for kind, name in columns.placeholders(BY_KEY[key].formula) if kind is None}
+    yield from _confusion_candidates(data, key, index, equation, uses)
+    yield from _neighbour_row_candidates(data, index, equation, uses)
+    yield from _arithmetic_candidates(data, key, index)
+
+
+def _copied_candidates(data: TableData, key: str, index: int):
+    """The whole value is another cell's: another quantity of the row, or this one of the row above/below."""
+    ctx, rows, n = data.context, data.table.rows, len(data.table.rows)
     here = _row(data, index)
-    label = data.table.label(key)
-    is_weight = key in oracle.WEIGHTS
-    for other in data.context:
+    for other in ctx:
         if other != key and other not in oracle.INPUTS:
             yield (
                 f"holds {data.table.label(other)}'s value: overwritten by another quantity",
@@ -123,18 +135,16 @@ def _candidates(data: TableData, key: str, index: int, eta: float | None, known_
         if 0 <= index + shift < n:
             what = (
                 "is not updated: it repeats the row above"
-                if is_weight and shift == -1
-                else f"holds {label} of the row {where} (row {rows[index + shift]}): "
+                if key in oracle.WEIGHTS and shift == -1
+                else f"holds {data.table.label(key)} of the row {where} (row {rows[index + shift]}): "
                 "a reference to the wrong row"
             )
             yield what, float(ctx[key][index + shift]), ("plain", (key, index + shift), ())
-    if is_weight and index > 0 and eta is not None:
-        yield from _update_candidates(data, key, index, eta, known_etas)
-        return
-    equation = EQUATIONS.get(key)
-    if equation is None:
-        return
-    uses = {name for kind, name in columns.placeholders(BY_KEY[key].formula) if kind is None}
+
+
+def _confusion_candidates(data: TableData, key: str, index: int, equation, uses: set[str]):
+    """The column's equation with one quantity read in place of a similar one (a_h1 for a_h2, ...)."""
+    here = _row(data, index)
     for swap in _OUTPUT_WEIGHT_SWAPS:
         if set(swap) <= uses:
             wrong, right = "/".join(swap.values()), "/".join(swap)
@@ -150,25 +160,41 @@ def _candidates(data: TableData, key: str, index: int, eta: float | None, known_
             if key.startswith("dE_dw") and used in _DERIVATIVE and other in _DERIVATIVE:
                 yield f"uses {_DERIVATIVE[other]} in place of {_DERIVATIVE[used]}", value, evidence
             else:
-                yield f"uses {data.table.label(other)} in place of {data.table.label(used)}", value, evidence
+                yield (
+                    f"uses {data.table.label(other)} in place of {data.table.label(used)}",
+                    value,
+                    evidence,
+                )
+
+
+def _neighbour_row_candidates(data: TableData, index: int, equation, uses: set[str]):
+    """The column's equation reading some of its inputs from the row above or below."""
+    rows, n = data.table.rows, len(data.table.rows)
+    here = _row(data, index)
     for shift, where in ((-1, "above"), (1, "below")):
-        if 0 <= index + shift < n:
-            there = _row(data, index + shift)
-            for used in sorted(uses):
-                yield (
-                    f"reads {data.table.label(used)} from the row {where} (row {rows[index + shift]}) "
-                    "instead of its own row",
-                    equation(here | {used: there[used]}),
-                    ("refs", [(used, index + shift)], [(used, index)]),
-                )
-            weights = sorted(uses & set(oracle.WEIGHTS))
-            if len(weights) > 1:  # e.g. the hidden gradients computed with the already updated w5..w8
-                yield (
-                    f"uses the weights {'/'.join(weights)} of the row {where} (row {rows[index + shift]}): "
-                    + ("the updated weights" if shift == 1 else "the previous weights"),
-                    equation(here | {w: there[w] for w in weights}),
-                    ("refs", [(w, index + shift) for w in weights], []),
-                )
+        if not 0 <= index + shift < n:
+            continue
+        there = _row(data, index + shift)
+        for used in sorted(uses):
+            yield (
+                f"reads {data.table.label(used)} from the row {where} (row {rows[index + shift]}) "
+                "instead of its own row",
+                equation(here | {used: there[used]}),
+                ("refs", [(used, index + shift)], [(used, index)]),
+            )
+        weights = sorted(uses & set(oracle.WEIGHTS))
+        if len(weights) > 1:  # e.g. the hidden gradients computed with the already updated w5..w8
+            yield (
+                f"uses the weights {'/'.join(weights)} of the row {where} (row {rows[index + shift]}): "
+                + ("the updated weights" if shift == 1 else "the previous weights"),
+                equation(here | {w: there[w] for w in weights}),
+                ("refs", [(w, index + shift) for w in weights], []),
+            )
+
+
+def _arithmetic_candidates(data: TableData, key: str, index: int):
+    """The right value bent by a slip of algebra: σ(−x), a lost chain-rule factor, a sign, a ½."""
+    here = _row(data, index)
     right = float(data.expected[key][index])
     if key in _DERIVATIVE:  # an activation: σ(−x) = 1 − σ(x)
         net = key.removeprefix("a_")
