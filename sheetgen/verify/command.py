@@ -46,7 +46,7 @@ def _family(column) -> tuple[str, tuple[str, ...]] | None:
     """(digit, spellings with the digit written N) for a numbered column such as t1 or ∂E/∂w5."""
     digit = column.key[-1]
     spellings = _spellings(column)
-    if not digit.isdigit() or not all(digit in s for s in spellings):
+    if not digit.isdigit() or not all(digit in s and "N" not in s for s in spellings):
         return None
     return digit, tuple(s.replace(digit, "N") for s in spellings)
 

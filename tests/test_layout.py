@@ -1,0 +1,125 @@
+"""The package's architecture, as the import graph shows it (read with ast, nothing imported).
+
+build/ and verify/ are the two wings: they share core/ and never import each other, so either
+can change without the other noticing; no module imports itself back through others.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from sheetgen.core.columns import COLUMNS
+from sheetgen.verify import command as verify_command
+
+PACKAGE = Path(__file__).resolve().parent.parent / "sheetgen"
+ENTRY_POINTS = {"__init__", "__main__", "cli"}
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _imports(path: Path) -> set[str]:
+    """Every sheetgen module `path` imports, at any depth (function-level imports included)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            # `from sheetgen.verify import checks` imports sheetgen.verify.checks if that is a module.
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        found |= {name for name in names if name in MODULES}
+    return found
+
+
+GRAPH = {name: _imports(path) - {name} for name, path in MODULES.items()}
+
+
+def test_the_graph_is_read_from_the_source():
+    assert "sheetgen.verify.checks" in GRAPH["sheetgen.verify.command"]
+    assert "sheetgen.build.command" in GRAPH["sheetgen.cli"]  # a function-level import counts
+
+
+@pytest.mark.parametrize("wing", ["core", "build", "verify", "office"])
+def test_each_wing_is_a_package(wing):
+    assert (PACKAGE / wing / "__init__.py").is_file()
+
+
+@pytest.mark.parametrize("wing, other", [("build", "verify"), ("verify", "build")])
+def test_build_and_verify_never_import_each_other(wing, other):
+    offending = {
+        (name, target)
+        for name, targets in GRAPH.items()
+        if name == f"sheetgen.{wing}" or name.startswith(f"sheetgen.{wing}.")
+        for target in targets
+        if target == f"sheetgen.{other}" or target.startswith(f"sheetgen.{other}.")
+    }
+    assert not offending
+
+
+def test_core_depends_on_no_wing():
+    for name, targets in GRAPH.items():
+        if name.startswith("sheetgen.core"):
+            assert all(t.startswith("sheetgen.core") or t == "sheetgen" for t in targets), (name, targets)
+
+
+def test_at_most_two_modules_sit_flat_beside_the_entry_points():
+    flat = [path.stem for path in PACKAGE.glob("*.py") if path.stem not in ENTRY_POINTS]
+    assert len(flat) <= 2, flat
+
+
+def test_the_import_graph_has_no_cycle():
+    done: set[str] = set()
+    stack: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in stack:
+            raise AssertionError("import cycle: " + " -> ".join(stack[stack.index(name) :] + [name]))
+        if name in done:
+            return
+        stack.append(name)
+        for target in sorted(GRAPH[name]):
+            visit(target)
+        stack.pop()
+        done.add(name)
+
+    for name in sorted(GRAPH):
+        visit(name)
+
+
+def _expand(help_text: str) -> set[str]:
+    """Every spelling the help lists: family lines `xN (N = 1…8): aN / bN` read for each N."""
+    spellings: set[str] = set()
+    for line in help_text.replace("\n      ", " ").splitlines():
+        head, _, rest = line.strip().partition(": ")
+        items = [head.split(" (")[0], *rest.split(" / ")]
+        if "(N = " in head:
+            numbers = head.split("(N = ")[1].rstrip(")")
+            if "…" in numbers:
+                low, high = numbers.split("…")
+                digits = [str(d) for d in range(int(low), int(high) + 1)]
+            else:
+                digits = numbers.split(", ")
+            spellings |= {item.replace("N", d) for item in items for d in digits}
+        else:
+            spellings |= set(items)
+    return spellings
+
+
+def test_verify_help_lists_every_spelling_of_every_column():
+    listed = _expand(verify_command.accepted_labels())
+    assert "sheetgen verify" in verify_command.DESCRIPTION and verify_command.accepted_labels() in (
+        verify_command.DESCRIPTION
+    )
+    for column in COLUMNS:
+        for spelling in (column.label, *column.aliases):
+            assert spelling in listed or spelling == column.key, (column.key, spelling)
