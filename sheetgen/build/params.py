@@ -1,4 +1,5 @@
-"""The build's inputs: a template (i1, i2, t1, t2, w1..w8), `--set` overrides, learning rates, iterations.
+"""The build's inputs: a template (i1, i2, t1, t2, w1..w8, biases), `--set` overrides, learning rates,
+iterations.
 
 Everything is validated here, before any file is touched, and every mistake is a
 UserError whose one-line message says what was wrong and what to do.
@@ -8,13 +9,15 @@ from __future__ import annotations
 
 import math
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 
 from sheetgen.core.errors import UserError
 from sheetgen.core.layout import eta_label, lr_sheet_name
-from sheetgen.core.oracle import INPUTS, WEIGHTS
+from sheetgen.core.oracle import BIAS_MODES, BIASES, INPUTS, WEIGHTS
 
-# The parameter block of the workbook, in the order it is written.
+# The parameter block of the workbook, in the order it is written (b1, b2 after them, when the
+# network has biases).
 PARAM_KEYS: tuple[str, ...] = INPUTS + WEIGHTS
 DEFAULT_TEMPLATE = "era-v1"
 DEFAULT_LR_LIST = "0.1,0.2,0.5,0.8,1,2"
@@ -50,8 +53,15 @@ def _parse_float(text: str, what: str) -> float:
     return value
 
 
-def load_template(name_or_path: str) -> tuple[str, dict[str, float]]:
-    """Read a template by name (templates/NAME.toml) or by path; returns (its name, its 12 inputs)."""
+@dataclass(frozen=True)
+class Template:
+    name: str
+    params: dict[str, float]  # i1, i2, t1, t2, w1..w8, and b1, b2 when the template has biases
+    biases: str  # the template's bias mode: "none", "fixed" or "trained"
+
+
+def read_template(name_or_path: str) -> Template:
+    """Read a template by name (templates/NAME.toml) or by path."""
     templates = available_templates()
     if name_or_path in templates:
         path = templates[name_or_path]
@@ -74,36 +84,62 @@ def load_template(name_or_path: str) -> tuple[str, dict[str, float]]:
         raise UserError(
             f"template '{path}' lacks {', '.join(missing)}: it must set i1, i2, t1, t2 and w1..w8"
         )
-    unknown = sorted(set(data) - set(PARAM_KEYS) - {"name", "description"})
+    unknown = sorted(set(data) - set(PARAM_KEYS) - set(BIASES) - {"name", "description", "biases"})
     if unknown:
         raise UserError(
             f"template '{path}' has unknown keys {', '.join(unknown)}: "
-            f"allowed are name, description, i1, i2, t1, t2, w1..w8"
+            f"allowed are name, description, i1, i2, t1, t2, w1..w8, b1, b2, biases"
+        )
+    sets_bias = [b for b in BIASES if b in data]
+    biases = data.get("biases", "fixed" if sets_bias else "none")
+    if biases not in BIAS_MODES:
+        raise UserError(f"template '{path}': biases = {biases!r}: use one of {', '.join(BIAS_MODES)}")
+    if biases == "none" and sets_bias:
+        raise UserError(
+            f"template '{path}' sets {', '.join(sets_bias)} but biases = 'none': "
+            f"remove them or set biases = 'fixed' or 'trained'"
         )
     params: dict[str, float] = {}
-    for key in PARAM_KEYS:
-        value = data[key]
+    for key in PARAM_KEYS + (BIASES if biases != "none" else ()):
+        value = data.get(key, 0.0)  # a template with biases = "trained" may start them at 0
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             raise UserError(f"template '{path}': {key} = {value!r} is not a finite number")
         params[key] = float(value)
-    return str(data.get("name", path.stem)), params
+    return Template(str(data.get("name", path.stem)), params, biases)
+
+
+def load_template(name_or_path: str) -> tuple[str, dict[str, float]]:
+    """A template's name and its inputs (i1, i2, t1, t2, w1..w8, and b1, b2 if it has biases)."""
+    template = read_template(name_or_path)
+    return template.name, template.params
 
 
 def apply_overrides(params: dict[str, float], assignments: list[str] | None) -> dict[str, float]:
-    """Apply `--set KEY=VALUE` overrides (KEY one of i1, i2, t1, t2, w1..w8) to a copy of params."""
+    """Apply `--set KEY=VALUE` overrides (KEY one of i1, i2, t1, t2, w1..w8, b1, b2) to a copy of params."""
     result = dict(params)
     for assignment in assignments or []:
         key, sep, text = assignment.partition("=")
         key, text = key.strip(), text.strip()
         if not sep or not key or not text:
             raise UserError(f"--set '{assignment}' is malformed: write KEY=VALUE, e.g. --set w1=0.15")
-        if key not in PARAM_KEYS:
+        if key not in PARAM_KEYS + BIASES:
             raise UserError(
-                f"--set: unknown input '{key}': use one of {', '.join(PARAM_KEYS)} "
+                f"--set: unknown input '{key}': use one of {', '.join(PARAM_KEYS + BIASES)} "
                 f"(learning rates go in --lr-list)"
             )
         result[key] = _parse_float(text, f"--set {key}")
     return result
+
+
+def resolve_biases(requested: str | None, template: Template, assignments: list[str] | None) -> str:
+    """The build's bias mode: --biases if given, else the template's; a bias set with none is refused."""
+    biases = requested or template.biases
+    set_biases = [b for b in BIASES for a in assignments or [] if a.partition("=")[0].strip() == b]
+    if biases == "none" and set_biases:
+        raise UserError(
+            f"--set {set_biases[0]} needs a network with biases: add --biases fixed or --biases trained"
+        )
+    return biases
 
 
 def parse_lr_list(text: str) -> list[float]:

@@ -10,10 +10,13 @@ table, the sheet and its check cannot drift apart.
 Formula templates are Excel formulas with placeholders:
     {key}         the cell of column `key` in the same row
     {prev:key}    the cell of column `key` in the row above
-    {param:key}   the cell of input `key` (i1, i2, t1, t2, w1..w8) in the parameter block
+    {param:key}   the cell of input `key` (i1, i2, t1, t2, w1..w8, b1, b2) in the parameter block
     {eta}         this sheet's learning-rate cell
-Weight columns have two templates: the first row reads the parameter block,
-later rows apply the update to the row above.
+Weight columns (and trained biases) have two templates: the first row reads the parameter
+block, later rows apply the update to the row above.
+
+A network variant (biases none / fixed / trained, see oracle.BIAS_MODES) has its own column
+set, columns_for(biases); COLUMNS is the course's network without biases.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import re
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from sheetgen.core.oracle import BIAS_MODES
 
 
 @dataclass(frozen=True)
@@ -78,85 +83,140 @@ _DELTA_O2 = "({a_o2}-{t2})*{a_o2}*(1-{a_o2})"
 _DE_DA_H1 = f"({_DELTA_O1}*{{w5}}+{_DELTA_O2}*{{w7}})"
 _DE_DA_H2 = f"({_DELTA_O1}*{{w6}}+{_DELTA_O2}*{{w8}})"
 
-COLUMNS: tuple[Column, ...] = (
-    Column(
-        "iteration",
-        "Iteration",
-        None,
-        aliases=("Iter", "Iteration #", "Step", "Epoch", "#"),
-        number_format="0",
-    ),
-    Column("t1", "t1", "{param:t1}", aliases=("target1", "target 1", "y1", "target_o1", "t_o1")),
-    Column("t2", "t2", "{param:t2}", aliases=("target2", "target 2", "y2", "target_o2", "t_o2")),
-    Column("i1", "i1", "{param:i1}", aliases=("x1", "input1", "input 1")),
-    Column("i2", "i2", "{param:i2}", aliases=("x2", "input2", "input 2")),
-    _weight(1),
-    _weight(2),
-    _weight(3),
-    _weight(4),
-    Column("h1", "h1", "{w1}*{i1}+{w2}*{i2}", aliases=("net_h1", "net h1", "z_h1")),
-    Column(
-        "a_h1",
-        "a_h1",
-        _sig("{h1}"),
-        aliases=("out_h1", "out h1", "a(h1)", "σ(h1)", "ah1", "h1_out", "sigmoid(h1)"),
-    ),
-    Column("h2", "h2", "{w3}*{i1}+{w4}*{i2}", aliases=("net_h2", "net h2", "z_h2")),
-    Column(
-        "a_h2",
-        "a_h2",
-        _sig("{h2}"),
-        aliases=("out_h2", "out h2", "a(h2)", "σ(h2)", "ah2", "h2_out", "sigmoid(h2)"),
-    ),
-    _weight(5),
-    _weight(6),
-    _weight(7),
-    _weight(8),
-    Column("o1", "o1", "{w5}*{a_h1}+{w6}*{a_h2}", aliases=("net_o1", "net o1", "z_o1")),
-    Column(
-        "a_o1",
-        "a_o1",
-        _sig("{o1}"),
-        aliases=("out_o1", "out o1", "a(o1)", "σ(o1)", "ao1", "o1_out", "sigmoid(o1)"),
-    ),
-    Column("o2", "o2", "{w7}*{a_h1}+{w8}*{a_h2}", aliases=("net_o2", "net o2", "z_o2")),
-    Column(
-        "a_o2",
-        "a_o2",
-        _sig("{o2}"),
-        aliases=("out_o2", "out o2", "a(o2)", "σ(o2)", "ao2", "o2_out", "sigmoid(o2)"),
-    ),
-    Column("E1", "E1", "0.5*({t1}-{a_o1})^2", aliases=("E_1", "E_o1", "Eo1", "E 1")),
-    Column("E2", "E2", "0.5*({t2}-{a_o2})^2", aliases=("E_2", "E_o2", "Eo2", "E 2")),
-    Column(
-        "E_total",
-        "E_total",
-        "{E1}+{E2}",
-        aliases=(
-            "E_tot",
-            "E_Total",
-            "E total",
-            "Etotal",
-            "E_TOTAL",
-            "Total Error",
-            "Error",
-            "Loss",
-            "E_tot(al)",
-            "E",
-            "E_t",
-        ),
-    ),
-    _grad(1, f"{_DE_DA_H1}*{{a_h1}}*(1-{{a_h1}})*{{i1}}"),
-    _grad(2, f"{_DE_DA_H1}*{{a_h1}}*(1-{{a_h1}})*{{i2}}"),
-    _grad(3, f"{_DE_DA_H2}*{{a_h2}}*(1-{{a_h2}})*{{i1}}"),
-    _grad(4, f"{_DE_DA_H2}*{{a_h2}}*(1-{{a_h2}})*{{i2}}"),
-    _grad(5, f"{_DELTA_O1}*{{a_h1}}"),
-    _grad(6, f"{_DELTA_O1}*{{a_h2}}"),
-    _grad(7, f"{_DELTA_O2}*{{a_h1}}"),
-    _grad(8, f"{_DELTA_O2}*{{a_h2}}"),
-)
 
-BY_KEY: dict[str, Column] = {c.key: c for c in COLUMNS}
+def _bias(k: int, trained: bool) -> Column:
+    return Column(
+        key=f"b{k}",
+        label=f"b{k}",
+        formula=f"{{param:b{k}}}",
+        next_formula=f"{{prev:b{k}}}-{{eta}}*{{prev:dE_db{k}}}" if trained else None,
+        aliases=(f"bias{k}", f"bias {k}", f"b_{k}", f"bias b{k}"),
+    )
+
+
+def _bias_grad(k: int, expression: str) -> Column:
+    names = ("∂E/∂b{k}", "∂E_total/∂b{k}", "∂Etotal/∂b{k}", "dE/db{k}", "dE_total/db{k}", "dEtotal/db{k}")
+    return Column(
+        key=f"dE_db{k}",
+        label=f"∂E/∂b{k}",
+        formula=expression,
+        aliases=(*(n.format(k=k) for n in names), f"dE_db{k}", f"grad_b{k}", f"gradient b{k}"),
+    )
+
+
+def _sum(expression: str, biases: str, bias: str) -> str:
+    return expression if biases == "none" else f"{expression}+{{{bias}}}"
+
+
+def columns_for(biases: str = "none") -> tuple[Column, ...]:
+    """The column table of a network variant: biases "none" (the course's), "fixed" (Mazur's) or "trained".
+
+    With biases, b1 and b2 get columns (before the sums they enter) and h1, h2 / o1, o2 add them;
+    trained biases are updated like the weights and get their gradients' columns last.
+    """
+    if biases not in BIAS_MODES:
+        raise ValueError(f"biases must be one of {', '.join(BIAS_MODES)}, not {biases!r}")
+    trained = biases == "trained"
+    with_biases = biases != "none"
+    # δ_h1 and δ_h2, the hidden units' error signals, written out inline as the gradients are.
+    delta_h1 = f"{_DE_DA_H1}*{{a_h1}}*(1-{{a_h1}})"
+    delta_h2 = f"{_DE_DA_H2}*{{a_h2}}*(1-{{a_h2}})"
+    return (
+        Column(
+            "iteration",
+            "Iteration",
+            None,
+            aliases=("Iter", "Iteration #", "Step", "Epoch", "#"),
+            number_format="0",
+        ),
+        Column("t1", "t1", "{param:t1}", aliases=("target1", "target 1", "y1", "target_o1", "t_o1")),
+        Column("t2", "t2", "{param:t2}", aliases=("target2", "target 2", "y2", "target_o2", "t_o2")),
+        Column("i1", "i1", "{param:i1}", aliases=("x1", "input1", "input 1")),
+        Column("i2", "i2", "{param:i2}", aliases=("x2", "input2", "input 2")),
+        _weight(1),
+        _weight(2),
+        _weight(3),
+        _weight(4),
+        *((_bias(1, trained),) if with_biases else ()),
+        Column("h1", "h1", _sum("{w1}*{i1}+{w2}*{i2}", biases, "b1"), aliases=("net_h1", "net h1", "z_h1")),
+        Column(
+            "a_h1",
+            "a_h1",
+            _sig("{h1}"),
+            aliases=("out_h1", "out h1", "a(h1)", "σ(h1)", "ah1", "h1_out", "sigmoid(h1)"),
+        ),
+        Column("h2", "h2", _sum("{w3}*{i1}+{w4}*{i2}", biases, "b1"), aliases=("net_h2", "net h2", "z_h2")),
+        Column(
+            "a_h2",
+            "a_h2",
+            _sig("{h2}"),
+            aliases=("out_h2", "out h2", "a(h2)", "σ(h2)", "ah2", "h2_out", "sigmoid(h2)"),
+        ),
+        _weight(5),
+        _weight(6),
+        _weight(7),
+        _weight(8),
+        *((_bias(2, trained),) if with_biases else ()),
+        Column(
+            "o1", "o1", _sum("{w5}*{a_h1}+{w6}*{a_h2}", biases, "b2"), aliases=("net_o1", "net o1", "z_o1")
+        ),
+        Column(
+            "a_o1",
+            "a_o1",
+            _sig("{o1}"),
+            aliases=("out_o1", "out o1", "a(o1)", "σ(o1)", "ao1", "o1_out", "sigmoid(o1)"),
+        ),
+        Column(
+            "o2", "o2", _sum("{w7}*{a_h1}+{w8}*{a_h2}", biases, "b2"), aliases=("net_o2", "net o2", "z_o2")
+        ),
+        Column(
+            "a_o2",
+            "a_o2",
+            _sig("{o2}"),
+            aliases=("out_o2", "out o2", "a(o2)", "σ(o2)", "ao2", "o2_out", "sigmoid(o2)"),
+        ),
+        Column("E1", "E1", "0.5*({t1}-{a_o1})^2", aliases=("E_1", "E_o1", "Eo1", "E 1")),
+        Column("E2", "E2", "0.5*({t2}-{a_o2})^2", aliases=("E_2", "E_o2", "Eo2", "E 2")),
+        Column(
+            "E_total",
+            "E_total",
+            "{E1}+{E2}",
+            aliases=(
+                "E_tot",
+                "E_Total",
+                "E total",
+                "Etotal",
+                "E_TOTAL",
+                "Total Error",
+                "Error",
+                "Loss",
+                "E_tot(al)",
+                "E",
+                "E_t",
+            ),
+        ),
+        _grad(1, f"{delta_h1}*{{i1}}"),
+        _grad(2, f"{delta_h1}*{{i2}}"),
+        _grad(3, f"{delta_h2}*{{i1}}"),
+        _grad(4, f"{delta_h2}*{{i2}}"),
+        _grad(5, f"{_DELTA_O1}*{{a_h1}}"),
+        _grad(6, f"{_DELTA_O1}*{{a_h2}}"),
+        _grad(7, f"{_DELTA_O2}*{{a_h1}}"),
+        _grad(8, f"{_DELTA_O2}*{{a_h2}}"),
+        # A bias feeds both units of its layer, so its gradient sums both units' error signals.
+        *(
+            (_bias_grad(1, f"{delta_h1}+{delta_h2}"), _bias_grad(2, f"{_DELTA_O1}+{_DELTA_O2}"))
+            if trained
+            else ()
+        ),
+    )
+
+
+COLUMNS: tuple[Column, ...] = columns_for("none")
+# Every column of every variant (the trained one has them all), for looking up labels by key.
+ALL_COLUMNS: tuple[Column, ...] = columns_for("trained")
+
+BY_KEY: dict[str, Column] = {c.key: c for c in ALL_COLUMNS}
 INDEX: dict[str, int] = {c.key: i for i, c in enumerate(COLUMNS)}
 
 _PLACEHOLDER = re.compile(r"\{(?:(prev|param):)?(\w+)\}")
