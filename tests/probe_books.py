@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import openpyxl
 import xlsxwriter
 from formula_eval import evaluate
 from openpyxl.utils import get_column_letter
@@ -102,8 +103,20 @@ class Where:
 # Writing: cells (1-based (row, col) -> number, text or "=formula"), values saved with formulas
 
 
-def save(path, cells: dict, values_only: bool = False) -> None:
-    """Write the cells with xlsxwriter; each formula carries the value formula_eval computes for it."""
+def save(path, cells: dict, values_only: bool = False, writer: str = "xlsxwriter") -> None:
+    """Write the cells with xlsxwriter, each formula with the value formula_eval computes for it.
+
+    writer="openpyxl" saves the formulas without values, as openpyxl does (LibreOffice must
+    recalculate), so such a book may use functions formula_eval does not know.
+    """
+    if writer == "openpyxl":
+        book = openpyxl.Workbook()
+        book.active.title = "Backprop"
+        for (row, col), content in cells.items():
+            if content is not None:
+                book.active.cell(row=row, column=col, value=content)
+        book.save(path)
+        return
     cache: dict[tuple[int, int], float] = {}
 
     def value_of(sheet, row, col):
@@ -149,6 +162,7 @@ def write_table(
     rows: int = ROWS,
     values_only: bool = False,
     formula_rows: int | None = None,
+    writer: str = "xlsxwriter",
 ) -> Where:
     """One iteration table: header row, then `rows` data rows.
 
@@ -188,7 +202,7 @@ def write_table(
             else:
                 content = None
             cells[(row, 1 + n)] = content
-    save(path, cells, values_only=values_only)
+    save(path, cells, values_only=values_only, writer=writer)
     return where
 
 
@@ -289,6 +303,16 @@ def _w5_reads_row_above(R, r, f):
         f["dE_dw5"] = f"{delta_o1(R)}*{R('a_h1', -1)}"
 
 
+def _excel_functions(R, r, f):
+    """Right, spelled another way: EXP(x)/(1+EXP(x)), POWER, SUM, a leading minus."""
+    for a, z in (("a_h1", "h1"), ("a_h2", "h2"), ("a_o1", "o1"), ("a_o2", "o2")):
+        f[a] = f"EXP({R(z)})/(1+EXP({R(z)}))"
+    f["E1"] = f"POWER({R('t1')}-{R('a_o1')},2)/2"
+    f["E2"] = f"POWER({R('a_o2')}-{R('t2')},2)/2"
+    f["E_total"] = f"SUM({R('E1')}:{R('E2')})"
+    f["dE_dw5"] = f"-({R('t1')}-{R('a_o1')})*{R('a_o1')}*(1-{R('a_o1')})*{R('a_h1')}"
+
+
 def _loss_without_half(R, r, f):
     f["E1"] = f"({R('t1')}-{R('a_o1')})^2"
     f["E2"] = f"({R('t2')}-{R('a_o2')})^2"
@@ -315,6 +339,7 @@ def write_222(
     values_only: bool = False,
     formula_rows: int | None = None,
     rows: int = ROWS,
+    writer: str = "xlsxwriter",
 ) -> Where:
     """A 2-2-2 sheet in the classic column order; inputs as columns or as labelled cells above."""
     order, labelled = ORDER, {}
@@ -332,6 +357,7 @@ def write_222(
         rows=rows,
         values_only=values_only,
         formula_rows=formula_rows,
+        writer=writer,
     )
 
 
@@ -476,6 +502,23 @@ def _probes() -> dict:
     add("era-template", lambda p: write_template(p, ERA), Expect(INCOMPLETE))
     add("era-first-row-only", lambda p: write_222(p, ERA, rows=1), Expect(INCOMPLETE))
 
+    # Written by openpyxl without saved values: judged only after LibreOffice recalculates them.
+    add(
+        "lo-era-right-excel-functions",
+        lambda p: write_222(p, ERA, _excel_functions, writer="openpyxl"),
+        Expect(VERIFIED),
+    )
+    add(
+        "lo-era-w7-reads-t1",
+        lambda p: write_222(p, ERA, _excel_functions, _w7_reads_t1, writer="openpyxl"),
+        Expect(WRONG, "dE_dw7", 0, T1_T2),
+    )
+    add(
+        "lo-era-eta-typed-in",
+        lambda p: write_222(p, ERA, _eta_typed, writer="openpyxl"),
+        Expect(RIGHT_ONLY, words=(("η", "eta"), ("0.5",)), range_rows=(1, ROWS - 1)),
+    )
+
     # Gradient headers as course sheets spell them; a w3 mistake must be found in ∂E/∂w3 itself.
     for name, spelling in GRADIENT_SPELLINGS.items():
         headers = {f"dE_dw{k}": spelling.format(k=k) for k in range(1, 9)}
@@ -547,6 +590,7 @@ def _probes() -> dict:
 
 
 PROBES = _probes()
+LIBREOFFICE_ONLY = tuple(name for name in PROBES if name.startswith("lo-"))  # no saved values
 
 
 def write_all(folder) -> dict:
