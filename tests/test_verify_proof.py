@@ -265,3 +265,16 @@ def test_batch_exit_status_order(probes, names, status):
     done = run_verify(*(folder / f"{name}.xlsx" for name in names), "--engine", "cached", "--json")
     verdicts = [book["verdict"] for book in json.loads(done.stdout)["workbooks"]]
     assert done.returncode == status, verdicts
+
+
+@pytest.mark.parametrize("source", ["--help", "README.md"])
+def test_every_verdict_and_its_exit_status_is_documented(source):
+    if source == "--help":
+        text = run_verify("--help").stdout
+    else:
+        text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    text = " ".join(text.split())  # a verdict and its status may sit on two wrapped lines
+    for verdict, status in EXIT_STATUS.items():
+        name = re.escape(SHOUTED[verdict])
+        near = rf"{name}.{{0,80}}\b{status}\b|\b{status}\b.{{0,80}}{name}"
+        assert re.search(near, text, re.IGNORECASE), (source, SHOUTED[verdict], status)
