@@ -86,6 +86,7 @@ class Expect:
     also_verified: bool = False  # a biased sheet: VERIFIED once biases are supported
     range_rows: tuple[int, int] | None = None  # a range over these 0-based data rows must be named
     range_column: str | None = None  # ... starting in this key's column (None: any column)
+    wrong_columns: int = 1  # how many columns hold a wrong cell (one mistake, one column)
 
 
 @dataclass
@@ -534,6 +535,13 @@ def _probes() -> dict:
         lambda p: write_222(p, ERA, headers=nonsense),
         Expect(VERIFIED, words=((NONSENSE_HEADER,),)),
     )
+    several = {"a_h1": "col 11", "E_total": "col 24", "dE_dw3": NONSENSE_HEADER}
+    add("header-nonsense-several-right", lambda p: write_222(p, ERA, headers=several), Expect(VERIFIED))
+    add(
+        "header-nonsense-E2-reads-t1",
+        lambda p: write_222(p, ERA, _e2_reads_t1, headers={"E2": "col 23"}),
+        Expect(WRONG, "E2", 0, T1_T2),
+    )
     add(
         "header-nonsense-w3-mistake",
         lambda p: write_222(p, ERA, _w3_reads_a_h1_derivative, headers=nonsense),
@@ -561,7 +569,11 @@ def _probes() -> dict:
         cells(_w3_reads_a_h1_derivative),
         Expect(WRONG, "dE_dw3", 0, (("a_h1",), ("a_h2",))),
     )
-    add("diag-update-wrong-sign", cells(_update_wrong_sign), Expect(WRONG, "w1", 1, (("sign",),)))
+    add(
+        "diag-update-wrong-sign",
+        cells(_update_wrong_sign),
+        Expect(WRONG, "w1", 1, (("sign",),), wrong_columns=8),
+    )
     add("diag-w5-reads-row-above", cells(_w5_reads_row_above), Expect(WRONG, "dE_dw5", 1, (("row",),)))
 
     # Other networks.
