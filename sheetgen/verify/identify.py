@@ -1,0 +1,85 @@
+"""Identify a table's columns by what their formulas compute, not by their headers.
+
+A header the label table does not know (E∂w1, dw1, "delta o1", or anything else) still names a
+quantity when the column's formula proves to compute one at the random worlds of the proof. Each
+identification can make other formulas readable (a gradient reading a δ column), so it repeats
+until nothing new is found. A column already identified by its label is never re-read.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sheetgen.core import formula
+from sheetgen.core.columns import BY_KEY, COLUMNS
+from sheetgen.core.intermediates import LABELS as TERM_LABELS
+from sheetgen.core.tolerance import close
+from sheetgen.core.xlsx import column_letters
+from sheetgen.verify.proof import PROOF_TOL, Prover, Reader, TableProof, Unmapped, split_var
+from sheetgen.verify.tables import UPDATED
+
+
+def _candidate_keys(reader: Reader) -> list[str]:
+    """Quantities a column may compute, in the order a tie is resolved: the column table's first."""
+    at_zero = [split_var(name)[0] for name in reader.world(False).values if name.endswith("@0")]
+    ordered = [c.key for c in COLUMNS if c.key in at_zero and c.key != "iteration"]
+    ordered += [k for k in at_zero if k.startswith(UPDATED)]
+    ordered += [k for k in TERM_LABELS if k in at_zero]
+    ordered += [k for k in at_zero if k not in ordered]
+    return ordered
+
+
+def _unknown_columns(reader: Reader) -> list[int]:
+    """Columns with formulas in the table's rows that no header placed."""
+    table, sheet = reader.table, reader.sheet
+    probe_rows = set(table.rows[:2])
+    cols = {col for (row, col) in sheet.formulas if row in probe_rows}
+    return sorted(c for c in cols if c not in reader.col_keys)
+
+
+def _what_it_computes(reader: Reader, prover: Prover, col: int, keys: list[str]) -> str | None:
+    table = reader.table
+    index = 1 if len(table.rows) > 1 else 0
+    try:
+        tree = reader.form(table.rows[index], col)
+        got = prover.evaluate(tree, index == 0)
+    except (Unmapped, formula.Unsupported, formula.FormulaError, KeyError, ValueError):
+        return None
+    values = reader.world(index == 0).values
+    for key in keys:
+        expected = values.get(f"{key}@0")
+        if expected is not None and np.all(close(got, expected, PROOF_TOL)):
+            return key
+    return None
+
+
+def label(key: str) -> str:
+    if key in BY_KEY:
+        return BY_KEY[key].label
+    if key.startswith(UPDATED):
+        return f"{key.removeprefix(UPDATED)} new"
+    return TERM_LABELS.get(key, key)
+
+
+def identify_columns(reader: Reader, prover: Prover, result: TableProof) -> None:
+    """Add every column whose formula proves to compute a quantity to the reader (and the table)."""
+    table, sheet = reader.table, reader.sheet
+    keys = _candidate_keys(reader)
+    progress = True
+    while progress:
+        progress = False
+        for col in _unknown_columns(reader):
+            key = _what_it_computes(reader, prover, col, keys)
+            if key is None:
+                continue
+            header = sheet.values.get((table.header_row, col))
+            header = header.strip() if isinstance(header, str) else ""
+            reader.col_keys[col] = key
+            reader.forget_forms()
+            result.identified.append((header or "(no header)", column_letters(col), label(key)))
+            if (key in BY_KEY or key.startswith(UPDATED)) and key not in table.columns:
+                table.columns[key] = col
+                table.headers[key] = header or label(key)
+            elif key not in BY_KEY and not key.startswith(UPDATED):
+                result.extra_columns[col] = key
+            progress = True

@@ -1,0 +1,567 @@
+"""Prove that a table's formulas compute their quantities for any inputs, not only at the sheet's numbers.
+
+A value check at the sheet's own inputs cannot tell E2 = ½(t2 − a_o2)² from ½(t1 − a_o2)² when
+t1 = t2. So each formula is also read as what it computes:
+  * every reference becomes a quantity: a cell of the table is (column key, row offset), written
+    "a_h1@0" (same row) or "w1@-1" (row above); the table's η cell is "η"; a labelled input or
+    initial weight anywhere in the book is "param:i1"; an unlabelled number cell is the input whose
+    value it holds when exactly one does, else a named constant; a formula cell outside the table is
+    inlined (a few levels deep);
+  * cells whose formulas are equal relative to themselves share one form (a column filled down
+    has one or two), so the proof runs once per form;
+  * a form is proven when, at K random points ("worlds") where every free quantity has its own
+    value (inputs and targets distinct in (0, 1), weights in [−1, 1], η in [0.1, 2]), it equals
+    the oracle's value of the cell's quantity. In a row after the first, the row's weights are the
+    row above's updated by its gradients, as training does; the first row's weights are free.
+A form that fails may still hold the sheet's numbers typed in where a cell should be read (η as
+0.5): when putting quantities back in place of such literals proves it, the cell is right only at
+its numbers. The free quantities are oracle.evaluate's arguments, whatever they are.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sheetgen.core import formula, oracle
+from sheetgen.core.intermediates import intermediates
+from sheetgen.core.tolerance import close
+from sheetgen.core.xlsx import Book, address, column_letters
+from sheetgen.verify.tables import UPDATED, Table
+
+K_WORLDS = 6
+PROOF_TOL = 1e-9
+INLINE_DEPTH = 4
+MAX_LITERAL_CHOICES = 256
+OFFSETS = range(-2, 3)  # row offsets a world holds: two rows above to two below
+ETA = "η"
+
+
+def free_names() -> list[str]:
+    """The oracle's free variables (inputs, targets, initial weights, and whatever it gains later)."""
+    return list(inspect.signature(oracle.evaluate).parameters)
+
+
+def optional_names() -> dict[str, float]:
+    """Free variables with a default (biases): a network without them holds them at that value."""
+    parameters = inspect.signature(oracle.evaluate).parameters.values()
+    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
+
+
+def with_gradient() -> list[str]:
+    """The free variables the oracle gives a gradient dE_d<name> of (what training may update)."""
+    names = free_names()
+    probe = oracle.evaluate(**{n: 0.3 for n in names})
+    return [n for n in names if f"dE_d{n}" in probe]
+
+
+def var(key: str, offset: int) -> str:
+    return f"{key}@{offset}"
+
+
+def split_var(name: str) -> tuple[str, int] | None:
+    key, at, offset = name.rpartition("@")
+    if not at:
+        return None
+    try:
+        return key, int(offset)
+    except ValueError:
+        return None
+
+
+@dataclass
+class World:
+    """K random points: every quantity's value, keyed as the forms name them."""
+
+    first: bool  # True: the row is the table's first (its weights are free, nothing above it)
+    values: dict[str, np.ndarray]
+    free: dict[str, np.ndarray]  # the free quantities of the row, for reports
+    trained: tuple[str, ...]
+    fixed: tuple[str, ...]
+
+
+def make_world(first: bool, absent=(), trained=None, k: int = K_WORLDS, seed: int = 20240611) -> World:
+    """The worlds of a network: `absent` free variables held at their defaults (no biases), `trained`
+    the ones updated from row to row (default: all with a gradient but the absent)."""
+    rng = np.random.default_rng(seed + int(first))
+    names = [n for n in free_names() if n not in absent]
+    defaults = {n: v for n, v in optional_names().items() if n in absent}
+    graded = with_gradient()
+    trained = tuple(n for n in names if n in graded) if trained is None else tuple(trained)
+    fixed = tuple(n for n in names if n not in trained)
+    eta = rng.uniform(0.1, 2.0, k)
+    fixed_values = {
+        n: rng.uniform(-1.0, 1.0, k) if n in graded else rng.uniform(0.05, 0.95, k) for n in fixed
+    }
+    params = {n: rng.uniform(-1.0, 1.0, k) for n in trained}
+    values: dict[str, np.ndarray] = {ETA: eta}
+    free = {ETA: eta, **fixed_values}
+    with np.errstate(all="ignore"):
+        for offset in OFFSETS if not first else range(0, OFFSETS.stop):
+            if offset == 0:
+                free.update(params)
+            out = oracle.evaluate(**fixed_values, **params, **defaults)
+            out.update(intermediates(out))
+            updated = {n: params[n] - eta * out[f"dE_d{n}"] for n in trained}
+            for key, value in out.items():
+                values[var(key, offset)] = np.broadcast_to(np.asarray(value, dtype=np.float64), (k,))
+            for n in trained:
+                values[var(UPDATED + n, offset)] = updated[n]
+            params = updated
+    for n in fixed:
+        values[f"param:{n}"] = fixed_values[n]
+    for n in trained:  # an initial weight is the row's own weight only in the first row
+        values[f"param:{n}"] = values[var(n, 0)] if first else rng.uniform(-1.0, 1.0, k)
+    return World(first, values, free, trained, fixed)
+
+
+_WORLDS: dict[tuple, World] = {}
+
+
+def world(first: bool, absent=(), trained=None) -> World:
+    key = (first, tuple(absent), None if trained is None else tuple(trained))
+    if key not in _WORLDS:
+        _WORLDS[key] = make_world(first, tuple(absent), trained)
+    return _WORLDS[key]
+
+
+def network_of(table: Table, params: dict[tuple, str]) -> tuple[tuple, tuple]:
+    """(absent, trained) free variables of a table's network.
+
+    An optional variable (a bias) with no column and no labelled cell is absent: held at its
+    default. One with a column is trained when the table has its gradient column, else fixed.
+    """
+    labelled = {name.removeprefix("param:") for name in params.values()} | set(table.params)
+    absent = tuple(n for n in optional_names() if n not in table.columns and n not in labelled)
+    trained = tuple(
+        n
+        for n in with_gradient()
+        if n not in absent and (n not in optional_names() or f"dE_d{n}" in table.columns)
+    )
+    return absent, trained
+
+
+class Unmapped(Exception):
+    """A reference that maps to no quantity (text, another table, an unidentified column)."""
+
+
+@dataclass
+class Unproven:
+    """Cells right only at the sheet's numbers (the verify result interface)."""
+
+    sheet: str
+    cells: str  # a range text like "F6:M105"
+    label: str
+    kind: str  # "values": typed values where formulas belong; "constant": a number typed for a cell
+    constant: float | None
+    quantity: str | None
+    message: str
+
+
+@dataclass
+class Outcome:
+    """What proving one form found."""
+
+    status: str  # "proven", "constant", "wrong", "unmapped"
+    literals: tuple = ()  # for "constant": ((value, quantity name), ...)
+    world_index: int = 0  # for "wrong": a world where it differs
+    computed: float = float("nan")
+    expected: float = float("nan")
+    detail: str = ""
+
+
+@dataclass
+class CellForm:
+    key: str
+    index: int  # row index in the table
+    row: int
+    col: int
+    text: str
+    form: object | None  # the tree with quantities, None when unmapped
+    outcome: Outcome
+
+
+@dataclass
+class TableProof:
+    failures: list[CellForm] = field(default_factory=list)  # first failing cell of each column
+    unmapped: list[CellForm] = field(default_factory=list)  # first unmappable cell of each column
+    unproven: list[Unproven] = field(default_factory=list)
+    forms: int = 0
+    proven_cells: int = 0
+    identified: list[tuple[str, str, str]] = field(default_factory=list)
+    extra_columns: dict[int, str] = field(default_factory=dict)  # col -> intermediate key
+
+
+def label_of(name: str, table: Table | None = None) -> str:
+    """How a report names a quantity variable: 'a_h1', 'w1 of the row above', 'η', 'i1'."""
+    from sheetgen.core.columns import BY_KEY
+    from sheetgen.core.intermediates import LABELS
+
+    if name == ETA:
+        return ETA
+    if name.startswith("param:"):
+        return name.removeprefix("param:")
+    if name.startswith("cell:"):
+        return name.removeprefix("cell:")
+    parts = split_var(name)
+    if parts is None:
+        return name
+    key, offset = parts
+    if key.startswith(UPDATED):
+        shown = f"{key.removeprefix(UPDATED)} new"
+    elif table is not None and key in table.headers:
+        shown = table.headers[key]
+    elif key in BY_KEY:
+        shown = BY_KEY[key].label
+    else:
+        shown = LABELS.get(key, key)
+    where = {0: "", -1: " of the row above", 1: " of the row below"}.get(offset, f" of row {offset:+d}")
+    return shown + where
+
+
+class Reader:
+    """Turns a table cell's formula into its form: the tree with every reference a quantity."""
+
+    def __init__(self, book: Book, table: Table, header_cells: set, params: dict[tuple, str]):
+        self.book, self.table = book, table
+        self.sheet = book.sheet(table.sheet)
+        self.index = {row: i for i, row in enumerate(table.rows)}
+        self.col_keys = {col: key for key, col in table.columns.items() if key != "iteration"}
+        self.header_cells = header_cells
+        self.params = params  # (sheet, row, col) -> "param:<name>"
+        self.eta_cell = _eta_cell(table)
+        self.network = network_of(table, params)
+        self.constants: dict[str, float] = {}
+        self._shapes: dict[str, tuple] = {}
+        self._forms: dict[tuple, object] = {}
+        self.inputs_by_value = self._input_values()
+
+    def world(self, first: bool) -> World:
+        return world(first, *self.network)
+
+    def _input_values(self) -> list[tuple[str, float]]:
+        """(quantity, the sheet's value) of the row-independent inputs: η and the fixed inputs."""
+        found = []
+        if self.table.eta is not None:
+            found.append((ETA, self.table.eta))
+        for name in self.world(True).fixed:
+            value = self.table.params.get(name)
+            if value is None and name in self.table.columns and self.table.rows:
+                raw = self.sheet.values.get((self.table.rows[0], self.table.columns[name]))
+                value = raw if isinstance(raw, float) else None
+            if value is not None:
+                found.append((f"param:{name}", value))
+        return found
+
+    def forget_forms(self) -> None:
+        """Drop the cached forms: a column was identified, so references to it now mean a quantity."""
+        self._forms.clear()
+
+    def form(self, row: int, col: int):
+        """The form of the formula in (row, col), or raise Unmapped / formula.FormulaError."""
+        text = self.sheet.formula(row, col)
+        shape = formula.shape(text, row, col)
+        info = self._shapes.get(shape)
+        if info is None:
+            tree = formula.parse(text)
+            refs = [r for r in formula.references(tree) if not r.row_abs]
+            info = (tree, row, col, sorted({r.row - row for r in refs}))
+            self._shapes[shape] = info
+        tree, rep_row, rep_col, offsets = info
+        inside = tuple(row + d in self.index for d in offsets)
+        key = (shape, col, inside, self.index[row] == 0)
+        if key not in self._forms:
+            try:
+                self._forms[key] = self._map(tree, row - rep_row, col - rep_col, self.index[row], 0)
+            except (Unmapped, formula.Unsupported, formula.FormulaError) as error:
+                self._forms[key] = error
+        found = self._forms[key]
+        if isinstance(found, Exception):
+            raise found
+        return found
+
+    def _map(self, tree, drow: int, dcol: int, at: int, depth: int, sheet: str | None = None):
+        """The tree with every cell reference replaced by its quantity (a Var, or an inlined form)."""
+        own = sheet or self.table.sheet
+
+        def change(node):
+            if isinstance(node, formula.Ref):
+                row = node.row if node.row_abs else node.row + drow
+                col = node.col if node.col_abs else node.col + dcol
+                return self.quantity(node.sheet or own, row, col, at, depth)
+            if isinstance(node, formula.Call) and any(isinstance(a, formula.Area) for a in node.args):
+                if node.name not in formula.FUNCTIONS or not formula.FUNCTIONS[node.name][3]:
+                    raise formula.Unsupported(f"a range inside {node.name}")
+                args = []
+                for arg in node.args:
+                    cells = arg.cells() if isinstance(arg, formula.Area) else [arg]
+                    args.extend(change(c) if isinstance(c, formula.Ref) else c for c in cells)
+                return formula.Call(node.name, tuple(args))
+            return None
+
+        return formula.transform(tree, change)
+
+    def quantity(self, sheet: str, row: int, col: int, at: int, depth: int):
+        table = self.table
+        if sheet == table.sheet and row in self.index:
+            key = self.col_keys.get(col)
+            offset = self.index[row] - at
+            if key is not None:
+                return formula.Var(var(key, offset))
+            if (sheet, row, col) not in self.params:
+                return formula.Var(f"?{column_letters(col)}@{offset}")  # a column not identified (yet)
+        where = (sheet, row, col)
+        if where == self.eta_cell:
+            return formula.Var(ETA)
+        if where in self.params:
+            return formula.Var(self.params[where])
+        other = self.book.sheet(sheet)
+        if other is None:
+            raise Unmapped(f"sheet '{sheet}' does not exist")
+        text = other.formula(row, col)
+        if text is not None:
+            if depth >= INLINE_DEPTH:
+                raise Unmapped(f"'{sheet}'!{address(row, col)} nests formulas too deeply")
+            return self._map(formula.parse(text), 0, 0, at, depth + 1, sheet)
+        value = other.values.get((row, col))
+        if value is None or value == "":
+            value = 0.0  # a spreadsheet reads an empty cell as 0
+        if not isinstance(value, float):
+            raise Unmapped(f"'{sheet}'!{address(row, col)} holds {str(value)[:30]!r}, not a number")
+        same = [name for name, v in self.inputs_by_value if close(value, v, 1e-12)]
+        if len(same) == 1:  # an unlabelled cell holding an input's value: it is that input's cell
+            return formula.Var(same[0])
+        name = f"cell:'{sheet}'!{address(row, col)}"
+        self.constants[name] = value
+        return formula.Var(name)
+
+
+def _eta_cell(table: Table) -> tuple | None:
+    """(sheet, row, col) of the table's η cell, when η was read from a cell of its own."""
+    source = table.eta_source
+    if not source.startswith("cell ") or "(" in source:
+        return None  # "cell D2 ('η = 0.5')": η written inside a label, no cell to read
+    try:
+        ref = formula.parse(source.removeprefix("cell ").split()[0])
+    except formula.FormulaError:
+        return None
+    return (table.sheet, ref.row, ref.col) if isinstance(ref, formula.Ref) else None
+
+
+def parameter_cells(book: Book, header_cells: set) -> dict[tuple, str]:
+    """(sheet, row, col) -> 'param:<name>' for every labelled input or initial-weight value cell."""
+    from sheetgen.verify.tables import lookup
+
+    names = set(free_names())
+    found: dict[tuple, str] = {}
+    for sheet in book.sheets:
+        for (row, col), value in sheet.values.items():
+            if not isinstance(value, str) or len(value) > 30 or (sheet.name, row, col) in header_cells:
+                continue
+            key = lookup(value)
+            if key not in names:
+                continue
+            for spot in ((row, col + 1), (row, col + 2), (row + 1, col)):
+                if isinstance(sheet.values.get(spot), float):
+                    found.setdefault((sheet.name, *spot), f"param:{key}")
+                    break
+                if sheet.values.get(spot) not in (None, ""):
+                    continue
+    return found
+
+
+# --- proving ----------------------------------------------------------------------------------
+
+
+class Prover:
+    """Proves forms against the oracle at the random worlds; caches by form."""
+
+    def __init__(self, reader: Reader):
+        self.reader = reader
+        self._cache: dict[tuple, Outcome] = {}
+        self._compiled: dict[object, object] = {}
+
+    def evaluate(self, tree, first: bool):
+        env = self.reader.world(first).values
+        if self.reader.constants:
+            env = {**env, **{k: np.full(K_WORLDS, v) for k, v in self.reader.constants.items()}}
+        compiled = self._compiled.get(tree)
+        if compiled is None:
+            compiled = self._compiled[tree] = formula.compile_tree(tree)
+        with np.errstate(all="ignore"):
+            return np.broadcast_to(np.asarray(compiled(env), dtype=np.float64), (K_WORLDS,))
+
+    def expected(self, key: str, first: bool) -> np.ndarray:
+        return self.reader.world(first).values[var(key, 0)]
+
+    def holds(self, tree, key: str, first: bool) -> bool:
+        try:
+            got = self.evaluate(tree, first)
+        except (KeyError, formula.Unsupported):
+            return False
+        return bool(np.all(close(got, self.expected(key, first), PROOF_TOL)))
+
+    def prove(self, tree, key: str, first: bool) -> Outcome:
+        cached = self._cache.get((tree, key, first))
+        if cached is None:
+            cached = self._cache[(tree, key, first)] = self._prove(tree, key, first)
+        return cached
+
+    def _prove(self, tree, key: str, first: bool) -> Outcome:
+        try:
+            got = self.evaluate(tree, first)
+        except KeyError as missing:
+            name = missing.args[0]
+            what = (
+                f"column {name[1:].split('@')[0]} (not identified)"
+                if str(name).startswith("?")
+                else label_of(str(name))
+            )
+            return Outcome("unmapped", detail=f"reads {what}, which is no quantity of this network")
+        except formula.Unsupported as error:
+            return Outcome("unmapped", detail=f"cannot be computed here: {error}")
+        expected = self.expected(key, first)
+        ok = close(got, expected, PROOF_TOL)
+        if np.all(ok):
+            return Outcome("proven")
+        literals = self._typed_inputs(tree, key, first)
+        if literals is not None:
+            return Outcome("constant", literals=literals)
+        j = int(np.argmin(ok))
+        return Outcome("wrong", world_index=j, computed=float(got[j]), expected=float(expected[j]))
+
+    def _typed_inputs(self, tree, key: str, first: bool):
+        """Literals that, read as the inputs whose sheet values they are, make the form right."""
+        candidates = list(self.reader.inputs_by_value)
+        if first:
+            sheet, table = self.reader.sheet, self.reader.table
+            for name in self.reader.world(True).trained:
+                col = table.columns.get(name)
+                value = sheet.values.get((table.rows[0], col)) if col else None
+                if isinstance(value, float):
+                    candidates.append((var(name, 0), value))
+        numbers = sorted({n.value for n in formula.walk(tree) if isinstance(n, formula.Num)})
+        options = []
+        for number in numbers:
+            same = [name for name, v in candidates if close(number, v, 1e-12)]
+            options.append([None, *same])
+        if not any(len(o) > 1 for o in options):
+            return None
+        choices = itertools.islice(itertools.product(*options), MAX_LITERAL_CHOICES)
+        for choice in choices:
+            mapping = {n: name for n, name in zip(numbers, choice, strict=True) if name}
+            if not mapping:
+                continue
+            changed = formula.transform(
+                tree,
+                lambda node, mapping=mapping: (
+                    formula.Var(mapping[node.value])
+                    if isinstance(node, formula.Num) and node.value in mapping
+                    else None
+                ),
+            )
+            if self.holds(changed, key, first):
+                return tuple(sorted(mapping.items()))
+        return None
+
+
+def _range_text(cells: list[tuple[int, int]]) -> str:
+    rows = [r for r, _ in cells]
+    cols = [c for _, c in cells]
+    first, last = address(min(rows), min(cols)), address(max(rows), max(cols))
+    return first if first == last else f"{first}:{last}"
+
+
+def needs_formula(key: str, index: int, trained: list[str], fixed: list[str]) -> bool:
+    """Whether a typed value in this cell is a value where a formula belongs."""
+    if key in fixed:
+        return False  # inputs and targets may be typed in every row
+    if key in trained:
+        return index > 0  # the first row's weights are the inputs
+    return True
+
+
+def prove_table(
+    book: Book, table: Table, header_cells: set, params: dict[tuple, str] | None = None, identify=True
+) -> TableProof:
+    """Prove every computed cell of `table` (see the module's docstring)."""
+    if params is None:
+        params = parameter_cells(book, header_cells)
+    reader = Reader(book, table, header_cells, params)
+    prover = Prover(reader)
+    result = TableProof()
+    if identify:
+        from sheetgen.verify.identify import identify_columns
+
+        identify_columns(reader, prover, result)
+    w = reader.world(True)
+    sheet = reader.sheet
+    values_cells: dict[str, list[tuple[int, int]]] = {}
+    typed: dict[tuple, list[tuple[int, int]]] = {}
+    forms: set = set()
+    for col, key in sorted(reader.col_keys.items()):
+        failed = unmapped = False
+        for index, row in enumerate(table.rows):
+            text = sheet.formula(row, col) if (row, col) in sheet.formulas else None
+            if text is None:
+                value = sheet.values.get((row, col))
+                if value not in (None, "") and needs_formula(key, index, w.trained, w.fixed):
+                    values_cells.setdefault(key, []).append((row, col))
+                continue
+            try:
+                tree = reader.form(row, col)
+            except (Unmapped, formula.Unsupported, formula.FormulaError) as error:
+                if not unmapped:
+                    result.unmapped.append(
+                        CellForm(key, index, row, col, text, None, Outcome("unmapped", detail=str(error)))
+                    )
+                    unmapped = True
+                continue
+            forms.add((tree, key, index == 0))
+            outcome = prover.prove(tree, key, index == 0)
+            if outcome.status == "proven":
+                result.proven_cells += 1
+            elif outcome.status == "constant":
+                for value, name in outcome.literals:
+                    typed.setdefault((value, name), []).append((row, col))
+            elif outcome.status == "unmapped":
+                if not unmapped:
+                    result.unmapped.append(CellForm(key, index, row, col, text, tree, outcome))
+                    unmapped = True
+            elif not failed:
+                result.failures.append(CellForm(key, index, row, col, text, tree, outcome))
+                failed = True
+    result.forms = len(forms)
+    name = table.sheet
+    for key, cells in values_cells.items():
+        label = table.headers.get(key, key)
+        text = _range_text(cells)
+        result.unproven.append(
+            Unproven(
+                name,
+                text,
+                label,
+                "values",
+                None,
+                None,
+                f"typed values where formulas belong in '{name}'!{text} ({label}): nothing to prove",
+            )
+        )
+    for (value, quantity), cells in typed.items():
+        text = _range_text(cells)
+        shown = label_of(quantity, table)
+        result.unproven.append(
+            Unproven(
+                name,
+                text,
+                shown,
+                "constant",
+                value,
+                shown,
+                f"{shown} typed in as {value:g} in '{name}'!{text}: editing {shown} changes nothing",
+            )
+        )
+    return result
