@@ -105,9 +105,9 @@ def recalculated(probes, soffice):
 
 
 def texts(entry) -> list[str]:
-    """Every string in a workbook's JSON entry but its file name (which holds the probe's name)."""
+    """Every string in a workbook's JSON entry but those that name η or the file (and so the probe)."""
     if isinstance(entry, dict):
-        return [t for key, value in entry.items() if key != "file" for t in texts(value)]
+        return [t for key, value in entry.items() if key not in ("file", "eta_note") for t in texts(value)]
     if isinstance(entry, list | tuple):
         return [t for value in entry for t in texts(value)]
     return [entry] if isinstance(entry, str) else []
