@@ -1,7 +1,9 @@
-"""Draw the network diagram of the Equations sheet into sheetgen/build/assets/network.png.
+"""Draw the network diagrams of the Equations sheet into sheetgen/build/assets/.
 
-The PNG is committed, so building a workbook never imports matplotlib (which would
-cost more than the whole build). Re-draw it after changing this file:
+network.png is the course's network; network_biases.png adds Mazur's biases (b1 into both
+hidden units, b2 into both outputs). The PNGs are committed, so building a workbook never
+imports matplotlib (which would cost more than the whole build). Re-draw them after changing
+this file:
 
     python tools/draw_diagram.py
 """
@@ -11,7 +13,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-ASSET = Path(__file__).resolve().parent.parent / "sheetgen" / "build" / "assets" / "network.png"
+ASSETS = Path(__file__).resolve().parent.parent / "sheetgen" / "build" / "assets"
+ASSET = ASSETS / "network.png"
+ASSET_WITH_BIASES = ASSETS / "network_biases.png"
 WIDTH_PX, HEIGHT_PX, DPI = 900, 480, 100
 
 # Node centres in axes units (x grows left to right through the layers).
@@ -54,10 +58,13 @@ EDGES = [
     ("E1", "E_total", None),
     ("E2", "E_total", None),
 ]
-COLOURS = {"i": "#DDEBF7", "h": "#E2EFDA", "o": "#FCE4D6", "E": "#FFF2CC"}
+COLOURS = {"i": "#DDEBF7", "h": "#E2EFDA", "o": "#FCE4D6", "E": "#FFF2CC", "b": "#EDEDED"}
+# Each bias sits between the two units it feeds, where no weight edge passes.
+BIAS_NODES = {"b1": (3.0, 2.0), "b2": (5.6, 2.0)}
+BIAS_EDGES = [("b1", "h1"), ("b1", "h2"), ("b2", "o1"), ("b2", "o2")]
 
 
-def draw(path: str | Path = ASSET) -> Path:
+def draw(path: str | Path = ASSET, biases: bool = False) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -99,6 +106,26 @@ def draw(path: str | Path = ASSET) -> Path:
                 color="#1F4E79",
                 bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none"},
             )
+    if biases:
+        for start, end in BIAS_EDGES:
+            (x, y0), (_, y1) = BIAS_NODES[start], NODES[end]
+            toward = 1 if y1 > y0 else -1
+            ax.annotate(
+                "",
+                xy=(x, y1 - toward * 0.32),
+                xytext=(x, y0 + toward * 0.25),
+                arrowprops={"arrowstyle": "-|>", "color": "#808080", "linewidth": 1.1, "linestyle": "--"},
+            )
+        for key, (x, y) in BIAS_NODES.items():
+            ax.text(
+                x,
+                y,
+                f"bias {key}",
+                fontsize=11,
+                ha="center",
+                va="center",
+                bbox={**box, "facecolor": COLOURS["b"]},
+            )
     for key, (x, y) in NODES.items():
         ax.text(
             x,
@@ -110,17 +137,19 @@ def draw(path: str | Path = ASSET) -> Path:
             bbox={**box, "facecolor": COLOURS[key[0]]},
         )
 
-    ax.text(0.6, 4.15, "inputs", ha="center", fontsize=11, style="italic")
-    ax.text(3.0, 4.15, "hidden layer: a_h = σ(h)", ha="center", fontsize=11, style="italic")
-    ax.text(5.6, 4.15, "output layer: a_o = σ(o)", ha="center", fontsize=11, style="italic")
-    ax.text(8.0, 4.15, "errors (targets t1, t2)", ha="center", fontsize=11, style="italic")
+    label_y = 4.15
+    ax.text(0.6, label_y, "inputs", ha="center", fontsize=11, style="italic")
+    ax.text(3.0, label_y, "hidden layer: a_h = σ(h)", ha="center", fontsize=11, style="italic")
+    ax.text(5.6, label_y, "output layer: a_o = σ(o)", ha="center", fontsize=11, style="italic")
+    ax.text(8.0, label_y, "errors (targets t1, t2)", ha="center", fontsize=11, style="italic")
+    b1, b2 = (" + b1", " + b2") if biases else ("", "")
     ax.text(
         5.4,
         0.05,
-        "h1 = w1·i1 + w2·i2   h2 = w3·i1 + w4·i2   o1 = w5·a_h1 + w6·a_h2   "
-        "o2 = w7·a_h1 + w8·a_h2   σ(x) = 1/(1 + e^(−x))",
+        f"h1 = w1·i1 + w2·i2{b1}   h2 = w3·i1 + w4·i2{b1}   o1 = w5·a_h1 + w6·a_h2{b2}   "
+        f"o2 = w7·a_h1 + w8·a_h2{b2}   σ(x) = 1/(1 + e^(−x))",
         ha="center",
-        fontsize=10,
+        fontsize=8.8 if biases else 10,
         color="#404040",
     )
 
@@ -132,4 +161,8 @@ def draw(path: str | Path = ASSET) -> Path:
 
 
 if __name__ == "__main__":
-    print(f"wrote {draw(sys.argv[1] if len(sys.argv) > 1 else ASSET)}")
+    if len(sys.argv) > 1:  # one diagram to a path of your choice: draw_diagram.py PATH [--biases]
+        print(f"wrote {draw(sys.argv[1], biases='--biases' in sys.argv[2:])}")
+    else:
+        print(f"wrote {draw(ASSET)}")
+        print(f"wrote {draw(ASSET_WITH_BIASES, biases=True)}")
