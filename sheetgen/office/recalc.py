@@ -9,7 +9,11 @@ LibreOffice 7.4 has traps, each handled here:
   * a user profile in use (or half-written by a crashed run) changes its behaviour, so every
     call gets a fresh throw-away profile in a temporary folder;
   * `soffice --convert-to` exits 0 even when a conversion failed, so each output is checked.
-Starting soffice costs a few seconds, so many files go through one process, in order.
+  * documents may carry macros: the profile disables macro execution outright, so a submitted
+    .xlsm or .xls is read, never run.
+Starting soffice costs a few seconds, so many files go through one process, in order; a class's
+batch may be split over several processes (ParallelBatch), each with its own profile.
+LibreOffice also converts what it can open (.ods, legacy .xls) to .xlsx in the same run.
 """
 
 from __future__ import annotations
@@ -31,13 +35,18 @@ START_SECONDS = 90  # profile creation and start-up, generous for a loaded 2-cor
 SECONDS_PER_FILE = 20  # a 6 x 100 workbook takes about 1 s; a 10,000-row sheet about 15 s
 SECONDS_PER_MIB = 10  # per MiB of compressed input, for the rare very large book
 
+# Recalculation modes: 0 always recalculate on load, 1 never (keep the values as saved).
 _PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
 <oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema"
  xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
 <item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="OOXMLRecalcMode" oor:op="fuse">\
-<value>0</value></prop></item>
+<value>{mode}</value></prop></item>
 <item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="ODFRecalcMode" oor:op="fuse">\
-<value>0</value></prop></item>
+<value>{mode}</value></prop></item>
+<item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="DisableMacrosExecution" \
+oor:op="fuse"><value>true</value></prop></item>
+<item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="MacroSecurityLevel" \
+oor:op="fuse"><value>3</value></prop></item>
 <item oor:path="/org.openoffice.Office.Calc/Formula/Calculation">\
 <prop oor:name="UseThreadedCalculationForFormulaGroups" oor:op="fuse"><value>false</value></prop></item>
 <item oor:path="/org.openoffice.Office.Common/Misc"><prop oor:name="FirstRun" oor:op="fuse">\
@@ -68,11 +77,15 @@ def require_soffice() -> str:
     return soffice
 
 
-def make_profile(folder: Path) -> str:
-    """Write a throw-away LibreOffice profile into `folder`; return its -env:UserInstallation URL."""
+def make_profile(folder: Path, *, recalculate: bool = True) -> str:
+    """Write a throw-away LibreOffice profile into `folder`; return its -env:UserInstallation URL.
+
+    recalculate=False keeps the values as saved (a plain format conversion).
+    """
     user = folder / "user"
     user.mkdir(parents=True, exist_ok=True)
-    (user / "registrymodifications.xcu").write_text(_PROFILE, encoding="utf-8")
+    profile = _PROFILE.replace("{mode}", "0" if recalculate else "1")
+    (user / "registrymodifications.xcu").write_text(profile, encoding="utf-8")
     return folder.resolve().as_uri()
 
 
@@ -98,6 +111,7 @@ class Batch:
         convert_to: str = "xlsx",
         suffix: str = ".xlsx",
         timeout: float | None = None,
+        recalculate: bool = True,
     ):
         soffice = require_soffice()
         self.paths = [Path(p) for p in paths]
@@ -122,7 +136,7 @@ class Batch:
         self.deadline = time.monotonic() + self.timeout
         command = [
             soffice,
-            f"-env:UserInstallation={make_profile(self._work / 'profile')}",
+            f"-env:UserInstallation={make_profile(self._work / 'profile', recalculate=recalculate)}",
             "--headless",
             "--norestore",
             "--nologo",
@@ -186,8 +200,11 @@ class Batch:
             self.process.kill()
         self.process.wait()
 
-    def crashed(self) -> bool:
-        """soffice died (a signal or an error status) rather than finishing or being timed out."""
+    def crashed(self, index: int | None = None) -> bool:
+        """soffice died (a signal or an error status) rather than finishing or being timed out.
+
+        `index` is accepted (and ignored) so a Batch and a ParallelBatch answer the same call.
+        """
         return not self.timed_out and self.process.poll() not in (None, 0)
 
     def failure(self, index: int) -> str:
@@ -201,6 +218,68 @@ class Batch:
             self._kill()
         self._log.close()
         shutil.rmtree(self._work, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def default_jobs() -> int:
+    """The cores this process may use: the default number of soffice processes for a batch."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+class ParallelBatch:
+    """A batch split over `jobs` soffice processes, each with its own profile and output folder.
+
+    Book i goes to process i mod jobs, so the outputs arrive roughly in input order and the
+    caller can check book i while the processes work on the books after it. Same calls as Batch;
+    crashed(i) and failure(i) speak of the process that held book i.
+    """
+
+    def __init__(self, paths: list[Path], outdir: Path, *, jobs: int = 1, **options):
+        self.paths = [Path(p) for p in paths]
+        self.jobs = max(1, min(jobs, len(self.paths)))
+        self.batches: list[Batch] = []
+        try:
+            for job in range(self.jobs):
+                share = self.paths[job :: self.jobs]
+                self.batches.append(Batch(share, Path(outdir) / f"job{job}", **options))
+        except BaseException:
+            self.close()
+            raise
+
+    def _place(self, index: int) -> tuple[Batch, int]:
+        return self.batches[index % self.jobs], index // self.jobs
+
+    def output(self, index: int) -> Path | None:
+        batch, position = self._place(index)
+        return batch.output(position)
+
+    def crashed(self, index: int | None = None) -> bool:
+        if index is None:
+            return any(b.crashed() for b in self.batches)
+        return self._place(index)[0].crashed()
+
+    def failure(self, index: int) -> str:
+        batch, position = self._place(index)
+        return batch.failure(position)
+
+    def timed_out_for(self, index: int) -> bool:
+        batch, position = self._place(index)
+        return batch.timed_out_for(position)
+
+    def wait(self) -> list[Path | None]:
+        return [self.output(i) for i in range(len(self.paths))]
+
+    def close(self):
+        for batch in self.batches:
+            batch.close()
 
     def __enter__(self):
         return self

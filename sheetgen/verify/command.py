@@ -35,7 +35,7 @@ from sheetgen.core.columns import COLUMNS
 from sheetgen.core.errors import UserError, atomic_output, check_output_path
 from sheetgen.core.tolerance import DEFAULT_TOL, FLOOR
 from sheetgen.office import recalc
-from sheetgen.verify import built, checks, report, tables
+from sheetgen.verify import built, checks, classroom, intake, report, tables
 
 
 def _spellings(column) -> list[str]:
@@ -103,7 +103,12 @@ ENGINES = ("libreoffice", "cached")
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("books", nargs="+", metavar="BOOK.xlsx|DIR", help="workbooks, or folders of *.xlsx")
+    parser.add_argument(
+        "books",
+        nargs="+",
+        metavar="BOOK.xlsx|DIR",
+        help="workbooks (.xlsx, .xlsm; .ods and .xls through LibreOffice), or folders of them",
+    )
     parser.add_argument(
         "--engine",
         choices=ENGINES,
@@ -119,21 +124,38 @@ def add_arguments(parser) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of text")
     parser.add_argument("--report", metavar="CSV", help="also write one CSV row per workbook here")
+    parser.add_argument(
+        "--recursive",
+        action="store_true",
+        help="search the folders given in their subfolders too; books are named by their path in the folder",
+    )
+    parser.add_argument(
+        "--annotate",
+        metavar="OUTDIR",
+        help="write a copy of each workbook that is not verified into OUTDIR (same name; .ods/.xls as "
+        "NAME.ods.xlsx): wrong cells filled red with a comment (expected, found, diagnosis), values or "
+        "constants typed where formulas belong filled amber, and a first sheet 'Feedback' listing them; "
+        "charts, images and formatting kept, the original untouched",
+    )
+    parser.add_argument(
+        "--html",
+        metavar="REPORT.html",
+        help="also write a self-contained class report: every workbook's verdict, first wrong cell, "
+        "diagnosis and annotated copy; the class's mistakes counted by kind; identical books grouped",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="LibreOffice processes recalculating the batch at once, each with its own profile "
+        f"(default: the number of cores, {recalc.default_jobs()} here)",
+    )
 
 
-def collect(paths: list[str]) -> list[Path]:
-    """The workbooks named: files as given, folders as their *.xlsx (sorted; Office lock files skipped)."""
-    books = []
-    for name in paths:
-        path = Path(name)
-        if path.is_dir():
-            found = sorted(p for p in path.glob("*.xlsx") if not p.name.startswith("~$") and p.is_file())
-            if not found:
-                raise UserError(f"folder '{path}' holds no .xlsx files")
-            books.extend(found)
-        else:
-            books.append(path)
-    return books
+def collect(paths: list[str], recursive: bool = False) -> list[Path]:
+    """The workbooks named: files as given, folders as the workbooks in them (see intake.collect)."""
+    return [submission.path for submission in intake.collect(paths, recursive)]
 
 
 def choose_engine(requested: str | None) -> str:
@@ -237,16 +259,31 @@ def _unreadable(path: Path, engine: str, message: str) -> report.BookResult:
 class _Verification:
     """One `sheetgen verify` run over many books: results kept in input order, each shown when ready."""
 
-    def __init__(self, paths: list[Path], engine: str, tol: float, on_result=None):
+    def __init__(
+        self,
+        paths: list[Path],
+        engine: str,
+        tol: float,
+        on_result=None,
+        *,
+        jobs=1,
+        on_read=None,
+        on_done=None,
+    ):
         self.paths, self.engine, self.tol, self.on_result = paths, engine, tol, on_result
         self.results: list[report.BookResult | None] = [None] * len(paths)
+        self.jobs = jobs  # soffice processes sharing the batch
+        self.on_read = on_read  # on_read(index, book, xlsx_path): the book's cells, as read
+        self.on_done = on_done  # on_done(index, result): before on_result(result)
+        # .ods/.xls: LibreOffice's .xlsx of them is the book (formulas and values), under either engine
+        self.converted = {i for i, p in enumerate(paths) if p.suffix.lower() in intake.CONVERTED}
 
     def refuse_non_workbooks(self) -> list[int]:
         """Read each file's zip directory before LibreOffice ever sees it; the indices that passed."""
         valid = []
         for index, path in enumerate(self.paths):
             try:
-                xlsx.open_checked(path).close()
+                intake.check(path)
                 valid.append(index)
             except UserError as error:
                 self.results[index] = self.unreadable(index, str(error))
@@ -258,14 +295,15 @@ class _Verification:
 
     def finish(self, index: int, result: report.BookResult) -> None:
         self.results[index] = result
+        if self.on_done:
+            self.on_done(index, result)
         if self.on_result:
             self.on_result(result)
 
     def check(self, index: int, batch: recalc.Batch | None, position: int) -> bool:
         """Judge one book; False when LibreOffice crashed before reaching it (worth a retry alone)."""
-        path = self.paths[index]
         try:
-            result = self.judge(path, batch, position)
+            result = self.judge(index, batch, position)
             if result is None:
                 return False
             self.finish(index, result)
@@ -277,18 +315,25 @@ class _Verification:
             self.finish(index, self.unreadable(index, message))
         return True
 
-    def judge(self, path: Path, batch: recalc.Batch | None, position: int) -> report.BookResult | None:
+    def judge(self, index: int, batch: recalc.Batch | None, position: int) -> report.BookResult | None:
         """The verdict on one book, from LibreOffice's recalculation when there is a batch."""
-        original = xlsx.read_book(path)
+        path = self.paths[index]
+        converted = index in self.converted
+        original = None if converted else xlsx.read_book(path)
         if batch is None:
+            self.read(index, original, path)
             return judge(path, original, original, self.engine, self.tol)
         output = batch.output(position)
         if output is None:
-            if batch.crashed():
+            if batch.crashed(position):
                 return None
             raise UserError(batch.failure(position))
         values = xlsx.read_book(output)
         values.path = path
+        if converted:  # LibreOffice's .xlsx of an .ods/.xls: its formulas and its values are the book
+            self.read(index, values, output)
+            return judge(path, values, values, self.engine, self.tol)
+        self.read(index, original, path)
         unknown = _unknown_function(original, values)
         if unknown:  # e.g. Excel's LET: LibreOffice 7.4 cannot compute it, Excel could
             result = judge(path, original, original, "cached", self.tol)
@@ -299,16 +344,33 @@ class _Verification:
             return result
         return judge(path, original, values, self.engine, self.tol)
 
+    def read(self, index: int, book: xlsx.Book, source: Path) -> None:
+        if self.on_read:
+            self.on_read(index, book, source)
+
     def run(self, work: Path) -> list[report.BookResult]:
         valid = self.refuse_non_workbooks()
         libreoffice = self.engine == "libreoffice"
-        batch = recalc.Batch([self.paths[i] for i in valid], work) if libreoffice and valid else None
+        # LibreOffice recalculates every book, or (cached engine) only converts the .ods/.xls ones.
+        sent = [i for i in valid if libreoffice or i in self.converted]
+        if sent and not libreoffice and recalc.find_soffice() is None:
+            for index in sent:
+                self.results[index] = self.unreadable(
+                    index, f"LibreOffice is needed to read it: {recalc.INSTALL_HINT}"
+                )
+            sent = []
+        position = {index: n for n, index in enumerate(sent)}
+        batch = (
+            recalc.ParallelBatch([self.paths[i] for i in sent], work, jobs=self.jobs, recalculate=libreoffice)
+            if sent
+            else None
+        )
         retry = []
         try:
             for index in range(len(self.paths)):
                 if self.results[index] is not None:  # refused above; reported in its place in the order
                     self.finish(index, self.results[index])
-                elif not self.check(index, batch, valid.index(index) if batch else 0):
+                elif not self.check(index, batch if index in position else None, position.get(index, 0)):
                     retry.append(index)
         finally:
             if batch is not None:
@@ -316,20 +378,25 @@ class _Verification:
         # LibreOffice crashed on one book and left the rest undone: each of those gets its own run,
         # so one pathological file cannot cost a class its verdicts.
         for index in retry:
-            with recalc.Batch([self.paths[index]], work / f"retry{index}") as alone:
+            with recalc.Batch([self.paths[index]], work / f"retry{index}", recalculate=libreoffice) as alone:
                 if not self.check(index, alone, 0):
                     self.finish(index, self.unreadable(index, "LibreOffice crashed on it"))
         return self.results
 
 
-def verify_books(paths: list[Path], engine: str, tol: float, on_result=None) -> list[report.BookResult]:
-    """Verify every workbook, LibreOffice recalculating all of them in one run; results in input order.
+def verify_books(
+    paths: list[Path], engine: str, tol: float, on_result=None, *, jobs: int = 1, on_read=None, on_done=None
+) -> list[report.BookResult]:
+    """Verify every workbook, LibreOffice recalculating them in `jobs` processes; results in input order.
 
     Each original is read while LibreOffice works on the batch, and each recalculated copy as soon as
     LibreOffice has moved on to the next file, so Python's work overlaps LibreOffice's.
     """
     with tempfile.TemporaryDirectory(prefix="sheetgen-verify-") as work:
-        return _Verification(paths, engine, tol, on_result).run(Path(work))
+        verification = _Verification(
+            paths, engine, tol, on_result, jobs=jobs, on_read=on_read, on_done=on_done
+        )
+        return verification.run(Path(work))
 
 
 def exit_status(results: list[report.BookResult]) -> int:
@@ -344,9 +411,17 @@ def run(args) -> int:
         raise UserError(f"--tol {args.tol}: give a relative tolerance between 0 and 1, e.g. 1e-9")
     if args.report:
         check_output_path(args.report, suffix=".csv")
-    paths = collect(args.books)
+    jobs = recalc.default_jobs() if args.jobs is None else args.jobs
+    if not 1 <= jobs <= 64:
+        raise UserError(f"--jobs {jobs}: give a number of LibreOffice processes from 1 to 64")
+    html = classroom.check_html_path(args.html) if args.html else None
+    submissions = intake.collect(args.books, args.recursive)
+    paths = [s.path for s in submissions]
     engine = choose_engine(args.engine)
     single = len(paths) == 1
+    outdir = classroom.prepare_outdir(args.annotate) if args.annotate else None
+    bar = classroom.progress_bar(len(paths))
+    klass = classroom.Classroom(submissions, annotate_dir=outdir, html=html, engine=engine, bar=bar)
 
     def show(result):
         if args.json:
@@ -355,9 +430,16 @@ def run(args) -> int:
             print(f"sheetgen verify: error: {result.path}: {result.error}", file=sys.stderr)
             return
         lines = report.details(result) if single else [report.one_line(result)]
-        print("\n".join(lines), flush=True)
+        klass.echo("\n".join(lines))
 
-    results = verify_books(paths, engine, args.tol, on_result=show)
+    try:
+        results = verify_books(
+            paths, engine, args.tol, on_result=show, jobs=jobs, on_read=klass.read, on_done=klass.done
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    klass.write_html(results)
     if args.json:
         print(report.as_json(results))
     elif not single:

@@ -1,0 +1,109 @@
+"""Submissions as they come: which files a folder holds, how the report names them, and which need
+LibreOffice to turn them into .xlsx first.
+
+.xlsx and .xlsm are read directly (an .xlsm's macros are never run: the reader reads XML, and
+LibreOffice's profile disables macros); .ods and legacy .xls are converted by LibreOffice in the
+same batch that recalculates, then checked like any .xlsx. Before LibreOffice sees a converted
+format, its container is checked the way sheetgen.core.xlsx checks an .xlsx (bounded size, the
+right magic), so a disguised or enormous file is refused in one line.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from sheetgen.core import xlsx
+from sheetgen.core.errors import UserError
+
+DIRECT = (".xlsx", ".xlsm")
+CONVERTED = (".ods", ".xls")
+SUFFIXES = DIRECT + CONVERTED
+MAX_CONVERTED_BYTES = 64 << 20  # a class's .xls/.ods is well under a MiB; LibreOffice's time grows with size
+ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
+
+
+@dataclass(frozen=True)
+class Submission:
+    path: Path  # where the file is
+    name: Path  # how reports name it: as given; with --recursive, its path relative to the folder given
+    inside: Path  # its path relative to the folder given (a file given by itself: its name)
+
+    @property
+    def converted(self) -> bool:
+        return self.path.suffix.lower() in CONVERTED
+
+
+def _workbooks_in(folder: Path, recursive: bool) -> list[Path]:
+    pattern = "**/*" if recursive else "*"
+    return sorted(
+        p
+        for p in folder.glob(pattern)
+        if p.suffix.lower() in SUFFIXES
+        and not p.name.startswith(("~$", ".~lock"))  # Office and LibreOffice lock files
+        and p.is_file()
+    )
+
+
+def collect(names: list[str], recursive: bool = False) -> list[Submission]:
+    """The workbooks named: files as given; folders as the workbooks in them, sorted.
+
+    With `recursive`, subfolders are searched too and each book is named by its path relative to
+    the folder (class/late/fay.xlsx is late/fay.xlsx); without, as folder/file, as always.
+    """
+    found = []
+    for name in names:
+        path = Path(name)
+        if path.is_dir():
+            books = _workbooks_in(path, recursive)
+            if not books:
+                where = "or its subfolders " if recursive else ""
+                hint = "" if recursive else "; add --recursive to search its subfolders"
+                raise UserError(f"folder '{path}' {where}holds no .xlsx files (nor .xlsm, .ods, .xls){hint}")
+            found.extend(
+                Submission(book, book.relative_to(path) if recursive else book, book.relative_to(path))
+                for book in books
+            )
+        else:
+            found.append(Submission(path, path, Path(path.name)))
+    return found
+
+
+def check_converted(path: Path) -> None:
+    """Refuse an .ods/.xls LibreOffice should not be given: missing, too big, or not what it claims."""
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
+    size = path.stat().st_size
+    if size > MAX_CONVERTED_BYTES:
+        raise UserError(f"{path}: refused: {size >> 20} MiB (limit {MAX_CONVERTED_BYTES >> 20} MiB)")
+    with open(path, "rb") as handle:
+        magic = handle.read(8)
+    if path.suffix.lower() == ".xls":
+        if not magic.startswith(xlsx.OLE2_MAGIC):
+            raise UserError(f"{path}: not a legacy Excel .xls workbook (no OLE2 header): save it again")
+        return
+    if not magic.startswith(xlsx.ZIP_MAGIC):
+        raise UserError(f"{path}: not an OpenDocument .ods spreadsheet (not a zip file): save it again")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+            total = sum(info.file_size for info in entries)
+            worst = max((info.file_size / max(info.compress_size, 1) for info in entries), default=0)
+            mimetype = archive.read("mimetype").strip() if "mimetype" in archive.namelist() else b""
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
+        raise UserError(f"{path}: corrupt .ods (broken zip: {error}): save it again") from None
+    if len(entries) > xlsx.MAX_ENTRIES or total > xlsx.MAX_TOTAL_BYTES:
+        raise UserError(f"{path}: refused: parts would inflate to more than {xlsx.MAX_TOTAL_BYTES >> 20} MiB")
+    if total > xlsx.RATIO_FLOOR_BYTES and worst > xlsx.MAX_RATIO:
+        raise UserError(f"{path}: refused: a part is compressed {worst:.0f}:1 (a zip bomb?)")
+    if mimetype != ODS_MIMETYPE:
+        raise UserError(f"{path}: a zip file but not an OpenDocument spreadsheet (.ods): save it again")
+
+
+def check(path: Path) -> None:
+    """Refuse, before LibreOffice sees it, a file that cannot be a workbook (one-line UserError)."""
+    if path.suffix.lower() in CONVERTED:
+        check_converted(path)
+    else:
+        xlsx.open_checked(path).close()

@@ -1,0 +1,848 @@
+"""Edit an .xlsx in place of its zip: fill cells, add cell comments and a first sheet, keep the rest.
+
+Re-saving a workbook through a library rewrites every part and keeps only what the library
+understands (openpyxl drops charts and images; see docs/class-workflow.md for what each method
+keeps). This module instead copies every part it does not need to change unaltered, and changes
+the few it must (styles.xml, the marked sheets, their relationships, workbook.xml, the content
+types) by inserting text at the right places, never by re-serialising a parsed tree: a parse and
+re-write would rename namespace prefixes, which Excel's mc:Ignorable attributes depend on.
+
+Cells and rows are found by scanning the tags of <sheetData>: cell content cannot hold a raw '<'
+(formulas and text are escaped), so a tag scanner is exact there. Every part written is parsed
+once more before the copy is renamed into place, so a file this module cannot edit correctly is
+refused rather than produced broken.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.etree import ElementTree as ET
+from xml.sax.saxutils import escape
+
+from sheetgen.core.errors import atomic_output
+from sheetgen.core.xlsx import address, column_letters, open_checked
+
+MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+STRICT_REL_NS = "http://purl.oclc.org/ooxml/officeDocument/relationships"
+PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+CT_WORKSHEET = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
+CT_COMMENTS = "application/vnd.openxmlformats-officedocument.spreadsheetml.comments+xml"
+CT_VML = "application/vnd.openxmlformats-officedocument.vmlDrawing"
+CT_STYLES = "application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"
+AUTHOR = "sheetgen verify"
+
+# Elements that follow <legacyDrawing> in a worksheet (ECMA-376 CT_Worksheet order).
+_AFTER_LEGACY_DRAWING = (
+    "legacyDrawingHF",
+    "drawingHF",
+    "picture",
+    "oleObjects",
+    "controls",
+    "webPublishItems",
+    "tableParts",
+    "extLst",
+)
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+class EditError(Exception):
+    """The workbook's XML is not what this module can edit safely."""
+
+
+def text(value: object) -> str:
+    """XML text content: escaped, with characters XML 1.0 forbids removed."""
+    return escape(_XML_ILLEGAL.sub("", str(value)))
+
+
+def attr(value: object) -> str:
+    return escape(_XML_ILLEGAL.sub("", str(value)), {'"': "&quot;", "\n": "&#10;"})
+
+
+@dataclass
+class CellMark:
+    """One cell to fill (`fill` is an ARGB colour) and, optionally, to comment on."""
+
+    sheet: str
+    row: int
+    col: int
+    fill: str
+    comment: str | None = None
+
+
+@dataclass
+class NewSheet:
+    """A worksheet to add as the first sheet: rows of values (str, float, None) and hyperlinks."""
+
+    name: str
+    rows: list[list[object]]
+    widths: list[float] = field(default_factory=list)
+    bold_rows: set[int] = field(default_factory=set)  # 1-based
+    wrap_columns: set[int] = field(default_factory=set)  # 1-based
+    links: dict[tuple[int, int], str] = field(default_factory=dict)  # (row, col) -> "'Sheet'!A1"
+
+
+class _Package:
+    """The zip's parts in memory, by name (case-insensitive lookup, as OPC part names are)."""
+
+    def __init__(self, archive: zipfile.ZipFile):
+        self.infos = archive.infolist()
+        self.data = {info.filename: archive.read(info) for info in self.infos}
+        self._lower = {name.lower(): name for name in self.data}
+        self.changed: set[str] = set()
+
+    def name(self, part: str) -> str | None:
+        return self._lower.get(part.lstrip("/").lower())
+
+    def read(self, part: str) -> str:
+        return self.data[self.name(part)].decode("utf-8")
+
+    def write(self, part: str, content: str) -> None:
+        existing = self.name(part)
+        name = existing or part.lstrip("/")
+        self.data[name] = content.encode("utf-8")
+        self._lower[name.lower()] = name
+        self.changed.add(name)
+
+    def free_name(self, pattern: str) -> str:
+        """pattern with {} replaced by the smallest number >= 1 giving a part that does not exist."""
+        n = 1
+        while self.name(pattern.format(n)):
+            n += 1
+        return pattern.format(n)
+
+
+def _rels_part(part: str) -> str:
+    folder, name = posixpath.split(part)
+    return posixpath.join(folder, "_rels", name + ".rels")
+
+
+def _relationships(package: _Package, part: str) -> list[dict[str, str]]:
+    rels = _rels_part(part)
+    if not package.name(rels):
+        return []
+    root = ET.fromstring(package.data[package.name(rels)])
+    return [dict(rel.attrib) for rel in root]
+
+
+def _resolve(part: str, target: str) -> str:
+    if target.startswith("/"):
+        return target.lstrip("/")
+    return posixpath.normpath(posixpath.join(posixpath.dirname(part), target))
+
+
+def _relative(source_part: str, target_part: str) -> str:
+    return posixpath.relpath(target_part, posixpath.dirname(source_part) or ".")
+
+
+def _add_relationship(package: _Package, part: str, kind: str, target_part: str, rel_ns: str) -> str:
+    """Add a relationship from `part` to `target_part`; return its new Id."""
+    rels = _rels_part(part)
+    existing = _relationships(package, part)
+    ids = {r.get("Id") for r in existing}
+    n = len(ids) + 1
+    while f"rId{n}" in ids:
+        n += 1
+    rid = f"rId{n}"
+    element = (
+        f'<Relationship Id="{rid}" Type="{rel_ns}/{kind}" Target="{attr(_relative(part, target_part))}"/>'
+    )
+    if package.name(rels):
+        content = package.read(rels)
+        end = content.rfind("</Relationships>")
+        if end < 0:  # <Relationships/> with nothing in it
+            content = re.sub(
+                r"<Relationships([^>]*)/>", r"<Relationships\1>" + element + "</Relationships>", content
+            )
+        else:
+            content = content[:end] + element + content[end:]
+    else:
+        content = (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            f'<Relationships xmlns="{PKG_REL_NS}">{element}</Relationships>'
+        )
+    package.write(rels, content)
+    return rid
+
+
+def _add_content_type(package: _Package, part: str | None, content_type: str, extension: str | None = None):
+    types = package.read("[Content_Types].xml")
+    if extension is not None:
+        if re.search(rf'<(?:\w+:)?Default\b[^>]*Extension="{extension}"', types, re.IGNORECASE):
+            return
+        element = f'<Default Extension="{extension}" ContentType="{content_type}"/>'
+    else:
+        element = f'<Override PartName="/{attr(part)}" ContentType="{content_type}"/>'
+    end = types.rfind("</")
+    package.write("[Content_Types].xml", types[:end] + element + types[end:])
+
+
+def _prefix(content: str, local: str) -> str:
+    """The namespace prefix ('' or 'x:') the document uses for element `local`."""
+    match = re.search(rf"<([\w.-]+:)?{local}\b", content)
+    if match is None:
+        raise EditError(f"no <{local}> element")
+    return match.group(1) or ""
+
+
+# --------------------------------------------------------------------------------------------- styles
+
+
+class _Styles:
+    """Appends fills, fonts and cell formats to styles.xml, each new combination once."""
+
+    def __init__(self, package: _Package, part: str):
+        self.package, self.part = package, part
+        self.content = package.read(part)
+        self.p = _prefix(self.content, "styleSheet")
+        self.xfs = self._entries("cellXfs", "xf")
+        self._fills: dict[str, int] = {}
+        self._derived: dict[tuple, int] = {}
+        self._bold: int | None = None
+
+    def _section(self, name: str) -> re.Match | None:
+        p = re.escape(self.p)
+        return re.search(rf"<{p}{name}\b[^>]*?(?:/>|>.*?</{p}{name}>)", self.content, re.DOTALL)
+
+    def _entries(self, section: str, tag: str) -> list[str]:
+        found = self._section(section)
+        if found is None:
+            return []
+        p = re.escape(self.p)
+        return re.findall(rf"<{p}{tag}\b[^>]*?(?:/>|>.*?</{p}{tag}>)", found.group(0), re.DOTALL)
+
+    def _append(self, section: str, tag: str, element: str, before: tuple[str, ...]) -> int:
+        """Append `element` to <section>, creating the section if needed; return its index."""
+        p = self.p
+        entries = self._entries(section, tag)
+        found = self._section(section)
+        if found is None:
+            block = f'<{p}{section} count="1">{element}</{p}{section}>'
+            at = self._insert_point(before)
+            self.content = self.content[:at] + block + self.content[at:]
+            return 0
+        block = found.group(0)
+        if block.endswith("/>"):
+            opening = block[:-2].rstrip()
+            block = f"{opening}>{element}</{p}{section}>"
+        else:
+            end = block.rfind("</")
+            block = block[:end] + element + block[end:]
+        block = re.sub(r'\scount="\d*"', "", block, count=1)
+        block = block.replace(f"<{p}{section}", f'<{p}{section} count="{len(entries) + 1}"', 1)
+        self.content = self.content[: found.start()] + block + self.content[found.end() :]
+        return len(entries)
+
+    def _insert_point(self, before: tuple[str, ...]) -> int:
+        """Where a missing section goes: before the first of `before` present, else before the end."""
+        for name in before:
+            found = self._section(name)
+            if found is not None:
+                return found.start()
+        return self.content.rfind("</")
+
+    def fill(self, argb: str) -> int:
+        if argb not in self._fills:
+            p = self.p
+            while len(self._entries("fills", "fill")) < 2:  # indices 0 and 1 are reserved by Excel
+                pattern = "none" if not self._entries("fills", "fill") else "gray125"
+                element = f'<{p}fill><{p}patternFill patternType="{pattern}"/></{p}fill>'
+                self._append("fills", "fill", element, ("borders", "cellStyleXfs", "cellXfs"))
+            element = (
+                f'<{p}fill><{p}patternFill patternType="solid"><{p}fgColor rgb="{argb}"/>'
+                f'<{p}bgColor indexed="64"/></{p}patternFill></{p}fill>'
+            )
+            self._fills[argb] = self._append("fills", "fill", element, ("borders", "cellStyleXfs", "cellXfs"))
+        return self._fills[argb]
+
+    def bold_font(self) -> int:
+        if self._bold is None:
+            p = self.p
+            if not self._entries("fonts", "font"):  # font 0 is the default; keep it plain
+                self._append("fonts", "font", f'<{p}font><{p}sz val="11"/></{p}font>', ("fills", "borders"))
+            element = f'<{p}font><{p}b/><{p}sz val="11"/></{p}font>'
+            self._bold = self._append("fonts", "font", element, ("fills", "borders", "cellStyleXfs"))
+        return self._bold
+
+    def _add_xf(self, element: str) -> int:
+        if not self.xfs:  # cell format 0 is every unstyled cell's: keep it plain
+            plain = f'<{self.p}xf numFmtId="0" fontId="0" fillId="0" borderId="0"/>'
+            self._append("cellXfs", "xf", plain, ("cellStyles", "dxfs", "tableStyles", "colors", "extLst"))
+            self.xfs.append(plain)
+        index = self._append(
+            "cellXfs", "xf", element, ("cellStyles", "dxfs", "tableStyles", "colors", "extLst")
+        )
+        self.xfs.append(element)
+        return index
+
+    def filled(self, style: int, argb: str) -> int:
+        """The cell format `style` with its fill replaced by a solid `argb` (format, font, borders kept)."""
+        key = ("fill", style, argb)
+        if key not in self._derived:
+            fill = self.fill(argb)
+            base = self.xfs[style] if 0 <= style < len(self.xfs) else f'<{self.p}xf numFmtId="0" fontId="0"/>'
+            start = re.match(r"<[^>]*?(?=/?>)", base).group(0)
+            rest = base[len(start) :]
+            start = re.sub(r'\s(?:fillId|applyFill)="[^"]*"', "", start)
+            start += f' fillId="{fill}" applyFill="1"'
+            if 'borderId="' not in start:
+                start += ' borderId="0"'
+            self._derived[key] = self._add_xf(start + rest)
+        return self._derived[key]
+
+    def plain(self, *, bold: bool = False, wrap: bool = False) -> int:
+        key = ("plain", bold, wrap)
+        if key not in self._derived:
+            p = self.p
+            font = self.bold_font() if bold else 0
+            applied = ' applyFont="1"' if bold else ""
+            if wrap:
+                element = (
+                    f'<{p}xf numFmtId="0" fontId="{font}" fillId="0" borderId="0"{applied} '
+                    'applyAlignment="1">'
+                    f'<{p}alignment vertical="top" wrapText="1"/></{p}xf>'
+                )
+            else:
+                element = f'<{p}xf numFmtId="0" fontId="{font}" fillId="0" borderId="0"{applied}/>'
+            self._derived[key] = self._add_xf(element)
+        return self._derived[key]
+
+    def save(self) -> None:
+        self.package.write(self.part, self.content)
+
+
+_MINIMAL_STYLES = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    f'<styleSheet xmlns="{MAIN_NS}"><fonts count="1"><font><sz val="11"/><name val="Calibri"/></font></fonts>'
+    '<fills count="2"><fill><patternFill patternType="none"/></fill>'
+    '<fill><patternFill patternType="gray125"/></fill></fills>'
+    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+    '<cellXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/></cellXfs>'
+    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>'
+)
+
+
+# ------------------------------------------------------------------------------------------ sheet data
+
+_SHEET_TAG = re.compile(r"<(/?)((?:[\w.-]+:)?)(row|c|sheetData)\b([^>]*?)(/?)>")
+_R_ATTR = re.compile(r"""\sr=["']([^"']*)["']""")
+_S_ATTR = re.compile(r"""\ss=["'](\d*)["']""")
+_REF = re.compile(r"([A-Za-z]{1,3})(\d+)$")
+
+
+@dataclass
+class _Cell:
+    col: int
+    start: int  # offset of its start tag
+    end: int  # end of its start tag
+    tag: str
+
+
+@dataclass
+class _Row:
+    number: int
+    start: int
+    end: int  # end of the start tag
+    closed: bool  # <row .../>
+    close_at: int = -1  # offset of </row>
+    cells: list[_Cell] = field(default_factory=list)
+
+
+def _column(letters: str) -> int:
+    col = 0
+    for ch in letters.upper():
+        col = col * 26 + ord(ch) - 64
+    return col
+
+
+def _scan_rows(content: str, p: str) -> tuple[list[_Row], int, int, bool]:
+    """The rows of <sheetData>: (rows, start of sheetData's start tag, its end, whether self-closing)."""
+    opening = re.search(rf"<{re.escape(p)}sheetData\b[^>]*?(/?)>", content)
+    if opening is None:
+        raise EditError("a worksheet without <sheetData>")
+    rows: list[_Row] = []
+    if opening.group(1):
+        return rows, opening.start(), opening.end(), True
+    row_number, col_number = 0, 0
+    for tag in _SHEET_TAG.finditer(content, opening.end()):
+        closing, _, name, attrs, empty = tag.groups()
+        if name == "sheetData":
+            return rows, opening.start(), tag.start(), False
+        if name == "row":
+            if closing:
+                rows[-1].close_at = tag.start()
+                continue
+            found = _R_ATTR.search(attrs)
+            row_number = int(found.group(1)) if found and found.group(1).isdigit() else row_number + 1
+            col_number = 0
+            rows.append(_Row(row_number, tag.start(), tag.end(), bool(empty)))
+        elif name == "c" and not closing:
+            found = _R_ATTR.search(attrs)
+            ref = _REF.match(found.group(1)) if found else None
+            col_number = _column(ref.group(1)) if ref else col_number + 1
+            rows[-1].cells.append(_Cell(col_number, tag.start(), tag.end(), tag.group(0)))
+    raise EditError("<sheetData> is not closed")
+
+
+def _restyle(tag: str, style: int) -> str:
+    """A cell's start tag with its s attribute set to `style`."""
+    tag = _S_ATTR.sub("", tag)
+    match = re.match(r"<[\w.:-]+", tag)
+    return f'{match.group(0)} s="{style}"{tag[match.end() :]}'
+
+
+def _set_cells(content: str, p: str, styles: dict[tuple[int, int], int]) -> str:
+    """Give each (row, col) in `styles` its cell format, adding cells (and rows) that do not exist."""
+    rows, data_start, data_end, data_closed = _scan_rows(content, p)
+    edits: list[tuple[int, int, str]] = []  # (start, end, replacement)
+    wanted: dict[int, dict[int, int]] = {}
+    for (row, col), style in styles.items():
+        wanted.setdefault(row, {})[col] = style
+
+    def new_cells(row: int, cols: dict[int, int]) -> str:
+        return "".join(f'<{p}c r="{address(row, c)}" s="{s}"/>' for c, s in sorted(cols.items()))
+
+    by_number = {r.number: r for r in rows}
+    for number, cols in wanted.items():
+        row = by_number.get(number)
+        if row is None:
+            continue
+        missing = dict(cols)
+        for cell in row.cells:
+            if cell.col in missing:
+                edits.append((cell.start, cell.end, _restyle(cell.tag, missing.pop(cell.col))))
+        if not missing:
+            continue
+        if row.closed:  # <row r="6"/> becomes <row r="6">cells</row>
+            opening = content[row.start : row.end]
+            opening = opening[:-2].rstrip() + ">"
+            edits.append((row.start, row.end, opening + new_cells(number, missing) + f"</{p}row>"))
+            continue
+        for col, style in sorted(missing.items()):
+            after = next((c for c in row.cells if c.col > col), None)
+            at = after.start if after else row.close_at
+            edits.append((at, at, new_cells(number, {col: style})))
+    absent = sorted(n for n in wanted if n not in by_number)
+    if absent:
+        if data_closed:
+            block = "".join(f'<{p}row r="{n}">{new_cells(n, wanted[n])}</{p}row>' for n in absent)
+            edits.append((data_start, data_end, f"<{p}sheetData>{block}</{p}sheetData>"))
+        else:
+            for n in absent:
+                after = next((r for r in rows if r.number > n), None)
+                at = after.start if after else data_end
+                edits.append((at, at, f'<{p}row r="{n}">{new_cells(n, wanted[n])}</{p}row>'))
+    # Apply back to front so earlier offsets stay valid; inserts at one spot keep their order.
+    for start, end, replacement in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
+        content = content[:start] + replacement + content[end:]
+    return content
+
+
+def _top_level_children(content: str, root_end: int) -> list[tuple[str, int]]:
+    """(local name, offset) of each child element of the root, scanning from the end of its start tag."""
+    children, depth = [], 0
+    for tag in re.finditer(r"<(/?)([\w.:-]+)[^>]*?(/?)>|<!--.*?-->|<\?.*?\?>", content[root_end:], re.DOTALL):
+        if tag.group(2) is None:
+            continue
+        closing, name, empty = tag.groups()
+        if closing:
+            depth -= 1
+            continue
+        if depth == 0:
+            children.append((name.split(":")[-1], root_end + tag.start()))
+        if not empty:
+            depth += 1
+    return children
+
+
+def _add_legacy_drawing(content: str, p: str, rid: str, rel_ns: str) -> str:
+    root = re.search(rf"<{re.escape(p)}worksheet\b[^>]*>", content)
+    declared = re.search(rf'xmlns:([\w.-]+)="{re.escape(rel_ns)}"', root.group(0))
+    if declared:
+        element = f'<{p}legacyDrawing {declared.group(1)}:id="{rid}"/>'
+    else:
+        element = f'<{p}legacyDrawing xmlns:sgr="{rel_ns}" sgr:id="{rid}"/>'
+    later = [at for name, at in _top_level_children(content, root.end()) if name in _AFTER_LEGACY_DRAWING]
+    at = later[0] if later else content.rfind("</")
+    return content[:at] + element + content[at:]
+
+
+# ---------------------------------------------------------------------------------------------- comments
+
+
+def _comment_xml(ref: str, author: int, message: str, p: str = "") -> str:
+    return (
+        f'<{p}comment ref="{ref}" authorId="{author}"><{p}text><{p}r><{p}rPr><{p}sz val="9"/></{p}rPr>'
+        f'<{p}t xml:space="preserve">{text(message)}</{p}t></{p}r></{p}text></{p}comment>'
+    )
+
+
+_SHAPETYPE = (
+    '<v:shapetype id="_x0000_t202" coordsize="21600,21600" o:spt="202" path="m,l,21600r21600,l21600,xe">'
+    '<v:stroke joinstyle="miter"/><v:path gradientshapeok="t" o:connecttype="rect"/></v:shapetype>'
+)
+
+
+def _note_shape(shape_id: int, row: int, col: int) -> str:
+    """The VML box that shows a comment (hidden until hovered, as Excel draws notes)."""
+    r0, c0 = row - 1, col - 1
+    anchor = f"{c0 + 1}, 15, {max(r0 - 1, 0)}, 10, {c0 + 4}, 15, {max(r0 - 1, 0) + 6}, 4"
+    return (
+        f'<v:shape id="_x0000_s{shape_id}" type="#_x0000_t202" style="position:absolute;margin-left:80pt;'
+        'margin-top:2pt;width:220pt;height:110pt;z-index:1;visibility:hidden" fillcolor="#ffffe1" '
+        'o:insetmode="auto"><v:fill color2="#ffffe1"/><v:shadow on="t" color="black" obscured="t"/>'
+        '<v:path o:connecttype="none"/><v:textbox style="mso-direction-alt:auto">'
+        '<div style="text-align:left"></div></v:textbox>'
+        '<x:ClientData ObjectType="Note"><x:MoveWithCells/><x:SizeWithCells/>'
+        f"<x:Anchor>{anchor}</x:Anchor><x:AutoFill>False</x:AutoFill><x:Row>{r0}</x:Row>"
+        f"<x:Column>{c0}</x:Column></x:ClientData></v:shape>"
+    )
+
+
+def _next_vml_block(package: _Package) -> int:
+    """A shape-id block (o:idmap data) no VML part of the workbook uses yet."""
+    used = [0]
+    for name in package.data:
+        if name.lower().endswith(".vml"):
+            vml = package.data[name].decode("utf-8", "replace")
+            for found in re.findall(r'<o:idmap\b[^>]*data="([\d,\s]+)"', vml):
+                used.extend(int(n) for n in re.findall(r"\d+", found))
+    return max(used) + 1
+
+
+def _add_comments(package: _Package, sheet_part: str, notes: dict[tuple[int, int], str], rel_ns: str) -> None:
+    """Add `notes` as comments of the sheet, into its comments part if it has one, else a new one."""
+    rels = _relationships(package, sheet_part)
+    comments_part = next(
+        (_resolve(sheet_part, r["Target"]) for r in rels if r.get("Type", "").endswith("/comments")), None
+    )
+    vml_part = next(
+        (_resolve(sheet_part, r["Target"]) for r in rels if r.get("Type", "").endswith("/vmlDrawing")), None
+    )
+    if comments_part and not package.name(comments_part):
+        comments_part = None
+    if vml_part and not package.name(vml_part):
+        vml_part = None
+    sheet = package.read(sheet_part)
+    p = _prefix(sheet, "worksheet")
+
+    merged = set()
+    if comments_part:
+        comments = package.read(comments_part)
+        cp = _prefix(comments, "comments")
+        authors = re.findall(
+            rf"<{re.escape(cp)}author\b[^>]*>.*?</{re.escape(cp)}author>|<{re.escape(cp)}author\s*/>",
+            comments,
+            re.DOTALL,
+        )
+        author_element = f"<{cp}author>{AUTHOR}</{cp}author>"
+        if re.search(rf"<{re.escape(cp)}authors\s*/>", comments):
+            comments = re.sub(
+                rf"<{re.escape(cp)}authors\s*/>",
+                f"<{cp}authors>{author_element}</{cp}authors>",
+                comments,
+                count=1,
+            )
+        else:
+            end = comments.find(f"</{cp}authors>")
+            if end < 0:
+                raise EditError("a comments part without <authors>")
+            comments = comments[:end] + author_element + comments[end:]
+        author = len(authors)
+        added = ""
+        for (row, col), message in sorted(notes.items()):
+            ref = address(row, col)
+            existing = re.search(
+                rf'<{re.escape(cp)}comment\b[^>]*\sref="{ref}"[^>]*>.*?</{re.escape(cp)}text>',
+                comments,
+                re.DOTALL,
+            )
+            if existing:  # one comment per cell: ours goes after the student's own text
+                block = existing.group(0)
+                at = block.find(f"<{cp}rPh")
+                at = at if at >= 0 else block.rfind(f"</{cp}text>")
+                run = f'<{cp}r><{cp}t xml:space="preserve">\n\n{text(message)}</{cp}t></{cp}r>'
+                block = block[:at] + run + block[at:]
+                comments = comments[: existing.start()] + block + comments[existing.end() :]
+                merged.add((row, col))
+            else:
+                added += _comment_xml(ref, author, message, cp)
+        if re.search(rf"<{re.escape(cp)}commentList\s*/>", comments):
+            comments = re.sub(
+                rf"<{re.escape(cp)}commentList\s*/>",
+                f"<{cp}commentList>{added}</{cp}commentList>",
+                comments,
+                count=1,
+            )
+        else:
+            end = comments.rfind(f"</{cp}commentList>")
+            if end < 0:
+                raise EditError("a comments part without <commentList>")
+            comments = comments[:end] + added + comments[end:]
+        package.write(comments_part, comments)
+    else:
+        comments_part = package.free_name("xl/comments{}.xml")
+        body = "".join(_comment_xml(address(r, c), 0, m) for (r, c), m in sorted(notes.items()))
+        package.write(
+            comments_part,
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            f'<comments xmlns="{MAIN_NS}"><authors><author>{AUTHOR}</author></authors>'
+            f"<commentList>{body}</commentList></comments>",
+        )
+        _add_content_type(package, comments_part, CT_COMMENTS)
+        _add_relationship(package, sheet_part, "comments", comments_part, rel_ns)
+
+    shapes_for = [(r, c) for (r, c) in sorted(notes) if (r, c) not in merged]
+    if vml_part:
+        vml = package.read(vml_part)
+        ids = [int(n) for n in re.findall(r"_x0000_s(\d+)", vml)]
+        first = max(ids, default=1024 * _next_vml_block(package)) + 1
+        shapes = "".join(_note_shape(first + k, r, c) for k, (r, c) in enumerate(shapes_for))
+        if "_x0000_t202" not in vml:
+            shapes = _SHAPETYPE + shapes
+        end = vml.rfind("</xml>")
+        if end < 0:
+            raise EditError("a VML drawing without </xml>")
+        package.write(vml_part, vml[:end] + shapes + vml[end:])
+    else:
+        block = _next_vml_block(package)
+        vml_part = package.free_name("xl/drawings/vmlDrawing{}.vml")
+        shapes = "".join(_note_shape(1024 * block + 1 + k, r, c) for k, (r, c) in enumerate(shapes_for))
+        package.write(
+            vml_part,
+            '<xml xmlns:v="urn:schemas-microsoft-com:vml" xmlns:o="urn:schemas-microsoft-com:office:office" '
+            'xmlns:x="urn:schemas-microsoft-com:office:excel">'
+            f'<o:shapelayout v:ext="edit"><o:idmap v:ext="edit" data="{block}"/></o:shapelayout>'
+            f"{_SHAPETYPE}{shapes}</xml>",
+        )
+        _add_content_type(package, None, CT_VML, extension="vml")
+        rid = _add_relationship(package, sheet_part, "vmlDrawing", vml_part, rel_ns)
+        sheet = _add_legacy_drawing(sheet, p, rid, rel_ns)
+        package.write(sheet_part, sheet)
+
+
+# ------------------------------------------------------------------------------------------- new sheet
+
+
+def _sheet_xml(new: NewSheet, styles: _Styles, main_ns: str, rel_ns: str) -> str:
+    bold, wrap = styles.plain(bold=True), styles.plain(wrap=True)
+    rows = []
+    for r, values in enumerate(new.rows, start=1):
+        cells = []
+        for c, value in enumerate(values, start=1):
+            if value is None or value == "":
+                continue
+            ref = address(r, c)
+            style = bold if r in new.bold_rows else wrap if c in new.wrap_columns else 0
+            s = f' s="{style}"' if style else ""
+            if isinstance(value, float | int) and not isinstance(value, bool):
+                if value != value or value in (float("inf"), float("-inf")):
+                    value = str(value)
+                else:
+                    cells.append(f'<c r="{ref}"{s}><v>{value!r}</v></c>')
+                    continue
+            cells.append(
+                f'<c r="{ref}"{s} t="inlineStr"><is><t xml:space="preserve">{text(value)}</t></is></c>'
+            )
+        rows.append(f'<row r="{r}">{"".join(cells)}</row>')
+    cols = "".join(
+        f'<col min="{c}" max="{c}" width="{w:g}" customWidth="1"/>' for c, w in enumerate(new.widths, start=1)
+    )
+    links = "".join(
+        f'<hyperlink ref="{address(r, c)}" location="{attr(target)}"/>'
+        for (r, c), target in sorted(new.links.items())
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<worksheet xmlns="{main_ns}" xmlns:r="{rel_ns}">'
+        '<sheetViews><sheetView tabSelected="1" workbookViewId="0"/></sheetViews>'
+        '<sheetFormatPr defaultRowHeight="15"/>'
+        + (f"<cols>{cols}</cols>" if cols else "")
+        + f"<sheetData>{''.join(rows)}</sheetData>"
+        + (f"<hyperlinks>{links}</hyperlinks>" if links else "")
+        + '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>'
+        "</worksheet>"
+    )
+
+
+def _unique_sheet_name(name: str, taken: list[str]) -> str:
+    lower = {t.lower() for t in taken}
+    candidate, n = name, 2
+    while candidate.lower() in lower:
+        candidate = f"{name} ({n})"
+        n += 1
+    return candidate
+
+
+def _deselect(package: _Package, sheet_part: str) -> None:
+    """Clear a sheet's tabSelected, so that the new first sheet is the only one selected."""
+    content = package.read(sheet_part)
+    changed = re.sub(r"""(<(?:[\w.-]+:)?sheetView\b[^>]*?)\stabSelected=["'](?:1|true)["']""", r"\1", content)
+    if changed != content:
+        package.write(sheet_part, changed)
+
+
+# ------------------------------------------------------------------------------------------------ main
+
+
+@dataclass
+class _Workbook:
+    part: str
+    sheets: dict[str, str]  # sheet name -> worksheet part
+    rel_ns: str
+    main_ns: str
+
+
+def _workbook(package: _Package) -> _Workbook:
+    root_rels = ET.fromstring(package.data[package.name("_rels/.rels")])
+    part = next(
+        (r.get("Target", "").lstrip("/") for r in root_rels if r.get("Type", "").endswith("/officeDocument")),
+        "xl/workbook.xml",
+    )
+    if not package.name(part):
+        raise EditError("no workbook part")
+    part = package.name(part)
+    rels = {r["Id"]: r for r in _relationships(package, part)}
+    content = package.read(part)
+    rel_ns = STRICT_REL_NS if STRICT_REL_NS in content else REL_NS
+    main_ns = (
+        "http://purl.oclc.org/ooxml/spreadsheetml/main"
+        if "purl.oclc.org/ooxml/spreadsheetml" in content
+        else MAIN_NS
+    )
+    sheets = {}
+    for element in ET.fromstring(package.data[part]).iter():
+        if element.tag.rsplit("}", 1)[-1] == "sheet":
+            rid = element.get(f"{{{rel_ns}}}id")
+            rel = rels.get(rid)
+            if rel and rel.get("Type", "").endswith("/worksheet"):
+                target = _resolve(part, rel["Target"])
+                if package.name(target):
+                    sheets[element.get("name", "")] = package.name(target)
+            else:
+                sheets.setdefault(element.get("name", ""), "")
+    return _Workbook(part, sheets, rel_ns, main_ns)
+
+
+def _styles_part(package: _Package, book: _Workbook) -> str:
+    for rel in _relationships(package, book.part):
+        if rel.get("Type", "").endswith("/styles"):
+            target = _resolve(book.part, rel["Target"])
+            if package.name(target):
+                return package.name(target)
+    part = package.free_name("xl/styles{}.xml")
+    package.write(part, _MINIMAL_STYLES.replace(MAIN_NS, book.main_ns))
+    _add_content_type(package, part, CT_STYLES)
+    _add_relationship(package, book.part, "styles", part, book.rel_ns)
+    return part
+
+
+def _insert_first_sheet(package: _Package, book: _Workbook, new: NewSheet, styles: _Styles) -> str:
+    """Add `new` as the first, selected sheet; return the name it got."""
+    name = _unique_sheet_name(new.name, list(book.sheets))
+    part = package.free_name("xl/worksheets/sheet{}.xml")
+    package.write(part, _sheet_xml(new, styles, book.main_ns, book.rel_ns))
+    _add_content_type(package, part, CT_WORKSHEET)
+    rid = _add_relationship(package, book.part, "worksheet", part, book.rel_ns)
+    content = package.read(book.part)
+    p = _prefix(content, "workbook")
+    ids = [int(n) for n in re.findall(r"""<(?:[\w.-]+:)?sheet\b[^>]*\ssheetId=["'](\d+)["']""", content)]
+    root = re.search(rf"<{re.escape(p)}workbook\b[^>]*>", content).group(0)
+    declared = re.search(rf'xmlns:([\w.-]+)="{re.escape(book.rel_ns)}"', root)
+    rid_attr = f'{declared.group(1)}:id="{rid}"' if declared else f'xmlns:sgr="{book.rel_ns}" sgr:id="{rid}"'
+    element = f'<{p}sheet name="{attr(name)}" sheetId="{max(ids, default=0) + 1}" {rid_attr}/>'
+    sheets = re.search(rf"<{re.escape(p)}sheets\b[^>]*>", content)
+    if sheets is None:
+        raise EditError("workbook.xml without <sheets>")
+    content = content[: sheets.end()] + element + content[sheets.end() :]
+    # Sheet positions moved up by one: defined names scoped to a sheet, and the open tab.
+    content = re.sub(r'localSheetId="(\d+)"', lambda m: f'localSheetId="{int(m.group(1)) + 1}"', content)
+    content = re.sub(
+        r"""(<(?:[\w.-]+:)?workbookView\b[^>]*?)\s(?:activeTab|firstSheet)=["']\d+["']""", r"\1", content
+    )
+    content = re.sub(
+        r"""(<(?:[\w.-]+:)?workbookView\b[^>]*?)\s(?:activeTab|firstSheet)=["']\d+["']""", r"\1", content
+    )
+    package.write(book.part, content)
+    for sheet_part in book.sheets.values():
+        if sheet_part:
+            _deselect(package, sheet_part)
+    return name
+
+
+def annotate(source: Path, target: Path, marks: list[CellMark], first_sheet: NewSheet | None) -> None:
+    """Write a copy of `source` to `target` (atomically) with `marks` and `first_sheet` added."""
+    with open_checked(source) as archive:
+        package = _Package(archive)
+    try:
+        book = _workbook(package)
+        styles = _Styles(package, _styles_part(package, book))
+        by_sheet: dict[str, list[CellMark]] = {}
+        for mark in marks:
+            if book.sheets.get(mark.sheet):
+                by_sheet.setdefault(mark.sheet, []).append(mark)
+        for sheet_name, sheet_marks in by_sheet.items():
+            part = book.sheets[sheet_name]
+            content = package.read(part)
+            p = _prefix(content, "worksheet")
+            current = {}
+            rows, *_ = _scan_rows(content, p)
+            for row in rows:
+                for cell in row.cells:
+                    found = _S_ATTR.search(cell.tag)
+                    current[(row.number, cell.col)] = int(found.group(1)) if found and found.group(1) else 0
+            wanted = {
+                (m.row, m.col): styles.filled(current.get((m.row, m.col), 0), m.fill) for m in sheet_marks
+            }
+            package.write(part, _set_cells(content, p, wanted))
+            notes = {(m.row, m.col): m.comment for m in sheet_marks if m.comment}
+            if notes:
+                _add_comments(package, part, notes, book.rel_ns)
+        if first_sheet is not None:
+            _insert_first_sheet(package, book, first_sheet, styles)
+        styles.save()
+        for name in package.changed:  # every part written must still be well-formed XML
+            if not name.lower().endswith(".vml"):
+                ET.fromstring(package.data[name])
+    except (ET.ParseError, KeyError, AttributeError, IndexError, ValueError) as error:
+        raise EditError(f"{type(error).__name__}: {error}") from None
+    with atomic_output(target) as tmp, zipfile.ZipFile(tmp, "w") as out:
+        written = set()
+        for info in package.infos:
+            copy = zipfile.ZipInfo(info.filename, info.date_time)
+            copy.compress_type = zipfile.ZIP_DEFLATED
+            copy.external_attr = info.external_attr
+            out.writestr(copy, package.data[info.filename])
+            written.add(info.filename)
+        for name in sorted(package.changed - written):
+            out.writestr(name, package.data[name], compress_type=zipfile.ZIP_DEFLATED)
+
+
+def cell_of(reference: str) -> tuple[int, int]:
+    """'F6' (or '$F$6') -> (6, 6)."""
+    match = _REF.match(reference.replace("$", ""))
+    if match is None:
+        raise ValueError(f"not a cell reference: {reference!r}")
+    return int(match.group(2)), _column(match.group(1))
+
+
+def cells_of(ranges: str) -> list[tuple[int, int]]:
+    """Every (row, col) of a range text such as 'F6:M105', 'F6', or several joined by ',' or ' '."""
+    cells = []
+    for part in re.split(r"[,\s;]+", ranges.strip()):
+        if not part:
+            continue
+        part = part.split("!")[-1]
+        first, _, last = part.partition(":")
+        (r1, c1), (r2, c2) = cell_of(first), cell_of(last or first)
+        for row in range(min(r1, r2), max(r1, r2) + 1):
+            cells.extend((row, col) for col in range(min(c1, c2), max(c1, c2) + 1))
+    return cells
+
+
+__all__ = ["CellMark", "EditError", "NewSheet", "annotate", "cell_of", "cells_of", "column_letters"]
