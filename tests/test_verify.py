@@ -1,7 +1,8 @@
 """sheetgen verify without LibreOffice (--engine cached): table finding, verdicts, batch output, bad input.
 
 The books here hold typed values (a sheet pasted as values), computed by the oracle and then
-spoiled on purpose, so these tests need no spreadsheet engine.
+spoiled on purpose, so these tests need no spreadsheet engine. Right values with no formula are
+RIGHT ONLY AT ITS NUMBERS (exit status 3): nothing in them can be proven for other inputs.
 """
 
 from __future__ import annotations
@@ -56,11 +57,14 @@ def run_cli(capsys, *args):
     return status, out, err
 
 
-def test_right_values_verify(tmp_path, capsys):
+def test_right_values_are_right_only_at_their_numbers(tmp_path, capsys):
     path = write_values(tmp_path / "ok.xlsx", [(3, 0, 0.5, "η")])
     status, out, err = run_cli(capsys, path, "--engine", "cached")
-    assert status == 0, out + err
-    assert out.splitlines()[0].startswith(f"{path}: VERIFIED (1 table(s), 9 rows")
+    assert status == 3, out + err
+    assert out.splitlines()[0].startswith(
+        f"{path}: RIGHT ONLY AT ITS NUMBERS: typed values where formulas belong"
+    )
+    assert "'Class'!F5:AF13" in out  # the first row's inputs and weights are inputs, typed by right
     assert "η = 0.5 from cell B2" in out
 
 
@@ -96,14 +100,14 @@ def test_two_tables_on_one_sheet_each_with_the_nearest_eta(tmp_path, capsys):
     assert status == 1
     tables = json.loads(out)["workbooks"][0]["tables"]
     assert [t["eta"] for t in tables] == [0.5, 2.0]
-    assert [t["verified"] for t in tables] == [True, False]
+    assert [bool(t["wrong_columns"]) for t in tables] == [False, True]
     assert tables[1]["wrong_columns"][0] == "w5"  # typed values downstream were computed from the right w5
 
 
 def test_missing_intermediate_columns_are_reported_not_guessed(tmp_path, capsys):
     path = write_values(tmp_path / "lean.xlsx", [(3, 0, 0.5, "η")], drop=("h1", "h2", "o1", "o2"))
     status, out, _ = run_cli(capsys, path, "--engine", "cached")
-    assert status == 0
+    assert status == 3
     assert "no column for (computed from the oracle, not checked): h1, h2, o1, o2" in out
 
 
@@ -126,13 +130,13 @@ def test_batch_lines_summary_csv_and_exit_status(tmp_path, capsys):
     assert status == 1
     lines = out.splitlines()
     assert len(lines) == 4
-    assert lines[0].startswith(f"{folder / 'alice.xlsx'}: VERIFIED")
+    assert lines[0].startswith(f"{folder / 'alice.xlsx'}: RIGHT ONLY AT ITS NUMBERS")
     assert lines[1].startswith(f"{folder / 'bob.xlsx'}: WRONG: first wrong cell 'Class'!H6 (w3)")
     assert lines[2].startswith(f"{folder / 'carol.xlsx'}: UNREADABLE: not an .xlsx workbook")
-    assert lines[3] == "3 workbook(s): 1 verified, 1 wrong, 1 unreadable"
+    assert lines[3] == "3 workbook(s): 0 verified, 1 wrong, 1 unreadable, 1 right only at their numbers"
     with open(report_path, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
-    assert [r["verdict"] for r in rows] == ["verified", "wrong", "unreadable"]
+    assert [r["verdict"] for r in rows] == ["right_only_at_its_numbers", "wrong", "unreadable"]
     assert rows[1]["cell"] == "H6" and rows[1]["column"] == "w3" and rows[1]["sheet"] == "Class"
     truth = oracle.train(PARAMS, 0.5, 8)
     assert float(rows[1]["expected"]) == pytest.approx(truth["w3"][1], rel=1e-15)
@@ -221,7 +225,7 @@ def test_without_libreoffice_default_falls_back_to_cached(tmp_path, capsys, monk
     monkeypatch.setattr(recalc, "find_soffice", lambda: None)
     path = write_values(tmp_path / "ok.xlsx", [(3, 0, 0.5, "η")])
     status, out, err = run_cli(capsys, path)
-    assert status == 0 and "cached)" in out.splitlines()[0]
+    assert status == 3 and "cached engine" not in err and "RIGHT ONLY AT ITS NUMBERS" in out
     assert err.startswith("sheetgen verify: warning: LibreOffice not found") and err.count("\n") == 1
     status, out, err = run_cli(capsys, path, "--engine", "libreoffice")
     assert status == 2 and "libreoffice-calc-nogui" in err and err.count("\n") == 1
@@ -262,9 +266,9 @@ def test_repeated_labels_do_not_split_a_table(tmp_path, capsys):
             sheet.write_number(3 + r, c, float(value))
     book.close()
     status, out, _ = run_cli(capsys, path, "--engine", "cached", "--json")
-    assert status == 0, out
+    assert status == 3, out
     (table,) = json.loads(out)["workbooks"][0]["tables"]
-    assert table["header"] == "A3" and table["rows"] == 9 and table["verified"]
+    assert table["header"] == "A3" and table["rows"] == 9 and not table["wrong_columns"]
 
 
 def test_formulas_without_saved_values_need_libreoffice(tmp_path, capsys):
@@ -316,7 +320,7 @@ def test_updated_weight_columns_are_checked(tmp_path, capsys, label):
         status, out, _ = run_cli(capsys, path, "--engine", "cached", "--json")
         result = json.loads(out)["workbooks"][0]
         if spoil is None:
-            assert status == 0, out
+            assert status == 3 and not result["tables"][0]["wrong_columns"], out
         else:
             assert status == 1
             finding = result["first_wrong"]
@@ -347,11 +351,9 @@ def test_a_libreoffice_crash_costs_only_the_book_that_caused_it(tmp_path, capsys
     books = [write_values(tmp_path / f"{name}.xlsx", [(3, 0, 0.5, "η")]) for name in ("a", "crash", "c", "d")]
     status, out, _ = run_cli(capsys, *books)
     lines = out.splitlines()
-    assert status == 1
+    assert status == 3
     verdicts = dict(line.split(": ", 1) for line in lines[:4])
     assert verdicts.pop(str(books[1])) == "UNREADABLE: LibreOffice crashed on it"
     assert sorted(verdicts) == sorted(str(b) for b in books if b != books[1])
-    assert all(
-        v.startswith("VERIFIED (1 table(s), 9 rows") and v.endswith("libreoffice)") for v in verdicts.values()
-    )
-    assert lines[4] == "4 workbook(s): 3 verified, 0 wrong, 1 unreadable"
+    assert all(v.startswith("RIGHT ONLY AT ITS NUMBERS") for v in verdicts.values())
+    assert lines[4] == "4 workbook(s): 0 verified, 0 wrong, 1 unreadable, 3 right only at their numbers"

@@ -21,10 +21,12 @@ import numpy as np
 
 from sheetgen.core import oracle
 from sheetgen.core.columns import COLUMNS
-from sheetgen.core.tolerance import DEFAULT_TOL, relative_error
-from sheetgen.core.xlsx import Sheet, address
+from sheetgen.core.tolerance import DEFAULT_TOL, FLOOR, relative_error
+from sheetgen.core.xlsx import Book, Sheet, address
+from sheetgen.verify import proof
 from sheetgen.verify.dataflow import DEPENDENCIES, EQUATIONS, FIXED, TableData, read_table
-from sheetgen.verify.diagnose import diagnose
+from sheetgen.verify.diagnose import diagnose, diagnose_formula
+from sheetgen.verify.proof import Unproven
 from sheetgen.verify.tables import UPDATED, Table
 
 
@@ -59,6 +61,13 @@ class TableCheck:
     eta: float | None = None
     eta_note: str = ""
     notes: list[str] = field(default_factory=list)
+    wrong_cells: list[Finding] = field(default_factory=list)  # the first wrong cell of every wrong column
+    unproven: list[Unproven] = field(default_factory=list)  # right only at the sheet's numbers
+    identified: list[tuple[str, str, str]] = field(default_factory=list)  # (header, column letter, quantity)
+    network_difference: str | None = None  # what differs from the 2-2-2 network, when that explains it
+    incomplete: str | None = None  # why nothing (or no update) is computed
+    proven_forms: int = 0  # distinct formulas proven at random worlds
+    unmapped: list[str] = field(default_factory=list)  # formulas the proof could not read
 
 
 class Unverifiable(Exception):
@@ -218,12 +227,17 @@ def _judge_cells(data: TableData, tol: float) -> _Verdicts:
     return verdicts
 
 
-def _finding(sheet: Sheet, data: TableData, cell: tuple[int, int, str], eta, tol, formula_of, known_etas):
+def _finding(
+    sheet: Sheet, data: TableData, cell: tuple[int, int, str], eta, tol, formula_of, known_etas, fix
+):
     """The report of the first wrong cell, with the mistake that explains it when one does."""
     index, _, key = cell
     table = data.table
     row, col = table.rows[index], table.columns[key]
     formula = formula_of(row, col) if formula_of else sheet.formula(row, col)
+    diagnosis = diagnose(data, key, index, eta, tol, formula, known_etas=known_etas)
+    if diagnosis is None and formula and fix is not None:
+        diagnosis = fix(row, col, key)
     return Finding(
         sheet=table.sheet,
         address=address(row, col),
@@ -232,9 +246,40 @@ def _finding(sheet: Sheet, data: TableData, cell: tuple[int, int, str], eta, tol
         expected=float(data.expected[key][index]),
         found=data.raw[key][index],
         formula=formula,
-        diagnosis=diagnose(data, key, index, eta, tol, formula, known_etas=known_etas),
+        diagnosis=diagnosis,
         row=row,
     )
+
+
+def _incomplete(sheet: Sheet, table: Table) -> str | None:
+    """Why a table cannot show backpropagation at work: one row only, or nothing computed."""
+    computed = [
+        c for k, c in table.columns.items() if k not in FIXED and k not in oracle.WEIGHTS and k != "iteration"
+    ]
+    filled = any(sheet.values.get((row, col)) not in (None, "") for row in table.rows for col in computed)
+    if not filled:
+        return "nothing is computed yet: the table holds its inputs and initial weights only"
+    if len(table.rows) < 2:
+        return "a single row: no weight update is ever computed"
+    return None
+
+
+_LOSS_KEYS = ("E1", "E2", "E_total")
+
+
+def _loss_without_half(data: TableData, wrong_keys: list[str], tol: float) -> bool:
+    """Every wrong column twice its value, the loss among them: E = (t − a)², gradients 2×."""
+    if not wrong_keys or not set(wrong_keys) & set(_LOSS_KEYS):
+        return False
+    for key in wrong_keys:
+        if key not in _LOSS_KEYS and not key.startswith("dE_d"):
+            return False
+        found, expected = data.found[key], data.expected[key]
+        checkable = ~np.isnan(found) & ~np.isnan(expected)
+        with np.errstate(all="ignore"):
+            if not checkable.any() or np.any(relative_error(found[checkable], 2 * expected[checkable]) > tol):
+                return False
+    return True
 
 
 def check_table(
@@ -245,13 +290,18 @@ def check_table(
     anchor: dict[str, float] | None = None,
     formula_of=None,
     known_etas: tuple[float, ...] = (),
+    book: Book | None = None,
+    header_cells: set | None = None,
 ) -> TableCheck:
     """Judge every cell of `table`; `anchor` holds the parameter block row 0 must equal (built books).
 
     formula_of(row, col) gives a cell's formula text for the report (default: this sheet's).
+    `book` (the workbook as saved, with its formulas) adds the proof that each formula computes its
+    quantity for any inputs (verify/proof.py), and identifies unlabelled columns by their formulas.
     """
     anchor = anchor or {}
     _require_inputs(table)
+    started = proof.start(book, table, header_cells or set()) if book is not None else None
     data = read_table(sheet, table)
     _fill_context(data, anchor)
     eta, eta_note = _choose_eta(data)
@@ -267,8 +317,87 @@ def check_table(
         unchecked=verdicts.unchecked,
         missing=table.missing(),
     )
-    result.wrong_columns = [table.headers[k] for k in verdicts.wrong_keys]
-    if verdicts.first_wrong_cells:
-        first = min(verdicts.first_wrong_cells)
-        result.first_wrong = _finding(sheet, data, first, eta, tol, formula_of, known_etas)
+    fix = None
+    proven = None
+    if started is not None:
+        reader, prover, proven = started
+        proof.finish(reader, prover, proven, eta)
+
+        def fix(row, col, key, reader=reader, prover=prover):
+            return diagnose_formula(reader, prover, row, col, key)
+
+    wrong_keys = list(verdicts.wrong_keys)
+    cells = sorted(verdicts.first_wrong_cells)
+    by_key = {key: (index, order, key) for index, order, key in cells}
+    findings = {
+        key: _finding(sheet, data, cell, eta, tol, formula_of, known_etas, fix)
+        for key, cell in by_key.items()
+    }
+    if proven is not None:
+        _add_proof(result, proven, data, findings, by_key, wrong_keys, sheet, formula_of, fix)
+    order = sorted(by_key.values())
+    result.wrong_cells = [findings[key] for _, _, key in order]
+    result.first_wrong = result.wrong_cells[0] if result.wrong_cells else None
+    result.wrong_columns = [table.headers.get(k, k) for _, _, k in order]
+    result.verified = not result.wrong_cells and not result.unproven
+    result.incomplete = _incomplete(sheet, table)
+    if _loss_without_half(data, wrong_keys, tol):
+        result.network_difference = (
+            "the loss without ½: E computed as (t − a)² and every gradient 2× the course's "
+            "(right for that loss; sheetgen verifies E = ½(t − a)²)"
+        )
     return result
+
+
+def _add_proof(result, proven, data, findings, by_key, wrong_keys, sheet, formula_of, fix) -> None:
+    """Fold the proof into the value check: failing formulas are wrong cells, unproven ones noted."""
+    table = data.table
+    result.unproven = proven.unproven
+    result.identified = proven.identified
+    result.proven_forms = proven.forms
+    result.unmapped = [
+        f"'{table.sheet}'!{address(c.row, c.col)} ({table.headers.get(c.key, c.key)}): {c.outcome.detail}"
+        for c in proven.unmapped
+    ]
+    for failure in proven.failures:
+        key = failure.key
+        if key in by_key and by_key[key][0] <= failure.index:
+            continue  # its values already go wrong at or before this row
+        if key not in table.columns:  # an intermediate column (δ_o1, ...): no value check of its own
+            label = proof.label_of(f"{key}@0", table)
+        else:
+            label = table.headers[key]
+        words = fix(failure.row, failure.col, key) if fix else None
+        found = sheet.values.get((failure.row, failure.col))
+        expected = float(data.expected[key][failure.index]) if key in data.expected else float("nan")
+        where = _where_it_differs(failure, data, key)
+        by_key[key] = (failure.index, _ORDER.get(key, len(_ORDER)), key)
+        if key not in wrong_keys:
+            wrong_keys.append(key)
+        findings[key] = Finding(
+            sheet=table.sheet,
+            address=address(failure.row, failure.col),
+            key=key,
+            label=label,
+            expected=expected,
+            found=found,
+            formula=formula_of(failure.row, failure.col) if formula_of else failure.text,
+            diagnosis=f"{words or 'no one-edit change makes the formula right'}; {where}",
+            row=failure.row,
+        )
+
+
+def _where_it_differs(failure, data: TableData, key: str) -> str:
+    """Where a wrong formula shows: at the sheet's numbers when it does, else at a random world."""
+    outcome = failure.outcome
+    point = ", ".join(f"{name} = {value:.3g}" for name, value in outcome.point.items())
+    elsewhere = f"with {point} it computes {outcome.computed:.6g} where {outcome.expected:.6g} is right"
+    found = data.found[key][failure.index] if key in data.found else math.nan
+    expected = data.expected[key][failure.index] if key in data.expected else math.nan
+    if (
+        not math.isnan(found)
+        and not math.isnan(expected)
+        and abs(found - expected) <= 1e-9 * max(abs(expected), FLOOR)
+    ):
+        return f"at the sheet's numbers both are {expected:.6g}; {elsewhere}"
+    return elsewhere

@@ -35,7 +35,7 @@ from sheetgen.core.columns import COLUMNS
 from sheetgen.core.errors import UserError, atomic_output, check_output_path
 from sheetgen.core.tolerance import DEFAULT_TOL, FLOOR
 from sheetgen.office import recalc
-from sheetgen.verify import built, checks, classroom, intake, report, tables
+from sheetgen.verify import built, checks, classroom, intake, network, report, tables
 
 
 def _spellings(column) -> list[str]:
@@ -181,6 +181,7 @@ def judge(path: Path, original: xlsx.Book, values: xlsx.Book, engine: str, tol: 
     result = report.BookResult(path, engine)
     found = tables.find_all(values)
     if not found:
+        result.network_difference = network.difference(values)
         result.error = (
             "no iteration table found: no row with labels like w1 … w8, a_o1, E_total, ∂E/∂w1 "
             "(see sheetgen verify --help for the accepted labels)"
@@ -195,6 +196,7 @@ def judge(path: Path, original: xlsx.Book, values: xlsx.Book, engine: str, tol: 
     is_built = built.is_built(original)
     anchor = built.parameter_block(values) if is_built else {}
     known_etas = tuple(t.eta for t in found if t.eta is not None)
+    headers = tables.header_cells(found)
     skipped: list[str] = []
     for table in found:
         sheet = values.sheet(table.sheet)
@@ -206,14 +208,23 @@ def judge(path: Path, original: xlsx.Book, values: xlsx.Book, engine: str, tol: 
         try:
             result.tables.append(
                 checks.check_table(
-                    sheet, table, tol=tol, anchor=anchor, formula_of=formula_of, known_etas=known_etas
+                    sheet,
+                    table,
+                    tol=tol,
+                    anchor=anchor,
+                    formula_of=formula_of,
+                    known_etas=known_etas,
+                    book=original,
+                    header_cells=headers,
                 )
             )
         except checks.Unverifiable as error:
             skipped.append(str(error))
     if not result.tables:  # nothing checkable at all: not a sheet we can judge
+        result.network_difference = network.difference(values)
         result.error = f"cannot be verified: {skipped[0]}"
         return result
+    result.network_difference = network.explain(result.tables, values)
     result.notes.extend(f"table skipped: {reason}" for reason in skipped)
     if is_built:
         result.problems = built.check_built(original, values if engine == "libreoffice" else None, found, tol)
@@ -400,10 +411,16 @@ def verify_books(
 
 
 def exit_status(results: list[report.BookResult]) -> int:
-    verdicts = [r.verdict for r in results]
-    if all(v == report.UNREADABLE for v in verdicts):
+    """0 all verified, 2 all unreadable, else the most severe verdict's status (see report.SEVERITY)."""
+    verdicts = {r.verdict for r in results}
+    if verdicts <= {report.UNREADABLE}:
         return 2
-    return 0 if all(v == report.VERIFIED for v in verdicts) else 1
+    if verdicts == {report.VERIFIED}:
+        return 0
+    for verdict in report.SEVERITY:
+        if verdict in verdicts:
+            return report.EXIT_STATUS[verdict]
+    return 1  # verified books and unreadable ones
 
 
 def run(args) -> int:

@@ -16,17 +16,18 @@ that column, or a typed value) is preferred over one the formula contradicts.
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
 
-from sheetgen.core import columns, oracle
-from sheetgen.core.columns import BY_KEY
+from sheetgen.core import columns, formula, oracle
+from sheetgen.core.columns import COLUMNS
 from sheetgen.core.tolerance import close
 from sheetgen.core.xlsx import address
 from sheetgen.verify.dataflow import DEPENDENCIES, EQUATIONS, TableData
 from sheetgen.verify.tables import UPDATED
 
+# The equations of the network a table is checked against (BY_KEY also holds the biased variants').
+_COURSE = {column.key: column for column in COLUMNS}
 # Quantities that are easily confused with each other.
 _FAMILIES = (
     oracle.WEIGHTS,
@@ -51,7 +52,6 @@ _FACTORS = {  # key -> ((quantity, True: its derivative q·(1−q) / False: q it
     **{f"dE_dw{k}": (("a_o1", True), ("a_h1" if k == 5 else "a_h2", False)) for k in (5, 6)},
     **{f"dE_dw{k}": (("a_o2", True), ("a_h1" if k == 7 else "a_h2", False)) for k in (7, 8)},
 }
-_REFERENCE = re.compile(r"\$?\b([A-Z]{1,3})\$?(\d+)\b")
 
 
 def _confusable(key: str) -> list[str]:
@@ -62,15 +62,24 @@ def _row(data: TableData, index: int) -> dict[str, float]:
     return {key: float(values[index]) for key, values in data.context.items()}
 
 
+def _cells_read(text: str | None) -> set[str]:
+    """The addresses ('B6') of the cells of its own sheet a formula reads; empty when it cannot be read."""
+    if not text:
+        return set()
+    try:
+        refs = formula.references(formula.parse(text))
+    except (formula.FormulaError, formula.Unsupported):
+        return set()
+    return {address(ref.row, ref.col) for ref in refs if ref.sheet is None}
+
+
 class _Evidence:
     """What the formula text should show if a candidate is the mistake made."""
 
     def __init__(self, data: TableData, formula: str | None):
         self.data = data
         self.formula = formula
-        self.refs = (
-            {m.group(1) + m.group(2) for m in _REFERENCE.finditer(formula.upper())} if formula else set()
-        )
+        self.refs = _cells_read(formula)
 
     def cell(self, key: str, index: int) -> str | None:
         table = self.data.table
@@ -114,7 +123,7 @@ def _candidates(data: TableData, key: str, index: int, eta: float | None, known_
     equation = EQUATIONS.get(key)
     if equation is None:
         return
-    uses = {name for kind, name in columns.placeholders(BY_KEY[key].formula) if kind is None}
+    uses = {name for kind, name in columns.placeholders(_COURSE[key].formula) if kind is None}
     yield from _confusion_candidates(data, key, index, equation, uses)
     yield from _neighbour_row_candidates(data, index, equation, uses)
     yield from _arithmetic_candidates(data, key, index)
@@ -304,3 +313,16 @@ def diagnose(
                 if score == 2:
                     break
     return best
+
+
+def diagnose_formula(reader, prover, row: int, col: int, key: str) -> str | None:
+    """The smallest edit that makes the formula in (row, col) compute `key`, in words (verify/fixes.py)."""
+    from sheetgen.verify.fixes import smallest_fix
+    from sheetgen.verify.proof import Unmapped
+
+    index = reader.index.get(row)
+    try:
+        tree = reader.form(row, col)
+    except (Unmapped, formula.FormulaError, formula.Unsupported):
+        return None
+    return smallest_fix(prover, tree, key, index == 0, reader.table)

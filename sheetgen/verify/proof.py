@@ -128,20 +128,44 @@ def world(first: bool, absent=(), trained=None) -> World:
     return _WORLDS[key]
 
 
-def network_of(table: Table, params: dict[tuple, str]) -> tuple[tuple, tuple]:
+def network_of(table: Table, params: dict[tuple, str], col_keys: dict[int, str]) -> tuple[tuple, tuple]:
     """(absent, trained) free variables of a table's network.
 
     An optional variable (a bias) with no column and no labelled cell is absent: held at its
     default. One with a column is trained when the table has its gradient column, else fixed.
     """
-    labelled = {name.removeprefix("param:") for name in params.values()} | set(table.params)
-    absent = tuple(n for n in optional_names() if n not in table.columns and n not in labelled)
+    present = set(col_keys.values()) | set(table.params)
+    labelled = {name.removeprefix("param:") for name in params.values()}
+    absent = tuple(n for n in optional_names() if n not in present and n not in labelled)
     trained = tuple(
-        n
-        for n in with_gradient()
-        if n not in absent and (n not in optional_names() or f"dE_d{n}" in table.columns)
+        n for n in with_gradient() if n not in absent and (n not in optional_names() or f"dE_d{n}" in present)
     )
     return absent, trained
+
+
+def _every_label() -> dict[str, str]:
+    """Normalised label -> key over every network variant's column table (biases included)."""
+    from sheetgen.core.columns import columns_for
+    from sheetgen.verify.tables import normalize
+
+    labels: dict[str, str] = {}
+    for mode in oracle.BIAS_MODES:
+        for column in columns_for(mode):
+            for spelling in (column.key, column.label, *column.aliases):
+                labels.setdefault(normalize(spelling), column.key)
+    return labels
+
+
+_ALL_LABELS: dict[str, str] = {}
+
+
+def lookup_any(text: str) -> str | None:
+    """The key a label means in any network variant (b1, ∂E/∂b1 besides the course's labels)."""
+    from sheetgen.verify.tables import lookup, normalize
+
+    if not _ALL_LABELS:
+        _ALL_LABELS.update(_every_label())
+    return lookup(text) or _ALL_LABELS.get(normalize(text))
 
 
 class Unmapped(Exception):
@@ -171,6 +195,7 @@ class Outcome:
     computed: float = float("nan")
     expected: float = float("nan")
     detail: str = ""
+    point: dict = field(default_factory=dict)  # for "wrong": the world's row-independent values
 
 
 @dataclass
@@ -230,13 +255,31 @@ class Reader:
         self.sheet = book.sheet(table.sheet)
         self.index = {row: i for i, row in enumerate(table.rows)}
         self.col_keys = {col: key for key, col in table.columns.items() if key != "iteration"}
+        self._other_variant_columns()
         self.header_cells = header_cells
         self.params = params  # (sheet, row, col) -> "param:<name>"
         self.eta_cell = _eta_cell(table)
-        self.network = network_of(table, params)
+        self.eta = table.eta
+        self.network = network_of(table, params, self.col_keys)
         self.constants: dict[str, float] = {}
         self._shapes: dict[str, tuple] = {}
         self._forms: dict[tuple, object] = {}
+        self.inputs_by_value = self._input_values()
+
+    def _other_variant_columns(self) -> None:
+        """Header cells naming a quantity of another network variant (b1, ∂E/∂b1): columns too."""
+        if self.sheet is None:
+            return
+        row = self.table.header_row
+        for (r, col), value in self.sheet.values.items():
+            if r == row and col not in self.col_keys and isinstance(value, str) and len(value) < 40:
+                key = lookup_any(value)
+                if key is not None and key not in self.col_keys.values() and key != "iteration":
+                    self.col_keys[col] = key
+
+    def set_eta(self, eta: float | None) -> None:
+        """The table's η as the value check chose it (labelled or inferred)."""
+        self.eta = eta
         self.inputs_by_value = self._input_values()
 
     def world(self, first: bool) -> World:
@@ -245,8 +288,8 @@ class Reader:
     def _input_values(self) -> list[tuple[str, float]]:
         """(quantity, the sheet's value) of the row-independent inputs: η and the fixed inputs."""
         found = []
-        if self.table.eta is not None:
-            found.append((ETA, self.table.eta))
+        if self.eta is not None:
+            found.append((ETA, self.eta))
         for name in self.world(True).fixed:
             value = self.table.params.get(name)
             if value is None and name in self.table.columns and self.table.rows:
@@ -353,8 +396,7 @@ def _eta_cell(table: Table) -> tuple | None:
 
 def parameter_cells(book: Book, header_cells: set) -> dict[tuple, str]:
     """(sheet, row, col) -> 'param:<name>' for every labelled input or initial-weight value cell."""
-    from sheetgen.verify.tables import lookup
-
+    lookup = lookup_any
     names = set(free_names())
     found: dict[tuple, str] = {}
     for sheet in book.sheets:
@@ -429,9 +471,15 @@ class Prover:
             return Outcome("proven")
         literals = self._typed_inputs(tree, key, first)
         if literals is not None:
+            if self.reader.eta_cell is None and all(name == ETA for _, name in literals):
+                return Outcome("proven")  # η has no cell to read: the number is the sheet's η
             return Outcome("constant", literals=literals)
         j = int(np.argmin(ok))
-        return Outcome("wrong", world_index=j, computed=float(got[j]), expected=float(expected[j]))
+        chosen = self.reader.world(first)
+        point = {n: float(chosen.free[n][j]) for n in (ETA, *chosen.fixed)}
+        return Outcome(
+            "wrong", world_index=j, computed=float(got[j]), expected=float(expected[j]), point=point
+        )
 
     def _typed_inputs(self, tree, key: str, first: bool):
         """Literals that, read as the inputs whose sheet values they are, make the form right."""
@@ -484,19 +532,30 @@ def needs_formula(key: str, index: int, trained: list[str], fixed: list[str]) ->
     return True
 
 
-def prove_table(
-    book: Book, table: Table, header_cells: set, params: dict[tuple, str] | None = None, identify=True
-) -> TableProof:
-    """Prove every computed cell of `table` (see the module's docstring)."""
-    if params is None:
-        params = parameter_cells(book, header_cells)
-    reader = Reader(book, table, header_cells, params)
+def start(
+    book: Book, table: Table, header_cells: set, identify: bool = True
+) -> tuple[Reader, Prover, TableProof]:
+    """Read a table's formulas and identify its unlabelled columns (before the value check reads it)."""
+    reader = Reader(book, table, header_cells, parameter_cells(book, header_cells))
     prover = Prover(reader)
     result = TableProof()
     if identify:
         from sheetgen.verify.identify import identify_columns
 
         identify_columns(reader, prover, result)
+    return reader, prover, result
+
+
+def prove_table(book: Book, table: Table, header_cells: set, eta: float | None = None) -> TableProof:
+    """Identify and prove a whole table (see the module's docstring)."""
+    reader, prover, result = start(book, table, header_cells)
+    return finish(reader, prover, result, eta if eta is not None else table.eta)
+
+
+def finish(reader: Reader, prover: Prover, result: TableProof, eta: float | None) -> TableProof:
+    """Prove every computed cell of the table, η being the value check's."""
+    reader.set_eta(eta)
+    table = reader.table
     w = reader.world(True)
     sheet = reader.sheet
     values_cells: dict[str, list[tuple[int, int]]] = {}
@@ -536,9 +595,11 @@ def prove_table(
                 failed = True
     result.forms = len(forms)
     name = table.sheet
-    for key, cells in values_cells.items():
-        label = table.headers.get(key, key)
+    if values_cells:
+        cells = [cell for column in values_cells.values() for cell in column]
         text = _range_text(cells)
+        labels = [table.headers.get(key, key) for key in values_cells]
+        label = labels[0] if len(labels) == 1 else f"{len(labels)} columns"
         result.unproven.append(
             Unproven(
                 name,
@@ -547,7 +608,8 @@ def prove_table(
                 "values",
                 None,
                 None,
-                f"typed values where formulas belong in '{name}'!{text} ({label}): nothing to prove",
+                f"typed values where formulas belong in '{name}'!{text} ({label}): right numbers, "
+                "nothing to prove",
             )
         )
     for (value, quantity), cells in typed.items():

@@ -10,6 +10,20 @@ from pathlib import Path
 from sheetgen.verify.checks import TableCheck
 
 VERIFIED, WRONG, UNREADABLE = "verified", "wrong", "unreadable"
+RIGHT_ONLY, DIFFERENT_NETWORK, INCOMPLETE = "right_only_at_its_numbers", "different_network", "incomplete"
+VERDICTS = (VERIFIED, WRONG, UNREADABLE, RIGHT_ONLY, DIFFERENT_NETWORK, INCOMPLETE)
+# How each verdict is shouted in text, and the exit status of a single book with it.
+SHOUTED = {
+    VERIFIED: "VERIFIED",
+    WRONG: "WRONG",
+    UNREADABLE: "UNREADABLE",
+    RIGHT_ONLY: "RIGHT ONLY AT ITS NUMBERS",
+    DIFFERENT_NETWORK: "DIFFERENT NETWORK",
+    INCOMPLETE: "INCOMPLETE",
+}
+EXIT_STATUS = {VERIFIED: 0, WRONG: 1, UNREADABLE: 2, RIGHT_ONLY: 3, DIFFERENT_NETWORK: 4, INCOMPLETE: 5}
+# A batch's status is its most severe verdict's (all verified: 0; all unreadable: 2).
+SEVERITY = (WRONG, INCOMPLETE, RIGHT_ONLY, DIFFERENT_NETWORK)
 CSV_FIELDS = (
     "file",
     "verdict",
@@ -37,12 +51,21 @@ class BookResult:
     problems: list[str] = field(default_factory=list)  # broken promises of a built book
     error: str | None = None  # why the book could not be verified at all
     notes: list[str] = field(default_factory=list)
+    network_difference: str | None = None  # what differs from the 2-2-2 network (DIFFERENT NETWORK)
 
     @property
     def verdict(self) -> str:
+        if self.network_difference:
+            return DIFFERENT_NETWORK
         if self.error:
             return UNREADABLE
-        return VERIFIED if all(t.verified for t in self.tables) and not self.problems else WRONG
+        if self.problems or any(t.first_wrong for t in self.tables):
+            return WRONG
+        if any(t.incomplete for t in self.tables):
+            return INCOMPLETE
+        if any(t.unproven for t in self.tables):
+            return RIGHT_ONLY
+        return VERIFIED
 
     @property
     def first_wrong(self):
@@ -62,17 +85,32 @@ def _finding_text(finding) -> str:
     return text + (f"; diagnosis: {finding.diagnosis}" if finding.diagnosis else "; no known mistake fits")
 
 
+def _unproven_text(result: BookResult) -> str:
+    messages = [u.message for t in result.tables for u in t.unproven]
+    return "; ".join(messages[:3]) + (f"; and {len(messages) - 3} more" if len(messages) > 3 else "")
+
+
 def one_line(result: BookResult) -> str:
     """The batch line: file, verdict and, when wrong, where and why."""
     name = str(result.path)
-    if result.verdict == UNREADABLE:
+    verdict = result.verdict
+    if verdict == UNREADABLE:
         return f"{name}: UNREADABLE: {result.error}"
+    if verdict == DIFFERENT_NETWORK:
+        return f"{name}: DIFFERENT NETWORK: {result.network_difference}"
     rows = sum(t.rows for t in result.tables)
-    if result.verdict == VERIFIED:
+    if verdict == VERIFIED:
+        forms = sum(t.proven_forms for t in result.tables)
+        proven = f"{forms} distinct formulas proven at random inputs, " if forms else ""
         return (
-            f"{name}: VERIFIED ({len(result.tables)} table(s), {rows} rows, largest relative error "
+            f"{name}: VERIFIED ({len(result.tables)} table(s), {rows} rows, {proven}largest relative error "
             f"{result.max_rel_error:.1e}, {result.engine})"
         )
+    if verdict == INCOMPLETE:
+        reason = next(t.incomplete for t in result.tables if t.incomplete)
+        return f"{name}: INCOMPLETE: {reason}"
+    if verdict == RIGHT_ONLY:
+        return f"{name}: RIGHT ONLY AT ITS NUMBERS: {_unproven_text(result)}"
     finding = result.first_wrong
     if finding:
         others = [c for t in result.tables for c in t.wrong_columns if c != finding.label]
@@ -93,6 +131,15 @@ def details(result: BookResult) -> list[str]:
         )
         if table.first_wrong and table.first_wrong is not result.first_wrong:
             lines.append(f"    {_finding_text(table.first_wrong)}")
+        for finding in table.wrong_cells:
+            if finding is not table.first_wrong:
+                lines.append(f"    also: {_finding_text(finding).removeprefix('first wrong cell ')}")
+        lines.extend(f"    right only at its numbers: {u.message}" for u in table.unproven)
+        lines.extend(
+            f"    column {letter} headed '{header}' read as {quantity} (its formula computes it)"
+            for header, letter, quantity in table.identified
+        )
+        lines.extend(f"    not proven (formula not readable as quantities): {u}" for u in table.unmapped)
         if table.wrong_columns:
             lines.append("    columns with wrong cells: " + ", ".join(table.wrong_columns))
         if table.missing:
@@ -107,11 +154,32 @@ def details(result: BookResult) -> list[str]:
 
 
 def summary_line(results: list[BookResult]) -> str:
-    counts = {v: sum(r.verdict == v for r in results) for v in (VERIFIED, WRONG, UNREADABLE)}
-    return (
+    counts = {v: sum(r.verdict == v for r in results) for v in VERDICTS}
+    text = (
         f"{len(results)} workbook(s): {counts[VERIFIED]} verified, {counts[WRONG]} wrong, "
         f"{counts[UNREADABLE]} unreadable"
     )
+    others = [
+        (RIGHT_ONLY, "right only at their numbers"),
+        (INCOMPLETE, "incomplete"),
+        (DIFFERENT_NETWORK, "of a different network"),
+    ]
+    return text + "".join(f", {counts[v]} {words}" for v, words in others if counts[v])
+
+
+def _finding_dict(finding) -> dict:
+    return {
+        "sheet": finding.sheet,
+        "cell": finding.address,
+        "column": finding.label,
+        "key": finding.key,
+        "expected": finding.expected,
+        "found": finding.found
+        if isinstance(finding.found, (float, bool, type(None)))
+        else str(finding.found),
+        "formula": finding.formula,
+        "diagnosis": finding.diagnosis,
+    }
 
 
 def as_dict(result: BookResult) -> dict:
@@ -121,22 +189,10 @@ def as_dict(result: BookResult) -> dict:
         "verdict": result.verdict,
         "engine": result.engine,
         "error": result.error,
+        "network_difference": result.network_difference,
         "problems": result.problems,
         "notes": result.notes,
-        "first_wrong": None
-        if finding is None
-        else {
-            "sheet": finding.sheet,
-            "cell": finding.address,
-            "column": finding.label,
-            "key": finding.key,
-            "expected": finding.expected,
-            "found": finding.found
-            if isinstance(finding.found, (float, bool, type(None)))
-            else str(finding.found),
-            "formula": finding.formula,
-            "diagnosis": finding.diagnosis,
-        },
+        "first_wrong": None if finding is None else _finding_dict(finding),
         "tables": [
             {
                 "sheet": t.table.sheet,
@@ -149,6 +205,16 @@ def as_dict(result: BookResult) -> dict:
                 "wrong_columns": t.wrong_columns,
                 "missing_columns": t.missing,
                 "empty_cells": t.unchecked,
+                "incomplete": t.incomplete,
+                "network_difference": t.network_difference,
+                "proven_forms": t.proven_forms,
+                "unproven": [vars(u) for u in t.unproven],
+                "identified": [
+                    {"header": header, "column": letter, "quantity": quantity}
+                    for header, letter, quantity in t.identified
+                ],
+                "unmapped": t.unmapped,
+                "wrong_cells": [_finding_dict(f) for f in t.wrong_cells],
             }
             for t in result.tables
         ],
@@ -156,7 +222,7 @@ def as_dict(result: BookResult) -> dict:
 
 
 def as_json(results: list[BookResult]) -> str:
-    counts = {v: sum(r.verdict == v for r in results) for v in (VERIFIED, WRONG, UNREADABLE)}
+    counts = {v: sum(r.verdict == v for r in results) for v in VERDICTS}
     return json.dumps(
         {"workbooks": [as_dict(r) for r in results], "summary": counts}, ensure_ascii=False, indent=1
     )
@@ -172,7 +238,11 @@ def csv_row(result: BookResult) -> dict:
         "rows": sum(t.rows for t in result.tables),
         "max_rel_error": f"{result.max_rel_error:.3e}" if result.tables else "",
         "wrong_columns": "; ".join(c for t in result.tables for c in t.wrong_columns),
-        "message": result.error or "; ".join(result.problems),
+        "message": result.network_difference
+        or result.error
+        or "; ".join(result.problems)
+        or next((t.incomplete for t in result.tables if t.incomplete), None)
+        or _unproven_text(result),
     }
     if finding:
         row.update(
