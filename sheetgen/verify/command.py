@@ -1,4 +1,4 @@
-"""Check backpropagation workbooks cell by cell against the oracle; name the first wrong cell.
+"""Check backpropagation workbooks against the oracle: values cell by cell, formulas for any inputs.
 
     sheetgen verify BOOK.xlsx|DIR ... [--engine libreoffice|cached] [--tol REL] [--json] [--report CSV]
 
@@ -19,8 +19,23 @@ Engines: libreoffice (the default when installed) recalculates every book first,
 LibreOffice run; cached reads the values as last saved (what the sheet's author saw). Without
 LibreOffice the default falls back to cached, with a warning.
 
-Exit status: 0 every workbook verified; 1 at least one wrong, or some unreadable among others;
-2 usage errors, or when every workbook given was unreadable or not a backprop sheet.
+Each formula is also proven: read as quantities (a_h1 of its row, w1 of the row above, η, i1) and
+checked against the oracle at random inputs where every quantity has its own value, so a mistake
+hidden by the sheet's own numbers (t1 for t2 when t1 = t2) is found. A column under a header not
+listed above is identified by what its formula computes, and the report says what it was read as.
+
+Verdicts (and the exit status of a single workbook):
+  VERIFIED 0                   every computed cell a formula proven for any inputs, every value right
+  WRONG 1                      the first wrong cell, its column, expected and found, formula, diagnosis
+  UNREADABLE 2                 not a workbook, or no iteration table in it
+  RIGHT ONLY AT ITS NUMBERS 3  values typed where formulas belong, or a number typed where a cell
+                               should be read (η typed in as 0.5): right here, but proves nothing
+  DIFFERENT NETWORK 4          biases, more units, a single neuron, the loss without ½: not the
+                               2-2-2 network sheetgen verifies
+  INCOMPLETE 5                 nothing computed yet, or a single row (no weight update)
+A batch exits 0 when every workbook is verified, 2 when every one is unreadable, else with the
+status of the most severe verdict present: WRONG 1 > INCOMPLETE 5 > RIGHT ONLY AT ITS NUMBERS 3 >
+DIFFERENT NETWORK 4 > some UNREADABLE among verified ones 1. Usage errors exit 2.
 """
 
 from __future__ import annotations

@@ -88,6 +88,8 @@ class Search:
         return self.prover.holds(tree, self.key, self.first)
 
     def run(self) -> str | None:
+        if self.proves(self.tree):
+            return None  # the formula is right: a wrong value has another cause
         for generate in (
             self.one_related_quantity,
             self.number_for_quantity,

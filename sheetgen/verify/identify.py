@@ -53,6 +53,41 @@ def _what_it_computes(reader: Reader, prover: Prover, col: int, keys: list[str])
     return None
 
 
+def _by_use(reader: Reader, prover: Prover, col: int, keys: list[str]) -> str | None:
+    """The quantity an unidentified column holds, as the identified columns that read it use it.
+
+    w3's update reads the row above's ∂E/∂w3 from it, E_total reads E2 from it: when putting one
+    quantity in place of the column makes a reader's formula prove, the column is that quantity
+    (even if its own formula is wrong: that is then found where it is made).
+    """
+    table = reader.table
+    unknown = f"?{column_letters(col)}@"
+    for reader_col, reader_key in sorted(reader.col_keys.items()):
+        for index in sorted({0, min(1, len(table.rows) - 1)}):
+            row = table.rows[index]
+            try:
+                tree = reader.form(row, reader_col)
+            except (Unmapped, formula.Unsupported, formula.FormulaError):
+                continue
+            names = {n.name for n in formula.walk(tree) if isinstance(n, formula.Var)}
+            reads = [n for n in names if n.startswith(unknown)]
+            if not reads or any(n.startswith("?") and not n.startswith(unknown) for n in names):
+                continue
+            for key in keys:
+                guess = {n: f"{key}@{n.rpartition('@')[2]}" for n in reads}
+                changed = formula.transform(
+                    tree,
+                    lambda node, guess=guess: (
+                        formula.Var(guess[node.name])
+                        if isinstance(node, formula.Var) and node.name in guess
+                        else None
+                    ),
+                )
+                if prover.holds(changed, reader_key, index == 0):
+                    return key
+    return None
+
+
 def label(key: str) -> str:
     if key in BY_KEY:
         return BY_KEY[key].label
@@ -70,6 +105,9 @@ def identify_columns(reader: Reader, prover: Prover, result: TableProof) -> None
         progress = False
         for col in _unknown_columns(reader):
             key = _what_it_computes(reader, prover, col, keys)
+            if key is None:
+                missing = [k for k in keys if k not in reader.col_keys.values()]
+                key = _by_use(reader, prover, col, missing)
             if key is None:
                 continue
             header = sheet.values.get((table.header_row, col))

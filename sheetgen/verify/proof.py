@@ -306,6 +306,8 @@ class Reader:
     def form(self, row: int, col: int):
         """The form of the formula in (row, col), or raise Unmapped / formula.FormulaError."""
         text = self.sheet.formula(row, col)
+        if text is None:
+            raise Unmapped(f"{address(row, col)} holds no formula")
         shape = formula.shape(text, row, col)
         info = self._shapes.get(shape)
         if info is None:

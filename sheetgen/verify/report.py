@@ -69,6 +69,8 @@ class BookResult:
 
     @property
     def first_wrong(self):
+        if self.network_difference:
+            return None  # not a mistake: another network, which sheetgen does not verify
         return next((t.first_wrong for t in self.tables if t.first_wrong), None)
 
     @property
@@ -136,7 +138,7 @@ def details(result: BookResult) -> list[str]:
                 lines.append(f"    also: {_finding_text(finding).removeprefix('first wrong cell ')}")
         lines.extend(f"    right only at its numbers: {u.message}" for u in table.unproven)
         lines.extend(
-            f"    column {letter} headed '{header}' read as {quantity} (its formula computes it)"
+            f"    column {letter} headed '{header}' read as {quantity} (by its formulas)"
             for header, letter, quantity in table.identified
         )
         lines.extend(f"    not proven (formula not readable as quantities): {u}" for u in table.unmapped)
