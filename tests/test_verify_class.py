@@ -1,0 +1,488 @@
+"""`sheetgen verify` for a whole class: annotated copies, the HTML report, parallel LibreOffice, intake.
+
+One class of books (built ones, one of them edited by a student; hand-made ones with known mistakes;
+a copy of one; .ods, .xls and .xlsm submissions; a file in a subfolder; a hostile file name; a
+file that is no workbook) goes through ONE command: --recursive --annotate --html --json --jobs 2.
+The tests then read what it wrote: with openpyxl, with LibreOffice (recalculating the copies), and
+with headless Chromium (the report's DOM and a screenshot). Expected values come from the matrix
+form of backpropagation (tests/backprop_reference.py), not from sheetgen.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import termios
+import zipfile
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote
+
+import openpyxl
+import pytest
+from backprop_reference import matrix_row
+from conftest import _require
+from handmade_books import EVA8, LAYOUTS, write_handmade
+from openpyxl.comments import Comment
+from openpyxl.utils import get_column_letter
+
+from sheetgen.build.params import load_template
+from sheetgen.build.writer import write_workbook
+from sheetgen.core import xlsx
+from sheetgen.office import recalc
+from sheetgen.verify import workbook_edit
+from sheetgen.verify.annotate import UNPROVEN_FILL, WRONG_FILL
+
+HOSTILE = "<img src=x onerror=alert(1)>&'.xlsx"
+W3_MISTAKE = "a_h1·(1−a_h1) in place of a_h2·(1−a_h2)"
+STUDENT_NOTE = "I was not sure about this one"
+VERIFIED = {"ada.xlsx", "gus.xlsx"}
+
+
+def _tamper_built(source: Path, target: Path) -> str:
+    """A student's edit of a built book: ∂E/∂w3 of one row with a_h1's derivative; returns that cell."""
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "xl/worksheets/sheet3.xml":  # 'LR 0.5'
+                text = data.decode()
+                cell = re.search(r'<c r="AA8"[^>]*><f>[^<]*M8\*\(1-M8\)[^<]*</f>', text).group(0)
+                data = text.replace(cell, cell.replace("M8*(1-M8)", "K8*(1-K8)")).encode()
+            out.writestr(info, data)
+    return "AA8"
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def klass(tmp_path_factory, soffice):
+    root = tmp_path_factory.mktemp("class")
+    folder = root / "class"
+    (folder / "late").mkdir(parents=True)
+    _, params = load_template("era-v1")
+    write_workbook(folder / "ada.xlsx", params, [0.5, 1.0], 8)
+    built = root / "built.xlsx"
+    write_workbook(built, params, [0.5, 1.0], 8)
+    _tamper_built(built, folder / "zoe.xlsx")
+    write_handmade(folder / "ben.xlsx", LAYOUTS["classic"], EVA8, 0.5, 8, "w3-uses-a_h1-derivative")
+    write_handmade(folder / "cleo.xlsx", LAYOUTS["course"], EVA8, 0.5, 8, "w3-uses-a_h1-derivative")
+    shutil.copyfile(folder / "cleo.xlsx", folder / "dan.xlsx")
+    write_handmade(folder / "late" / "fay.xlsx", LAYOUTS["lr-equals"], EVA8, 0.5, 8, "E2-from-a_o1")
+    write_handmade(folder / "gus.xlsx", LAYOUTS["classic"], EVA8, 0.5, 8, None)
+    where = write_handmade(folder / "hal.xlsx", LAYOUTS["reordered"], EVA8, 0.5, 8, "E2-from-a_o1")
+    hal_cell = f"{get_column_letter(where['col_of']['E2'])}{where['first_row']}"
+    book = openpyxl.load_workbook(folder / "hal.xlsx")  # the student's own comments (and VML) on it
+    book.active[hal_cell].comment = Comment(STUDENT_NOTE, "hal")
+    book.active["A1"].comment = Comment("inputs above", "hal")
+    book.save(folder / "hal.xlsx")
+    write_handmade(folder / HOSTILE, LAYOUTS["classic"], EVA8, 0.5, 8, "update-wrong-sign")
+    (folder / "broken.xlsx").write_bytes(b"PK\x03\x04 not really a zip")
+    (folder / "notes.txt").write_text("not a workbook, not looked at")
+    # Other formats, as LibreOffice writes them, of a book with the ∂E/∂w4 mistake
+    source = root / "w4.xlsx"
+    write_handmade(source, LAYOUTS["classic"], EVA8, 0.5, 8, "w4-uses-a_h1-derivative")
+    for name, convert_to in (
+        ("ivy.ods", "ods"),
+        ("jon.xls", "xls"),
+        ("kim.xlsm", "xlsm:Calc MS Excel 2007 VBA XML"),
+    ):
+        suffix = Path(name).suffix
+        with recalc.Batch([source], root / name, convert_to=convert_to, suffix=suffix) as batch:
+            shutil.copyfile(batch.output(0), folder / name)
+    hashes = {p: _sha(p) for p in folder.rglob("*") if p.is_file()}
+    out = root / "annotated"
+    report = root / "report.html"
+    done = subprocess.run(
+        [sys.executable, "-m", "sheetgen", "verify", str(folder), "--recursive", "--annotate", str(out)]
+        + ["--html", str(report), "--json", "--jobs", "2"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    books = {b["file"]: b for b in json.loads(done.stdout)["workbooks"]}
+    return dict(
+        root=root,
+        folder=folder,
+        out=out,
+        report=report,
+        done=done,
+        books=books,
+        hashes=hashes,
+        hal_cell=hal_cell,
+        built=built,
+    )
+
+
+def test_the_class_run_reports_every_book_by_its_path_in_the_folder(klass):
+    done, books = klass["done"], klass["books"]
+    assert done.returncode == 1, done.stderr
+    names = {"ada.xlsx", "zoe.xlsx", "ben.xlsx", "cleo.xlsx", "dan.xlsx", "late/fay.xlsx", "gus.xlsx"}
+    names |= {"hal.xlsx", HOSTILE, "broken.xlsx", "ivy.ods", "jon.xls", "kim.xlsm"}
+    assert set(books) == names
+    assert {n for n, b in books.items() if b["verdict"] == "verified"} == VERIFIED
+    assert books["broken.xlsx"]["verdict"] == "unreadable"
+    # .ods, .xls and .xlsm are checked like .xlsx: the same mistake, in the same cell
+    for name in ("ivy.ods", "jon.xls", "kim.xlsm"):
+        first = books[name]["first_wrong"]
+        assert books[name]["verdict"] == "wrong" and first["key"] == "dE_dw4", name
+        assert W3_MISTAKE in first["diagnosis"]
+    assert books["zoe.xlsx"]["first_wrong"]["cell"] == "AA8"
+    assert books["zoe.xlsx"]["first_wrong"]["sheet"] == "LR 0.5"
+
+
+def test_originals_are_never_changed(klass):
+    assert {p: _sha(p) for p in klass["hashes"]} == klass["hashes"]
+
+
+def test_a_copy_for_every_book_not_verified_and_none_for_the_others(klass):
+    copies = {str(p.relative_to(klass["out"])) for p in klass["out"].rglob("*") if p.is_file()}
+    expected = {n for n, b in klass["books"].items() if b["verdict"] not in ("verified", "unreadable")}
+    expected = {n + ".xlsx" if n.endswith((".ods", ".xls")) else n for n in expected}
+    assert copies == expected
+    assert not any(p.name.startswith(".") for p in klass["out"].rglob("*"))  # no temp files left
+
+
+def _comment_numbers(text: str) -> dict[str, float]:
+    return {k: float(v) for k, v in re.findall(r"^(expected|found): (\S+)$", text, re.MULTILINE)}
+
+
+def test_wrong_cells_are_filled_and_commented_and_listed_on_a_first_feedback_sheet(klass):
+    out = klass["out"]
+    for name, result in klass["books"].items():
+        if result["verdict"] in ("verified", "unreadable"):
+            continue
+        copy = out / (name + ".xlsx" if name.endswith((".ods", ".xls")) else name)
+        book = openpyxl.load_workbook(copy)
+        assert book.sheetnames[0] == "Feedback", name
+        first = result["first_wrong"]
+        cell = book[first["sheet"]][first["cell"]]
+        assert cell.fill.fgColor.rgb == WRONG_FILL, name
+        comment = cell.comment.text
+        assert first["diagnosis"] in comment, name
+        numbers = _comment_numbers(comment)
+        assert numbers["expected"] == pytest.approx(first["expected"], rel=1e-11)
+        listed = [row for row in book["Feedback"].iter_rows(values_only=True) if row[0] == "wrong value"]
+        assert (first["sheet"], first["cell"]) in {(r[1], r[2]) for r in listed}, name
+        for table in result["tables"]:  # every wrong column has its first wrong cell listed
+            assert len(listed) >= len(table["wrong_columns"])
+
+
+def test_the_expected_value_in_the_comment_is_the_independent_one(klass):
+    book = openpyxl.load_workbook(klass["out"] / "ben.xlsx")
+    first = klass["books"]["ben.xlsx"]["first_wrong"]
+    numbers = _comment_numbers(book[first["sheet"]][first["cell"]].comment.text)
+    truth = matrix_row(**EVA8)["dE_dw3"]  # first data row: the template's weights
+    assert numbers["expected"] == pytest.approx(truth, rel=1e-11)
+    assert abs(numbers["found"] - truth) > 1e-9  # the student's value, not the right one
+
+
+def test_every_wrong_column_of_a_book_gets_its_first_cell_marked(klass):
+    """An update with the wrong sign makes all eight weight columns wrong: eight red cells."""
+    result = klass["books"][HOSTILE]
+    book = openpyxl.load_workbook(klass["out"] / HOSTILE)
+    red = [
+        c
+        for row in book[result["first_wrong"]["sheet"]].iter_rows()
+        for c in row
+        if c.fill.fgColor.rgb == WRONG_FILL
+    ]
+    wrong_columns = [c for t in result["tables"] for c in t["wrong_columns"]]
+    assert len(red) == len(wrong_columns) == 8
+    assert all(c.comment is not None for c in red)
+
+
+def test_a_students_own_comments_survive_beside_ours(klass):
+    book = openpyxl.load_workbook(klass["out"] / "hal.xlsx")
+    sheet = book[klass["books"]["hal.xlsx"]["first_wrong"]["sheet"]]
+    text = sheet[klass["hal_cell"]].comment.text
+    assert STUDENT_NOTE in text and "sheetgen verify" in text
+    assert sheet["A1"].comment.text.startswith("inputs above")
+
+
+def test_the_copy_of_a_built_book_keeps_charts_images_and_every_untouched_part(klass):
+    original, copy = klass["folder"] / "zoe.xlsx", klass["out"] / "zoe.xlsx"
+    before, after = xlsx.read_book(original), xlsx.read_book(copy)
+    assert [s.name for s in after.sheets] == ["Feedback"] + [s.name for s in before.sheets]
+    assert {s.name: s.charts for s in after.sheets if s.name != "Feedback"} == {
+        s.name: s.charts for s in before.sheets
+    }
+    assert sum(s.charts for s in before.sheets) >= 3
+    with zipfile.ZipFile(original) as a, zipfile.ZipFile(copy) as b:
+        changed = {n for n in a.namelist() if a.read(n) != b.read(n)}
+        added = set(b.namelist()) - set(a.namelist())
+        media = [n for n in a.namelist() if n.startswith(("xl/media/", "xl/charts/", "xl/drawings/"))]
+    assert media and not changed & set(media)  # charts, drawings, the diagram image: byte for byte
+    allowed = {"[Content_Types].xml", "xl/workbook.xml", "xl/_rels/workbook.xml.rels", "xl/styles.xml"}
+    allowed |= {n for n in changed if n.startswith("xl/worksheets/")}  # the marked sheet, the deselected tab
+    assert changed <= allowed
+    assert len(added) == 3  # the Feedback sheet, a comments part, its VML drawing
+
+
+def test_copies_open_in_libreoffice_recalculate_and_verify_the_same(klass, tmp_path):
+    out, books = klass["out"], klass["books"]
+    names = ["zoe.xlsx", "ben.xlsx", "hal.xlsx", "ivy.ods.xlsx"]
+    recalculated = recalc.recalculate([out / n for n in names], tmp_path / "lo")
+    for name, path in zip(names, recalculated, strict=True):
+        book = xlsx.read_book(path)
+        assert book.sheets[0].name == "Feedback", name
+        first = books[name.removesuffix(".xlsx") if name.endswith(".ods.xlsx") else name]["first_wrong"]
+        row, col = workbook_edit.cell_of(first["cell"])
+        assert book.sheet(first["sheet"]).values[(row, col)] == pytest.approx(
+            float(first["found"]), rel=1e-12
+        )
+        comments = openpyxl.load_workbook(path)[first["sheet"]][first["cell"]].comment
+        assert comments is not None and "sheetgen verify" in comments.text, name
+    zoe = xlsx.read_book(recalculated[0])
+    assert sum(s.charts for s in zoe.sheets) == sum(s.charts for s in xlsx.read_book(klass["built"]).sheets)
+    # The copy is the student's book plus marks: verified again, it gets the same verdict and cell.
+    done = subprocess.run(
+        [sys.executable, "-m", "sheetgen", "verify", *map(str, recalculated), "--engine", "cached", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    again = json.loads(done.stdout)["workbooks"]
+    for name, result in zip(names, again, strict=True):
+        original = books[name.removesuffix(".xlsx") if name.endswith(".ods.xlsx") else name]
+        assert result["verdict"] == original["verdict"], name
+        assert result["first_wrong"]["cell"] == original["first_wrong"]["cell"], name
+
+
+class _Dom(HTMLParser):
+    """Rows of the report's tables, attributes of every element, and all text, from Chromium's DOM."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags, self.rows, self.text = [], [], []
+        self.sections: dict[str, str] = {}
+        self._section, self._row = None, None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.tags.append((tag, attrs))
+        if tag == "section":
+            self._section = attrs.get("id")
+        elif tag == "tr":
+            self._row = {"section": self._section, "attrs": attrs, "cells": [], "links": []}
+            self.rows.append(self._row)
+        elif tag == "td" and self._row is not None:
+            self._row["cells"].append("")
+        elif tag == "a" and self._row is not None:
+            self._row["links"].append(attrs.get("href"))
+
+    def handle_data(self, data):
+        self.text.append(data)
+        if self._section:
+            self.sections[self._section] = self.sections.get(self._section, "") + data
+        if self._row is not None and self._row["cells"]:
+            self._row["cells"][-1] += data
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    return _require(
+        "Chromium",
+        shutil.which("chromium") or shutil.which("chromium-browser"),
+        "apt-get install -y chromium",
+    )
+
+
+def _browser(chromium: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_html_report_renders_in_chromium(klass, chromium, tmp_path):
+    report, books = klass["report"], klass["books"]
+    page = report.read_text(encoding="utf-8")
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)  # nothing fetched
+    assert "<script" not in page.lower()
+    done = _browser(chromium, "--dump-dom", report.as_uri())
+    dom = _Dom()
+    dom.feed(done.stdout)
+    rows = [r for r in dom.rows if r["section"] == "books" and r["cells"]]
+    assert {r["cells"][0] for r in rows} == set(books)  # every book, named as in the JSON
+    for row in rows:
+        result = books[row["cells"][0]]
+        assert row["attrs"]["data-verdict"] == result["verdict"]
+        if result["first_wrong"]:
+            assert result["first_wrong"]["cell"] in row["cells"][2]
+            assert result["first_wrong"]["diagnosis"] in row["cells"][3]
+        for href in row["links"]:  # links lead to the annotated copies
+            assert (report.parent / unquote(href)).is_file(), href
+        assert bool(row["links"]) == (result["verdict"] not in ("verified", "unreadable"))
+    # the hostile file name is text, never markup
+    assert not [t for t, _ in dom.tags if t == "img"]
+    assert any(r["cells"][0] == HOSTILE for r in rows)
+    # the census: books with the ∂E/∂w3 mistake, counted from the JSON
+    w3_books = {n for n, b in books.items() if b["first_wrong"] and b["first_wrong"]["key"] == "dE_dw3"}
+    census = {r["cells"][0]: r["cells"][1] for r in dom.rows if r["section"] == "mistakes" and r["cells"]}
+    line = f"uses {W3_MISTAKE} in ∂E/∂w3"
+    assert census[line] == f"{len(w3_books)} books" and len(w3_books) == 4
+    identical = "".join(dom.text)
+    assert re.search(r"2 books: cleo\.xlsx, dan\.xlsx", identical)
+    cards = re.sub(r"\s+", "", dom.sections["summary"])
+    assert f"{len(books)}workbooks" in cards
+    for verdict in ("verified", "wrong", "unreadable"):
+        assert f"{sum(b['verdict'] == verdict for b in books.values())}{verdict}" in cards
+    screenshot = tmp_path / "report.png"
+    _browser(chromium, "--window-size=1280,900", f"--screenshot={screenshot}", report.as_uri())
+    from PIL import Image
+
+    image = Image.open(screenshot).convert("RGB")
+    assert image.size == (1280, 900)
+    assert len(image.getcolors(maxcolors=1 << 20)) > 20  # drawn, not a blank page
+
+
+def test_parallel_batch_keeps_the_order_and_gives_each_process_its_own_profile(soffice, tmp_path):
+    import xlsxwriter
+
+    paths = []
+    for k in range(5):  # each file's saved value is stale: only a recalculation gives 3k
+        path = tmp_path / f"stale{k}.xlsx"
+        book = xlsxwriter.Workbook(str(path))
+        sheet = book.add_worksheet()
+        sheet.write_number(0, 0, k)
+        sheet.write_formula(0, 1, "=A1*3", None, 999)
+        book.close()
+        paths.append(path)
+    with recalc.ParallelBatch(paths, tmp_path / "out", jobs=2) as batch:
+        assert len(batch.batches) == 2
+        assert len({b._work for b in batch.batches}) == 2  # two profiles
+        outputs = batch.wait()
+    assert [xlsx.read_book(o).sheets[0].values[(1, 2)] for o in outputs] == [3.0 * k for k in range(5)]
+
+
+def test_bad_class_options_are_one_line_errors(tmp_path):
+    book = tmp_path / "a.xlsx"
+    write_handmade(book, LAYOUTS["classic"], EVA8, 0.5, 3, None)
+    (tmp_path / "file").write_text("x")
+
+    def cli(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "sheetgen", "verify", str(book), "--engine", "cached", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    for args, words in (
+        (("--jobs", "0"), "--jobs 0"),
+        (("--html", str(tmp_path / "r.txt")), ".html"),
+        (("--annotate", str(tmp_path / "file")), "is a file"),
+    ):
+        done = cli(*args)
+        assert done.returncode == 2 and words in done.stderr, args
+        assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+def test_a_folder_without_recursive_names_books_as_before_and_finds_no_subfolders(tmp_path):
+    (tmp_path / "c" / "sub").mkdir(parents=True)
+    write_handmade(tmp_path / "c" / "sub" / "x.xlsx", LAYOUTS["classic"], EVA8, 0.5, 3, None)
+    done = subprocess.run(
+        [sys.executable, "-m", "sheetgen", "verify", str(tmp_path / "c"), "--engine", "cached"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and "--recursive" in done.stderr
+
+
+def test_progress_bar_on_a_terminal_only(tmp_path):
+    for name in ("a.xlsx", "b.xlsx"):
+        write_handmade(tmp_path / name, LAYOUTS["classic"], EVA8, 0.5, 3, None)
+    args = [sys.executable, "-m", "sheetgen", "verify", str(tmp_path), "--engine", "cached"]
+    quiet = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert quiet.stderr == ""
+    primary, secondary = os.openpty()  # stderr a terminal: the bar appears there
+    # a terminal of 100 columns (a fresh pty has none, and tqdm draws nothing in zero columns)
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    try:
+        done = subprocess.run(args, stdout=subprocess.PIPE, stderr=secondary, timeout=120)
+        os.close(secondary)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(primary)
+    assert done.returncode in (0, 1)  # (no saved values to check here; the bar is what is tested)
+    assert b"2/2" in shown and b"book" in shown
+
+
+def test_cells_are_added_in_order_when_the_wrong_cell_is_empty():
+    """A wrong cell with nothing in it (a row or a cell the sheet never wrote) gets a cell element."""
+    sheet = (
+        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+        'xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006" mc:Ignorable="x14ac">'
+        '<sheetData><row r="2"><c r="A2"><v>1</v></c><c r="D2" s="1"><v>2</v></c></row>'
+        '<row r="5" spans="1:3"/></sheetData></worksheet>'
+    )
+    edited = workbook_edit._set_cells(sheet, "", {(2, 3): 7, (2, 4): 8, (4, 2): 9, (5, 1): 7, (9, 1): 7})
+    assert edited.startswith(sheet[: sheet.index("<sheetData>")])  # the root and its prefixes untouched
+    cells = re.findall(r'<c r="([A-Z]+\d+)"(?: s="(\d+)")?', edited)
+    assert cells == [("A2", ""), ("C2", "7"), ("D2", "8"), ("B4", "9"), ("A5", "7"), ("A9", "7")]
+    rows = re.findall(r'<row r="(\d+)"', edited)
+    assert rows == ["2", "4", "5", "9"]
+
+
+def test_unproven_ranges_are_marked_amber_and_wrong_wins(tmp_path):
+    """Cells holding typed values where formulas belong (TableCheck.unproven) get the second colour."""
+    from types import SimpleNamespace
+
+    from sheetgen.verify import annotate
+
+    path = tmp_path / "typed.xlsx"
+    write_handmade(path, LAYOUTS["classic"], EVA8, 0.5, 3, None)
+    finding = SimpleNamespace(
+        sheet="Sheet1",
+        address="G7",
+        key="h1",
+        label="h1",
+        expected=0.5,
+        found=0.25,
+        formula=None,
+        diagnosis=None,
+    )
+    typed = SimpleNamespace(
+        sheet="Sheet1",
+        cells="G6:H8",
+        label="h1",
+        kind="values",
+        constant=None,
+        quantity="h1",
+        message="typed",
+    )
+    table = SimpleNamespace(
+        first_wrong=finding, wrong_cells=[finding], unproven=[typed], eta_note="", missing=[], table=None
+    )
+    result = SimpleNamespace(
+        verdict="wrong", tables=[table], problems=[], notes=[], error=None, network_difference=None, path=path
+    )
+    copy = annotate.write_copy(result, path, tmp_path / "out", Path("typed.xlsx"), path)
+    sheet = openpyxl.load_workbook(copy)["Sheet1"]
+    fills = {c: sheet[c].fill.fgColor.rgb for c in ("G6", "H6", "G7", "H7", "G8", "H8")}
+    assert fills == {"G6": UNPROVEN_FILL, "H6": UNPROVEN_FILL, "G7": WRONG_FILL} | {
+        c: UNPROVEN_FILL for c in ("H7", "G8", "H8")
+    }
+    assert "typed" in sheet["G6"].comment.text and "expected: 0.5" in sheet["G7"].comment.text
+    feedback = list(openpyxl.load_workbook(copy)["Feedback"].iter_rows(values_only=True))
+    assert any(row[0] == "values typed where formulas belong" and row[2] == "G6:H8" for row in feedback)
