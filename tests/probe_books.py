@@ -21,8 +21,10 @@ import openpyxl
 import xlsxwriter
 from formula_eval import evaluate
 from openpyxl.utils import get_column_letter
+from openpyxl.workbook.defined_name import DefinedName
 
 SHEET = "Sheet1"
+OPENPYXL_SHEET = "Backprop"
 ETA = 0.5
 ROWS = 6
 WEIGHTS = tuple(f"w{k}" for k in range(1, 9))
@@ -104,20 +106,33 @@ class Where:
 # Writing: cells (1-based (row, col) -> number, text or "=formula"), values saved with formulas
 
 
-def save(path, cells: dict, values_only: bool = False, writer: str = "xlsxwriter") -> None:
+def save(
+    path,
+    cells: dict,
+    values_only: bool = False,
+    writer: str = "xlsxwriter",
+    names: dict | None = None,
+    other_sheets: dict | None = None,
+) -> None:
     """Write the cells with xlsxwriter, each formula with the value formula_eval computes for it.
 
     writer="openpyxl" saves the formulas without values, as openpyxl does (LibreOffice must
-    recalculate), so such a book may use functions formula_eval does not know.
+    recalculate), so such a book may use what formula_eval does not know: other functions,
+    defined names (`names`: name -> target) and other sheets (`other_sheets`: name -> cells).
     """
     if writer == "openpyxl":
         book = openpyxl.Workbook()
-        book.active.title = "Backprop"
-        for (row, col), content in cells.items():
-            if content is not None:
-                book.active.cell(row=row, column=col, value=content)
+        book.active.title = OPENPYXL_SHEET
+        for name, sheet_cells in {OPENPYXL_SHEET: cells, **(other_sheets or {})}.items():
+            sheet = book[name] if name in book.sheetnames else book.create_sheet(name)
+            for (row, col), content in sheet_cells.items():
+                if content is not None:
+                    sheet.cell(row=row, column=col, value=content)
+        for name, target in (names or {}).items():
+            book.defined_names[name] = DefinedName(name, attr_text=target)
         book.save(path)
         return
+    assert not names and not other_sheets, "formula_eval reads neither defined names nor other sheets"
     cache: dict[tuple[int, int], float] = {}
 
     def value_of(sheet, row, col):
@@ -164,6 +179,10 @@ def write_table(
     values_only: bool = False,
     formula_rows: int | None = None,
     writer: str = "xlsxwriter",
+    eta_above: bool = True,
+    refs: dict | None = None,
+    names: dict | None = None,
+    other_sheets: dict | None = None,
 ) -> Where:
     """One iteration table: header row, then `rows` data rows.
 
@@ -171,15 +190,18 @@ def write_table(
     `key` in row r + dr (or its labelled cell). Row 0 holds first_values for the keys it has;
     later rows read each key in `givens` from the row above. `labelled` maps a key to its
     (label text, value) cell pair above the table (η is always one). `formula_rows` writes
-    formulas in that many rows only (the rest of the table stays empty).
+    formulas in that many rows only (the rest of the table stays empty). `refs` changes how
+    formulas read a key (a defined name, another sheet's cell); with eta_above=False η has no
+    cell above the table (refs must say where it is).
     """
-    labelled = {"eta": ("η", ETA)} | (labelled or {})
+    labelled = ({"eta": ("η", ETA)} if eta_above else {}) | (labelled or {})
     cells: dict = {}
     fixed = {}
     for n, (key, (text, value)) in enumerate(labelled.items()):
         cells[(1 + n, 1)] = text
         cells[(1 + n, 2)] = value
         fixed[key] = f"$B${1 + n}"
+    fixed.update(refs or {})
     header_row = max(4, len(labelled) + 2)  # a blank row between the labels and the table
     where = Where({key: get_column_letter(1 + n) for n, key in enumerate(order)}, header_row + 1)
     for n, key in enumerate(order):
@@ -203,7 +225,7 @@ def write_table(
             else:
                 content = None
             cells[(row, 1 + n)] = content
-    save(path, cells, values_only=values_only, writer=writer)
+    save(path, cells, values_only=values_only, writer=writer, names=names, other_sheets=other_sheets)
     return where
 
 
@@ -274,6 +296,10 @@ def _inputs_typed_in_h1(R, r, f):
     f["h1"] = f"{R('w1')}*0.05+{R('w2')}*0.1"
 
 
+def _i1_typed_in_w1_gradient(R, r, f):
+    f["dE_dw1"] = f["dE_dw1"].removesuffix(f"*{R('i1')}") + "*0.05"
+
+
 def _w3_reads_a_h1_derivative(R, r, f):
     d1, d2 = delta_o1(R), delta_o2(R)
     f["dE_dw3"] = f"({d1}*{R('w6')}+{d2}*{R('w8')})*{R('a_h1')}*(1-{R('a_h1')})*{R('i1')}"
@@ -341,8 +367,12 @@ def write_222(
     formula_rows: int | None = None,
     rows: int = ROWS,
     writer: str = "xlsxwriter",
+    **book: dict,
 ) -> Where:
-    """A 2-2-2 sheet in the classic column order; inputs as columns or as labelled cells above."""
+    """A 2-2-2 sheet in the classic column order; inputs as columns or as labelled cells above.
+
+    `book` passes eta_above, refs, names and other_sheets on to write_table.
+    """
     order, labelled = ORDER, {}
     if inputs_as_cells:
         order = tuple(k for k in ORDER if k not in ("i1", "i2", "t1", "t2"))
@@ -359,6 +389,7 @@ def write_222(
         values_only=values_only,
         formula_rows=formula_rows,
         writer=writer,
+        **book,
     )
 
 
@@ -400,7 +431,7 @@ def write_241(path) -> Where:
         *(f"dE_dw{k}" for k in range(1, 13)),
     )
     headers = {"iteration": "Iteration"} | {f"dE_dw{k}": f"∂E/∂w{k}" for k in range(1, 13)}
-    first = dict(i1=0.05, i2=0.1, t1=0.5) | {f"w{k}": 0.1 + 0.05 * k for k in range(1, 13)}
+    first = dict(i1=0.05, i2=0.1, t1=0.5) | {f"w{k}": round(0.1 + 0.05 * k, 2) for k in range(1, 13)}
 
     def formulas(R, r):
         delta = f"({R('a_o1')}-{R('t1')})*{R('a_o1')}*(1-{R('a_o1')})"
@@ -500,6 +531,16 @@ def _probes() -> dict:
         lambda p: write_222(p, ERA, values_only=True),
         Expect(RIGHT_ONLY, words=(("value",),)),
     )
+    add(
+        "era-w1-gradient-i1-typed-in",
+        lambda p: write_222(p, ERA, _i1_typed_in_w1_gradient),
+        Expect(RIGHT_ONLY, words=(("i1", "0.05"),), range_rows=(0, ROWS - 1), range_column="dE_dw1"),
+    )
+    add(
+        "era-cells-w7-reads-t1",
+        lambda p: write_222(p, ERA, _w7_reads_t1, inputs_as_cells=True),
+        Expect(WRONG, "dE_dw7", 0, T1_T2),
+    )
     add("era-template", lambda p: write_template(p, ERA), Expect(INCOMPLETE))
     add("era-first-row-only", lambda p: write_222(p, ERA, rows=1), Expect(INCOMPLETE))
 
@@ -518,6 +559,41 @@ def _probes() -> dict:
         "lo-era-eta-typed-in",
         lambda p: write_222(p, ERA, _eta_typed, writer="openpyxl"),
         Expect(RIGHT_ONLY, words=(("η", "eta"), ("0.5",)), range_rows=(1, ROWS - 1)),
+    )
+
+    # Formulas that read η by a defined name or from another sheet, and t1/t2 by defined names.
+    add(
+        "lo-era-right-eta-by-name",
+        lambda p: write_222(
+            p, ERA, writer="openpyxl", refs={"eta": "lr"}, names={"lr": f"{OPENPYXL_SHEET}!$B$1"}
+        ),
+        Expect(VERIFIED),
+    )
+    add(
+        "lo-era-right-eta-on-another-sheet",
+        lambda p: write_222(
+            p,
+            ERA,
+            writer="openpyxl",
+            eta_above=False,
+            refs={"eta": "Params!$B$1"},
+            other_sheets={"Params": {(1, 1): "η", (1, 2): ETA}},
+        ),
+        Expect(VERIFIED),
+    )
+    targets = {"t1": "target_1", "t2": "target_2"}
+    by_name = {"target_1": f"{OPENPYXL_SHEET}!$B$4", "target_2": f"{OPENPYXL_SHEET}!$B$5"}
+    add(
+        "lo-era-right-targets-by-name",
+        lambda p: write_222(p, ERA, writer="openpyxl", inputs_as_cells=True, refs=targets, names=by_name),
+        Expect(VERIFIED),
+    )
+    add(
+        "lo-era-E2-reads-t1-by-name",
+        lambda p: write_222(
+            p, ERA, _e2_reads_t1, writer="openpyxl", inputs_as_cells=True, refs=targets, names=by_name
+        ),
+        Expect(WRONG, "E2", 0),
     )
 
     # Gradient headers as course sheets spell them; a w3 mistake must be found in ∂E/∂w3 itself.

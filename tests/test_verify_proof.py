@@ -57,6 +57,7 @@ MASKED = (
     "era-eta-typed-in",
     "era-h1-inputs-typed-in",
     "era-pasted-values",
+    "era-w1-gradient-i1-typed-in",
     "header-nonsense-E2-reads-t1",
 )
 
