@@ -152,4 +152,6 @@ def test_shape_is_the_formula_relative_to_its_cell():
     down = formula.shape("(B6-$C$2)*Inputs!$B$4+SUM(A1:A5)", 6, 3)
     assert down == formula.shape("(B7-$C$2)*Inputs!$B$4+SUM(A2:A6)", 7, 3)
     assert down != formula.shape("(B7-$C$2)*Inputs!$B$4+SUM(A2:A6)", 6, 3)
-    assert formula.shape('A1&"B2"', 1, 1) == 'R[0]C[0]&"B2"'  # text is not a reference
+    assert formula.shape('A1&"B2"', 1, 1) == formula.shape('A2&"B2"', 2, 1)  # text is not a reference
+    assert formula.shape('A1&"B2"', 1, 1) != formula.shape('A2&"B3"', 2, 1)
+    assert formula.shape("$A$1*0.5", 1, 1) != formula.shape("$A$2*0.5", 2, 1)  # absolute rows stay

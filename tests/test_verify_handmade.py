@@ -130,7 +130,9 @@ def test_every_alias_in_the_column_table_is_recognised():
 
 def test_a_function_libreoffice_lacks_falls_back_to_the_saved_values(verdicts):
     (result,) = [res for exp, res in verdicts if exp[0] == "excel-only"]
-    assert result.verdict == report.VERIFIED and result.engine == "cached"
+    # Its other cells are typed values: right at its numbers, nothing to prove (issue 12).
+    assert result.verdict == report.RIGHT_ONLY and result.engine == "cached"
+    assert not result.tables[0].wrong_columns
     assert result.notes == [
         "LibreOffice does not know a function used (#NAME? at 'Sheet1'!W4): "
         "the values saved in the file were checked instead"

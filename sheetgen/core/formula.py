@@ -13,6 +13,7 @@ unknown function, a defined name, text) raises Unsupported, never something wors
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from functools import reduce
@@ -139,6 +140,7 @@ _PERCENT, _UNARY, _ATOM = 6, 7, 8
 _CELL = re.compile(r"^(\$?)([A-Za-z]{1,3})(\$?)(\d{1,7})$")
 
 
+@functools.lru_cache(maxsize=4096)
 def _column_number(letters: str) -> int:
     number = 0
     for ch in letters.upper():
@@ -553,18 +555,40 @@ _REFERENCE_TEXT = re.compile(
 _STRING = re.compile(r'("(?:[^"]|"")*")')
 
 
-def shape(text: str, row: int, col: int) -> str:
-    """The formula as its cell sees it: relative references as offsets (R[-1]C[0]), absolute kept.
+_DIGITS = re.compile(r"(\d+)")
+_RELATIVE_ROWS: dict[str, tuple[bool, ...]] = {}  # skeleton -> which digit runs are relative row numbers
 
-    Two cells whose shapes are equal hold the same formula relative to themselves (a column of one
-    formula filled down has one shape), so the expensive parse and proof run once per shape.
+
+def _relative_rows(text: str, chunks: list[str]) -> tuple[bool, ...]:
+    """For each digit run of `text` (chunks[1::2]), whether it is the row of a relative reference."""
+    rows = set()
+    strings = [m.span() for m in _STRING.finditer(text)]
+    for match in _REFERENCE_TEXT.finditer(text):
+        start = match.start(5)
+        if not match.group(4) and not any(a <= start < b for a, b in strings):
+            rows.add(start)
+    flags, position = [], 0
+    for i, chunk in enumerate(chunks):
+        if i % 2:
+            flags.append(position in rows)
+        position += len(chunk)
+    return tuple(flags)
+
+
+def shape(text: str, row: int, col: int) -> tuple:
+    """The formula as its cell sees it: relative row numbers as offsets from the cell's row.
+
+    Two cells of one column whose shapes are equal hold the same formula relative to themselves (a
+    column filled down has one shape), so the expensive parse and proof run once per shape. Only
+    digits differ between such cells, so the text is split at digit runs (fast, in C) and the runs
+    that are rows of relative references (found once per skeleton) become offsets.
     """
-
-    def relative(match: re.Match) -> str:
-        sheet, col_abs, letters, row_abs, number = match.groups()
-        r = f"R{number}" if row_abs else f"R[{int(number) - row}]"
-        c = f"C{letters.upper()}" if col_abs else f"C[{_column_number(letters) - col}]"
-        return (sheet or "") + r + c
-
-    parts = _STRING.split(text)
-    return "".join(p if i % 2 else _REFERENCE_TEXT.sub(relative, p) for i, p in enumerate(parts))
+    chunks = _DIGITS.split(text)
+    skeleton = "#".join(chunks[0::2])
+    flags = _RELATIVE_ROWS.get(skeleton)
+    if flags is None:
+        flags = _RELATIVE_ROWS[skeleton] = _relative_rows(text, chunks)
+        if len(_RELATIVE_ROWS) > 100_000:  # bounded: a pathological book must not grow it forever
+            _RELATIVE_ROWS.clear()
+    digits = chunks[1::2]
+    return (skeleton, *(int(d) - row if relative else d for d, relative in zip(digits, flags, strict=True)))

@@ -262,7 +262,7 @@ class Reader:
         self.eta = table.eta
         self.network = network_of(table, params, self.col_keys)
         self.constants: dict[str, float] = {}
-        self._shapes: dict[str, tuple] = {}
+        self._shapes: dict[tuple, tuple] = {}
         self._forms: dict[tuple, object] = {}
         self.inputs_by_value = self._input_values()
 
@@ -303,12 +303,12 @@ class Reader:
         """Drop the cached forms: a column was identified, so references to it now mean a quantity."""
         self._forms.clear()
 
-    def form(self, row: int, col: int):
+    def form(self, row: int, col: int, text: str | None = None):
         """The form of the formula in (row, col), or raise Unmapped / formula.FormulaError."""
-        text = self.sheet.formula(row, col)
+        text = text or self.sheet.formula(row, col)
         if text is None:
             raise Unmapped(f"{address(row, col)} holds no formula")
-        shape = formula.shape(text, row, col)
+        shape = (formula.shape(text, row, col), col)
         info = self._shapes.get(shape)
         if info is None:
             tree = formula.parse(text)
@@ -396,8 +396,19 @@ def _eta_cell(table: Table) -> tuple | None:
     return (table.sheet, ref.row, ref.col) if isinstance(ref, formula.Ref) else None
 
 
+_PARAMETER_CELLS: list = []  # [(book, header cells, result)] of the last book read: its tables share it
+
+
 def parameter_cells(book: Book, header_cells: set) -> dict[tuple, str]:
     """(sheet, row, col) -> 'param:<name>' for every labelled input or initial-weight value cell."""
+    if _PARAMETER_CELLS and _PARAMETER_CELLS[0][0] is book and _PARAMETER_CELLS[0][1] == header_cells:
+        return _PARAMETER_CELLS[0][2]
+    found = _parameter_cells(book, header_cells)
+    _PARAMETER_CELLS[:] = [(book, header_cells, found)]
+    return found
+
+
+def _parameter_cells(book: Book, header_cells: set) -> dict[tuple, str]:
     lookup = lookup_any
     names = set(free_names())
     found: dict[tuple, str] = {}
@@ -449,9 +460,11 @@ class Prover:
         return bool(np.all(close(got, self.expected(key, first), PROOF_TOL)))
 
     def prove(self, tree, key: str, first: bool) -> Outcome:
-        cached = self._cache.get((tree, key, first))
+        # Forms live in the reader's cache as long as this prover, so their identity is a cheap key
+        # (hashing a tree walks all of it).
+        cached = self._cache.get((id(tree), key, first))
         if cached is None:
-            cached = self._cache[(tree, key, first)] = self._prove(tree, key, first)
+            cached = self._cache[(id(tree), key, first)] = self._prove(tree, key, first)
         return cached
 
     def _prove(self, tree, key: str, first: bool) -> Outcome:
@@ -573,7 +586,7 @@ def finish(reader: Reader, prover: Prover, result: TableProof, eta: float | None
                     values_cells.setdefault(key, []).append((row, col))
                 continue
             try:
-                tree = reader.form(row, col)
+                tree = reader.form(row, col, text)
             except (Unmapped, formula.Unsupported, formula.FormulaError) as error:
                 if not unmapped:
                     result.unmapped.append(
@@ -581,7 +594,7 @@ def finish(reader: Reader, prover: Prover, result: TableProof, eta: float | None
                     )
                     unmapped = True
                 continue
-            forms.add((tree, key, index == 0))
+            forms.add((id(tree), key, index == 0))
             outcome = prover.prove(tree, key, index == 0)
             if outcome.status == "proven":
                 result.proven_cells += 1

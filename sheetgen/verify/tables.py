@@ -62,7 +62,19 @@ def lookup(text: str) -> str | None:
             key = LABELS.get(normalize(bare))
     if key is None and "=" in text.strip().rstrip("="):
         key = LABELS.get(normalize(text.split("=", 1)[0]))
+    if key is None:
+        key = _gradient_shorthand(normalize(text))
     return key
+
+
+# Course sheets write ∂E/∂w1 as E∂w1, E𝝏w1 (U+1D74F, folded to ∂ by NFKC), Edw1 or just dw1.
+_SHORT_GRADIENT = re.compile(r"^(?:e|etotal|etot|et)?d(w\d+)$")
+
+
+def _gradient_shorthand(folded: str) -> str | None:
+    match = _SHORT_GRADIENT.match(folded)
+    key = f"dE_d{match.group(1)}" if match else None
+    return key if key in LABELS.values() else None
 
 
 UPDATED = "new_"  # prefix of the key of a column holding a row's updated weight: new_w1 = w1 − η·∂E/∂w1
