@@ -142,6 +142,10 @@ def feedback_sheet(result, name: str) -> NewSheet:
     if difference:
         extra.append(("different network", difference))
     for table in result.tables:
+        for kind, why in (("different network", "network_difference"), ("incomplete", "incomplete")):
+            text = getattr(table, why, None)
+            if text and text != difference:
+                extra.append((kind, f"'{table.table.sheet}'!{table.table.address}: {text}"))
         if table.eta_note:
             extra.append(("η", f"'{table.table.sheet}'!{table.table.address}: {table.eta_note}"))
         if table.missing:

@@ -43,6 +43,13 @@ def mistakes(results, names: list[str]) -> list[Mistake]:
             for item in unproven(table):
                 kind = "constant typed into the formulas" if item.kind == "constant" else "typed values"
                 seen.add(f"{kind} where formulas belong in {item.label}")
+        difference = getattr(result, "network_difference", None) or next(
+            (t.network_difference for t in result.tables if getattr(t, "network_difference", None)), None
+        )
+        if result.verdict == "different_network" and difference:
+            seen.add(f"a different network: {difference}")
+        if result.verdict == "incomplete":
+            seen.add("incomplete: nothing (or no weight update) computed")
         for text in seen:
             kinds[text].append(name)
     found = [Mistake(text, books) for text, books in kinds.items()]

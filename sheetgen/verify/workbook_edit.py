@@ -1,11 +1,12 @@
 """Edit an .xlsx in place of its zip: fill cells, add cell comments and a first sheet, keep the rest.
 
 Re-saving a workbook through a library rewrites every part and keeps only what the library
-understands (openpyxl drops charts and images; see docs/class-workflow.md for what each method
-keeps). This module instead copies every part it does not need to change unaltered, and changes
-the few it must (styles.xml, the marked sheets, their relationships, workbook.xml, the content
-types) by inserting text at the right places, never by re-serialising a parsed tree: a parse and
-re-write would rename namespace prefixes, which Excel's mc:Ignorable attributes depend on.
+understands (openpyxl 3.1 drops sparklines and rewrites the charts; a LibreOffice round trip drops
+frozen panes and rewrites every part: benchmarks/annotate_methods.py measures it). This module
+instead copies every part it does not need to change unaltered, and changes the few it must
+(styles.xml, the marked sheets, their relationships, workbook.xml, the content types) by inserting
+text at the right places, never by re-serialising a parsed tree: a parse and re-write would rename
+namespace prefixes, which Excel's mc:Ignorable attributes depend on.
 
 Cells and rows are found by scanning the tags of <sheetData>: cell content cannot hold a raw '<'
 (formulas and text are escaped), so a tag scanner is exact there. Every part written is parsed
