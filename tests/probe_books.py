@@ -89,6 +89,7 @@ class Expect:
     range_rows: tuple[int, int] | None = None  # a range over these 0-based data rows must be named
     range_column: str | None = None  # ... starting in this key's column (None: any column)
     wrong_columns: int = 1  # how many columns hold a wrong cell (one mistake, one column)
+    unproven_kind: str | None = None  # RIGHT ONLY: "values" (no formula) or "constant" (typed in)
 
 
 @dataclass
@@ -517,24 +518,36 @@ def _probes() -> dict:
     add(
         "era-eta-typed-in",
         lambda p: write_222(p, ERA, _eta_typed),
-        Expect(RIGHT_ONLY, words=(("η", "eta"), ("0.5",)), range_rows=(1, ROWS - 1)),
+        Expect(
+            RIGHT_ONLY, words=(("η", "eta"), ("0.5",)), range_rows=(1, ROWS - 1), unproven_kind="constant"
+        ),
     )
     add(
         "era-h1-inputs-typed-in",
         lambda p: write_222(p, ERA, _inputs_typed_in_h1),
         Expect(
-            RIGHT_ONLY, words=(("i1", "0.05"), ("i2", "0.1")), range_rows=(0, ROWS - 1), range_column="h1"
+            RIGHT_ONLY,
+            words=(("i1", "0.05"), ("i2", "0.1")),
+            range_rows=(0, ROWS - 1),
+            range_column="h1",
+            unproven_kind="constant",
         ),
     )
     add(
         "era-pasted-values",
         lambda p: write_222(p, ERA, values_only=True),
-        Expect(RIGHT_ONLY, words=(("value",),)),
+        Expect(RIGHT_ONLY, words=(("value",),), unproven_kind="values"),
     )
     add(
         "era-w1-gradient-i1-typed-in",
         lambda p: write_222(p, ERA, _i1_typed_in_w1_gradient),
-        Expect(RIGHT_ONLY, words=(("i1", "0.05"),), range_rows=(0, ROWS - 1), range_column="dE_dw1"),
+        Expect(
+            RIGHT_ONLY,
+            words=(("i1", "0.05"),),
+            range_rows=(0, ROWS - 1),
+            range_column="dE_dw1",
+            unproven_kind="constant",
+        ),
     )
     add(
         "era-cells-w7-reads-t1",
@@ -558,7 +571,9 @@ def _probes() -> dict:
     add(
         "lo-era-eta-typed-in",
         lambda p: write_222(p, ERA, _eta_typed, writer="openpyxl"),
-        Expect(RIGHT_ONLY, words=(("η", "eta"), ("0.5",)), range_rows=(1, ROWS - 1)),
+        Expect(
+            RIGHT_ONLY, words=(("η", "eta"), ("0.5",)), range_rows=(1, ROWS - 1), unproven_kind="constant"
+        ),
     )
 
     # Formulas that read η by a defined name or from another sheet, and t1/t2 by defined names.

@@ -199,6 +199,9 @@ def check_probe(verdicts, probes, name):
     assert book["first_wrong"] is None, said  # nothing wrong, only unproven or another net
     message = " ".join(texts(book))
     assert has_words(message, expect.words), said
+    if expect.unproven_kind:  # TableCheck.unproven, as the verify result interface names it
+        kinds = {item.get("kind") for table in book["tables"] for item in table.get("unproven") or []}
+        assert expect.unproven_kind in kinds, said
     if expect.range_rows:
         first, last = (where.first_row + r for r in expect.range_rows)
         column = where.letters.get(expect.range_column)
