@@ -3,6 +3,9 @@
     python benchmarks/mnist_variants.py --seed 1            # = the `tiny` preset, seed 1
     python benchmarks/mnist_variants.py --seed 1 --separable after-pool --widths 8,12,0,16,20,24,28 \
         --bn-recalibration 0                                # row J of docs/mnist-results.md
+    python benchmarks/mnist_variants.py --preset micro --seed 4   # = the `micro` preset, seed 4
+
+Every setting starts from a preset's (--preset, default tiny), so a variant names only what it changes.
 
 A variant is the MnistNet family with any widths, with the 3x3 convolutions after conv1 (`all`) or after
 the pool (`after-pool`) depthwise-separable, plus the few changes that the screening tried and the
@@ -143,15 +146,24 @@ class VariantTrainer(train.Trainer):
 
 
 def main() -> int:
-    tiny = PRESETS["tiny"]
+    # the preset named by --preset supplies every default below; read it before the full parser is built
+    chosen = argparse.ArgumentParser(add_help=False)
+    chosen.add_argument("--preset", choices=[n for n in PRESETS if PRESETS[n].separable], default="tiny")
+    preset = PRESETS[chosen.parse_known_args()[0].preset]
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    parser.add_argument(
+        "--preset",
+        choices=[n for n in PRESETS if PRESETS[n].separable],
+        default="tiny",
+        help="the separable preset whose widths and recipe are the defaults of every option below",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--widths",
         type=lambda s: tuple(int(w) for w in s.split(",")),
-        default=tiny.widths,
+        default=preset.widths,
         help="conv1,conv2,trans,conv3,conv4,conv5,conv6 (trans 0: none)",
     )
     parser.add_argument(
@@ -162,13 +174,13 @@ def main() -> int:
     )
     parser.add_argument("--bn-between", action="store_true", help="BN+ReLU after each depthwise conv")
     parser.add_argument("--pool-after-conv3", action="store_true")
-    parser.add_argument("--dropout", type=float, default=tiny.dropout)
-    parser.add_argument("--lr", type=float, default=tiny.lr)
-    parser.add_argument("--batch-size", type=int, default=tiny.batch_size)
-    parser.add_argument("--weight-decay", type=float, default=tiny.weight_decay)
-    parser.add_argument("--degrees", type=float, default=tiny.degrees)
-    parser.add_argument("--scale", type=float, default=tiny.scale)
-    parser.add_argument("--shift", type=float, default=tiny.shift)
+    parser.add_argument("--dropout", type=float, default=preset.dropout)
+    parser.add_argument("--lr", type=float, default=preset.lr)
+    parser.add_argument("--batch-size", type=int, default=preset.batch_size)
+    parser.add_argument("--weight-decay", type=float, default=preset.weight_decay)
+    parser.add_argument("--degrees", type=float, default=preset.degrees)
+    parser.add_argument("--scale", type=float, default=preset.scale)
+    parser.add_argument("--shift", type=float, default=preset.shift)
     parser.add_argument("--label-smoothing", type=float, default=0.0)
     parser.add_argument("--clean-epochs", type=int, default=0, help="last K epochs without augmentation")
     parser.add_argument(
@@ -181,12 +193,12 @@ def main() -> int:
     parser.add_argument(
         "--bn-recalibration",
         type=int,
-        default=tiny.bn_recalibration,
+        default=preset.bn_recalibration,
         help="clean training images for recomputing BatchNorm statistics after each epoch "
         "(0: keep the running averages)",
     )
     parser.add_argument("--ema", type=float, default=0.0, help="EMA decay per step (0: no EMA)")
-    parser.add_argument("--epochs", type=int, default=tiny.epochs)
+    parser.add_argument("--epochs", type=int, default=preset.epochs)
     parser.add_argument("--data-dir", default=str(REPO.parent / "shared" / "data" / "mnist"))
     parser.add_argument("--results", default=str(REPO / "output" / "mnist-variants.jsonl"))
     args = parser.parse_args()
@@ -233,9 +245,7 @@ def main() -> int:
     )
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as run_dir:
-        trainer = VariantTrainer(
-            args, config, data, torch.device("cpu"), Path(run_dir), quiet=True, plots=False
-        )
+        trainer = VariantTrainer(args, config, data, torch.device("cpu"), Path(run_dir), quiet=True)
         print(f"variant with {trainer.params:,} parameters, seed {args.seed}", flush=True)
         history = trainer.train()
     accuracy = [h["test_accuracy"] for h in history]

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
+from test_mnist_data import write_mnist
 from torch import nn
 
+import mnist_trainer
 from mnist_trainer.model import MNIST_MEAN, MNIST_STD, PRESETS, build_model, count_parameters
 from mnist_trainer.summary import format_summary, summary_rows
 
-BOUNDS = {"base": 19_999, "small": 8_000, "tiny": 4_000}
+REPO = Path(__file__).resolve().parent.parent
+BOUNDS = {"base": 19_999, "small": 8_000, "tiny": 4_000, "micro": 3_000}
 
 
 def expected_parameters(widths: tuple[int, ...], separable: bool) -> int:
@@ -40,6 +49,77 @@ def test_hand_count_of_the_tiny_preset():
         + (28 * 10 + 10)
     )
     assert count_parameters(build_model("tiny")) == by_hand == 3_858
+
+
+def test_hand_count_of_the_micro_preset():
+    # conv1 1->8 full 3x3; separable 8->16, 16->18, 18->20, 20->22, 22->22; FC 22 -> 10: each term is
+    # depthwise 9*cin + pointwise cin*cout + BatchNorm 2*cout, written out from the layer shapes
+    assert PRESETS["micro"].widths == (8, 16, 0, 18, 20, 22, 22)
+    by_hand = (
+        (9 * 8 + 2 * 8)
+        + (9 * 8 + 8 * 16 + 2 * 16)
+        + (9 * 16 + 16 * 18 + 2 * 18)
+        + (9 * 18 + 18 * 20 + 2 * 20)
+        + (9 * 20 + 20 * 22 + 2 * 22)
+        + (9 * 22 + 22 * 22 + 2 * 22)
+        + (22 * 10 + 10)
+    )
+    assert by_hand == 2_970 <= 3_000
+    assert count_parameters(build_model("micro")) == by_hand
+    # and the same from the tensors themselves, without the code's counter
+    assert sum(p.numel() for p in build_model("micro").parameters()) == by_hand
+
+
+def test_micro_recipe_is_tinys_made_longer():
+    micro, tiny = PRESETS["micro"], PRESETS["tiny"]
+    assert micro.separable and micro.epochs <= 19
+    assert micro.bn_recalibration > 0 and micro.dropout > 0
+    assert (micro.lr, micro.degrees, micro.scale, micro.shift) == (
+        tiny.lr,
+        tiny.degrees,
+        tiny.scale,
+        tiny.shift,
+    )
+
+
+def test_micro_runs_from_the_command_line_with_its_own_recipe(tmp_path):
+    """`--model micro` (2 epochs on synthetic files): its summary, recipe and a loadable micro model.pt."""
+    data_dir, run_dir = tmp_path / "mnist", tmp_path / "run"
+    write_mnist(data_dir, n_train=200, n_test=100)
+    env = dict(os.environ, OMP_NUM_THREADS="1", MPLBACKEND="Agg")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mnist_trainer",
+            "--model",
+            "micro",
+            "--epochs",
+            "2",
+            "--data-dir",
+            str(data_dir),
+        ]
+        + ["--device", "cpu", "--out", str(run_dir)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "Model: micro" in out and "(2,970 parameters)" in out
+    micro = PRESETS["micro"]
+    assert f"batch {micro.batch_size}, peak lr {micro.lr}," in out  # the preset's recipe, not base's
+    assert "BatchNorm statistics are recomputed" in out
+    conv6 = next(line for line in out.splitlines() if line.startswith("conv6"))
+    assert conv6.split()[-2:] == ["726", "22"]  # 9*22 + 22*22 + 2*22 parameters; receptive field 22
+    assert out.count("Test set: Average loss:") == 2
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["params"] == 2_970 and metrics["model"] == "micro" and len(metrics["epochs"]) == 2
+    model = mnist_trainer.load_model(run_dir / "model.pt")
+    assert sum(p.numel() for p in model.parameters()) == 2_970
+    assert model(torch.rand(2, 1, 28, 28)).shape == (2, 10)
 
 
 def test_every_preset_has_a_bound():
@@ -82,15 +162,16 @@ def test_receptive_field_covers_the_digit(name):
     assert rows["fc"]["shape"] == (10,)
 
 
-def test_tiny_is_separable_after_conv1():
-    model = build_model("tiny")
+@pytest.mark.parametrize("name", [n for n in PRESETS if PRESETS[n].separable])
+def test_separable_presets_are_separable_after_conv1(name):
+    model = build_model(name)
     for name in ("conv2", "conv3", "conv4", "conv5", "conv6"):
         depthwise, pointwise = list(getattr(model, name))[:2]
         assert depthwise.groups == depthwise.in_channels == depthwise.out_channels
         assert depthwise.kernel_size == (3, 3)
         assert pointwise.kernel_size == (1, 1) and pointwise.groups == 1
     assert model.conv1[0].groups == 1 and not hasattr(model, "trans")
-    assert "dw3x3-conv1x1-BN-ReLU" in format_summary(model, "tiny")
+    assert "dw3x3-conv1x1-BN-ReLU" in format_summary(model, name)
 
 
 def test_summary_total_matches_parameter_count():
