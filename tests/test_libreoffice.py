@@ -143,7 +143,7 @@ def test_edited_inputs_drive_every_lr_sheet(lo):
 
 def test_a_pasted_value_in_a_built_book_is_reported(lo):
     result = lo["judged"]["pasted"]
-    assert all(t.verified for t in result.tables)  # the value is right ...
+    assert not any(t.wrong_columns for t in result.tables)  # the value is right ...
     assert result.verdict == report.WRONG  # ... but the cell is no longer live
     assert result.problems == ["'LR 0.1'!K20 (a_h1) holds a typed value, not a formula"]
 
@@ -154,6 +154,8 @@ def test_triangle_oracle_autograd_libreoffice(lo):
     for r, point in enumerate(lo["points"], start=2):
         truth = oracle.evaluate(**point)
         for key, value in truth.items():
+            if key not in col:  # the bias quantities: this network has none
+                continue
             found = sheet.values[(r, col[key] + 1)]
             assert abs(found - value) <= 1e-12 * max(abs(value), FLOOR), (r, key, found, value)
         w = torch.tensor([point[f"w{k}"] for k in range(1, 9)], dtype=torch.float64, requires_grad=True)

@@ -259,6 +259,8 @@ class Reader:
         self.header_cells = header_cells
         self.params = params  # (sheet, row, col) -> "param:<name>"
         self.eta_cell = _eta_cell(table)
+        self.eta_cells = per_book(book, eta_cells)
+        self.names = per_book(book, defined_names)
         self.eta = table.eta
         self.network = network_of(table, params, self.col_keys)
         self.constants: dict[str, float] = {}
@@ -337,6 +339,11 @@ class Reader:
                 row = node.row if node.row_abs else node.row + drow
                 col = node.col if node.col_abs else node.col + dcol
                 return self.quantity(node.sheet or own, row, col, at, depth)
+            if isinstance(node, formula.Name):
+                target = self.names.get(node.text.upper())
+                if target is None:
+                    raise formula.Unsupported(f"the name {node.text!r} (not a defined name of one cell)")
+                return self.quantity(target[0], target[1], target[2], at, depth)
             if isinstance(node, formula.Call) and any(isinstance(a, formula.Area) for a in node.args):
                 if node.name not in formula.FUNCTIONS or not formula.FUNCTIONS[node.name][3]:
                     raise formula.Unsupported(f"a range inside {node.name}")
@@ -359,8 +366,8 @@ class Reader:
             if (sheet, row, col) not in self.params:
                 return formula.Var(f"?{column_letters(col)}@{offset}")  # a column not identified (yet)
         where = (sheet, row, col)
-        if where == self.eta_cell:
-            return formula.Var(ETA)
+        if where == self.eta_cell or (self.eta_cell is None and where in self.eta_cells):
+            return formula.Var(ETA)  # the table's η, or the one labelled η when its sheet has none
         if where in self.params:
             return formula.Var(self.params[where])
         other = self.book.sheet(sheet)
@@ -382,6 +389,60 @@ class Reader:
         name = f"cell:'{sheet}'!{address(row, col)}"
         self.constants[name] = value
         return formula.Var(name)
+
+
+_PER_BOOK: dict = {}  # function -> (book, its result): the tables of one book share what is read once
+
+
+def per_book(book: Book, compute):
+    last = _PER_BOOK.get(compute)
+    if last is None or last[0] is not book:
+        last = _PER_BOOK[compute] = (book, compute(book))
+    return last[1]
+
+
+def eta_cells(book: Book) -> set[tuple]:
+    """(sheet, row, col) of every number labelled η (eta, lr, learning rate) anywhere in the book."""
+    from sheetgen.verify.tables import eta_label
+
+    found = set()
+    for sheet in book.sheets:
+        for (row, col), value in sheet.values.items():
+            if isinstance(value, str) and len(value) <= 40 and eta_label(value):
+                for spot in ((row, col + 1), (row, col + 2), (row + 1, col)):
+                    if isinstance(sheet.values.get(spot), float):
+                        found.add((sheet.name, *spot))
+                        break
+    return found
+
+
+def defined_names(book: Book) -> dict[str, tuple[str, int, int]]:
+    """Upper-cased defined name -> (sheet, row, col) for every workbook-wide name of a single cell."""
+    import zipfile
+    from xml.etree import ElementTree as ET
+
+    from sheetgen.core.errors import UserError
+    from sheetgen.core.xlsx import open_checked
+
+    found: dict[str, tuple[str, int, int]] = {}
+    try:
+        with open_checked(book.path) as archive:
+            if "xl/workbook.xml" not in archive.namelist():
+                return found
+            with archive.open("xl/workbook.xml") as stream:
+                root = ET.parse(stream).getroot()
+    except (OSError, ValueError, zipfile.BadZipFile, ET.ParseError, UserError):
+        return found  # no names to read: references by name stay unproven
+    for element in root.iter():
+        if element.tag.rpartition("}")[2] != "definedName" or element.get("localSheetId") is not None:
+            continue
+        try:
+            target = formula.parse(element.text or "")
+        except formula.FormulaError:
+            continue
+        if isinstance(target, formula.Ref) and target.sheet:
+            found[element.get("name", "").upper()] = (target.sheet, target.row, target.col)
+    return found
 
 
 def _eta_cell(table: Table) -> tuple | None:

@@ -95,6 +95,12 @@ _ETA = re.compile(rf"^{_ETA_NAME}(?: ?\({_ETA_NAME}\))? ?[:=]? ?({_NUMBER})?$")
 _ASSIGNMENT = re.compile(rf"^(\S{{1,12}}?) ?[:=] ?({_NUMBER})$")  # "i1 = 0.05" in one cell
 
 
+def eta_label(text: str) -> bool:
+    """Whether a cell's text labels η (η, eta, lr, alpha, learning rate), without a number in it."""
+    match = _ETA.match(_fold_eta(text))
+    return bool(match) and not match.group(1)
+
+
 def _fold_eta(text: str) -> str:
     """'Learning_Rate (η):' -> 'learning rate (η):' so one pattern covers the spellings."""
     return re.sub(r"[\s_]+", " ", unicodedata.normalize("NFKC", text)).strip().lower()
