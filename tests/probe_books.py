@@ -181,6 +181,8 @@ def write_table(
     formula_rows: int | None = None,
     writer: str = "xlsxwriter",
     eta_above: bool = True,
+    first_col: int = 1,
+    header_row: int | None = None,
     refs: dict | None = None,
     names: dict | None = None,
     other_sheets: dict | None = None,
@@ -203,10 +205,12 @@ def write_table(
         cells[(1 + n, 2)] = value
         fixed[key] = f"$B${1 + n}"
     fixed.update(refs or {})
-    header_row = max(4, len(labelled) + 2)  # a blank row between the labels and the table
-    where = Where({key: get_column_letter(1 + n) for n, key in enumerate(order)}, header_row + 1)
-    for n, key in enumerate(order):
-        cells[(header_row, 1 + n)] = headers.get(key, key)
+    header_row = header_row or max(4, len(labelled) + 2)  # a blank row between labels and table
+    assert header_row > len(labelled) + 1, "the labelled cells must fit above the header row"
+    column = {key: first_col + n for n, key in enumerate(order)}
+    where = Where({key: get_column_letter(col) for key, col in column.items()}, header_row + 1)
+    for key in order:
+        cells[(header_row, column[key])] = headers.get(key, key)
     for r in range(rows):
         row = header_row + 1 + r
 
@@ -214,7 +218,7 @@ def write_table(
             return fixed[key] if key in fixed else f"{where.letters[key]}{row + dr}"
 
         row_formulas = formulas(R, r) if formula_rows is None or r < formula_rows else {}
-        for n, key in enumerate(order):
+        for key in order:
             if key == "iteration":
                 content = r
             elif r == 0 and key in first_values:
@@ -225,7 +229,7 @@ def write_table(
                 content = "=" + row_formulas[key]
             else:
                 content = None
-            cells[(row, 1 + n)] = content
+            cells[(row, column[key])] = content
     save(path, cells, values_only=values_only, writer=writer, names=names, other_sheets=other_sheets)
     return where
 
@@ -331,6 +335,28 @@ def _w5_reads_row_above(R, r, f):
         f["dE_dw5"] = f"{delta_o1(R)}*{R('a_h1', -1)}"
 
 
+DELTAS = ("delta_o1", "delta_o2", "delta_h1", "delta_h2")
+ORDER_WITH_DELTAS = (*ORDER[:24], *DELTAS, *GRADS)  # δ columns between E_total and the gradients
+DELTA_HEADERS = {"delta_o1": "δ_o1", "delta_o2": "δ_o2", "delta_h1": "δ_h1", "delta_h2": "δ_h2"}
+
+
+def _deltas(R, r, f):
+    """Right, through δ columns: the gradients read δ_o1 … δ_h2 (ORDER_WITH_DELTAS)."""
+    f["delta_o1"], f["delta_o2"] = delta_o1(R), delta_o2(R)
+    for h, (wa, wb) in (("h1", ("w5", "w7")), ("h2", ("w6", "w8"))):
+        f[f"delta_{h}"] = f"({R('delta_o1')}*{R(wa)}+{R('delta_o2')}*{R(wb)})*{R(f'a_{h}')}*(1-{R(f'a_{h}')})"
+    for k, (delta, source) in enumerate(
+        [("delta_h1", "i1"), ("delta_h1", "i2"), ("delta_h2", "i1"), ("delta_h2", "i2")]
+        + [("delta_o1", "a_h1"), ("delta_o1", "a_h2"), ("delta_o2", "a_h1"), ("delta_o2", "a_h2")],
+        start=1,
+    ):
+        f[f"dE_dw{k}"] = f"{R(delta)}*{R(source)}"
+
+
+def _delta_o2_reads_t1(R, r, f):
+    f["delta_o2"] = f"({R('a_o2')}-{R('t1')})*{R('a_o2')}*(1-{R('a_o2')})"
+
+
 def _excel_functions(R, r, f):
     """Right, spelled another way: EXP(x)/(1+EXP(x)), POWER, SUM, a leading minus."""
     for a, z in (("a_h1", "h1"), ("a_h2", "h2"), ("a_o1", "o1"), ("a_o2", "o2")):
@@ -372,11 +398,12 @@ def write_222(
 ) -> Where:
     """A 2-2-2 sheet in the classic column order; inputs as columns or as labelled cells above.
 
-    `book` passes eta_above, refs, names and other_sheets on to write_table.
+    `book` may give another column order, and passes the rest (eta_above, first_col, header_row,
+    refs, names, other_sheets) on to write_table.
     """
-    order, labelled = ORDER, {}
+    order, labelled = book.pop("order", ORDER), {}
     if inputs_as_cells:
-        order = tuple(k for k in ORDER if k not in ("i1", "i2", "t1", "t2"))
+        order = tuple(k for k in order if k not in ("i1", "i2", "t1", "t2"))
         labelled = {k: (k, params[k]) for k in ("i1", "i2", "t1", "t2")}
     return write_table(
         path,
@@ -553,6 +580,20 @@ def _probes() -> dict:
         "era-cells-w7-reads-t1",
         lambda p: write_222(p, ERA, _w7_reads_t1, inputs_as_cells=True),
         Expect(WRONG, "dE_dw7", 0, T1_T2),
+    )
+    deltas = dict(order=ORDER_WITH_DELTAS, headers=DELTA_HEADERS)
+    add("era-deltas-right", lambda p: write_222(p, ERA, _deltas, **deltas), Expect(VERIFIED))
+    add(
+        "era-deltas-delta_o2-reads-t1",
+        lambda p: write_222(p, ERA, _deltas, _delta_o2_reads_t1, **deltas),
+        Expect(WRONG, "delta_o2", 0, T1_T2),
+    )
+    shifted = dict(first_col=4, header_row=9)  # the table at D9, η still at A1:B1
+    add("era-shifted-right", lambda p: write_222(p, ERA, **shifted), Expect(VERIFIED))
+    add(
+        "era-shifted-w1-second-term-reads-t1",
+        lambda p: write_222(p, ERA, _w1_second_term_reads_t1, **shifted),
+        Expect(WRONG, "dE_dw1", 0, T1_T2),
     )
     add("era-template", lambda p: write_template(p, ERA), Expect(INCOMPLETE))
     add("era-first-row-only", lambda p: write_222(p, ERA, rows=1), Expect(INCOMPLETE))
