@@ -367,6 +367,21 @@ def _excel_functions(R, r, f):
     f["dE_dw5"] = f"-({R('t1')}-{R('a_o1')})*{R('a_o1')}*(1-{R('a_o1')})*{R('a_h1')}"
 
 
+def _a_h1_parenthesis_missing(R, r, f):
+    f["a_h1"] = f"1/1+EXP(-{R('h1')})"
+
+
+def _w8_extra_factor(R, r, f):
+    f["dE_dw8"] = f"{delta_o2(R)}*{R('a_h2')}*{R('w8')}"
+
+
+def _w5_a_h1_anchored(R, r, f):
+    """a_h1 read with its row anchored ($), as if dragged down from the first row: row 0's a_h1."""
+    first = R("a_h1", -r)
+    letters = first.rstrip("0123456789")
+    f["dE_dw5"] = f"{delta_o1(R)}*{letters}${first[len(letters) :]}"
+
+
 def _loss_without_half(R, r, f):
     f["E1"] = f"({R('t1')}-{R('a_o1')})^2"
     f["E2"] = f"({R('t2')}-{R('a_o2')})^2"
@@ -701,6 +716,13 @@ def _probes() -> dict:
         cells(_w3_reads_a_h1_derivative),
         Expect(WRONG, "dE_dw3", 0, (("a_h1",), ("a_h2",))),
     )
+    add(
+        "diag-a_h1-parenthesis-missing",
+        cells(_a_h1_parenthesis_missing),
+        Expect(WRONG, "a_h1", 0, (("parenthes", "bracket"),)),
+    )
+    add("diag-w8-extra-factor", cells(_w8_extra_factor), Expect(WRONG, "dE_dw8", 0, (("w8",),)))
+    add("diag-w5-a_h1-anchored-row", cells(_w5_a_h1_anchored), Expect(WRONG, "dE_dw5", 1, (("row",),)))
     add(
         "diag-update-wrong-sign",
         cells(_update_wrong_sign),
