@@ -165,3 +165,25 @@ def test_the_course_network_is_no_different(tmp_path):
 )
 def test_gradient_shorthands_in_course_sheets(text, key):
     assert tables.lookup(text) == key
+
+
+def test_a_formula_the_proof_cannot_read_is_checked_by_libreoffice_at_other_inputs(tmp_path, soffice):
+    """SUMSQ is unknown to the proof: LibreOffice recalculates a copy with other inputs instead."""
+    from probe_books import write_222
+
+    from sheetgen.verify import command, report
+
+    def right(R, r, f):
+        f["E2"] = f"SUMSQ({R('t2')}-{R('a_o2')})/2"
+
+    def masked(R, r, f):  # t1 for t2: right at t1 = t2 = 0.5 only
+        f["E2"] = f"SUMSQ({R('t1')}-{R('a_o2')})/2"
+
+    books = [tmp_path / "right.xlsx", tmp_path / "masked.xlsx"]
+    for path, mistake in zip(books, (right, masked), strict=True):
+        write_222(path, ERA, mistake, writer="openpyxl")
+    ok, bad = command.verify_books(books, "libreoffice", 1e-9)
+    assert ok.verdict == report.VERIFIED, report.details(ok)
+    assert "checked by LibreOffice with other inputs" in ok.tables[0].notes[0]
+    assert bad.verdict == report.WRONG, report.details(bad)
+    assert bad.first_wrong.key == "E2" and "t1 in place of t2" in bad.first_wrong.diagnosis

@@ -68,6 +68,7 @@ class TableCheck:
     incomplete: str | None = None  # why nothing (or no update) is computed
     proven_forms: int = 0  # distinct formulas proven at random worlds
     unmapped: list[str] = field(default_factory=list)  # formulas the proof could not read
+    input_cells: dict[tuple, str] = field(default_factory=dict)  # (sheet, row, col) -> η, i1, w1, ...
 
 
 class Unverifiable(Exception):
@@ -353,6 +354,7 @@ def _add_proof(result, proven, data, findings, by_key, wrong_keys, sheet, formul
     """Fold the proof into the value check: failing formulas are wrong cells, unproven ones noted."""
     table = data.table
     result.unproven = proven.unproven
+    result.input_cells = proven.input_cells
     result.identified = proven.identified
     result.proven_forms = proven.forms
     result.unmapped = [

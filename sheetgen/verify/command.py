@@ -50,7 +50,7 @@ from sheetgen.core.columns import COLUMNS
 from sheetgen.core.errors import UserError, atomic_output, check_output_path
 from sheetgen.core.tolerance import DEFAULT_TOL, FLOOR
 from sheetgen.office import recalc
-from sheetgen.verify import built, checks, classroom, intake, network, report, tables
+from sheetgen.verify import built, checks, classroom, intake, network, perturb, report, tables
 
 
 def _spellings(column) -> list[str]:
@@ -122,7 +122,8 @@ def add_arguments(parser) -> None:
         "books",
         nargs="+",
         metavar="BOOK.xlsx|DIR",
-        help="workbooks (.xlsx, .xlsm; .ods and .xls through LibreOffice), or folders of them",
+        help="workbooks (.xlsx, .xlsm; .ods and .xls through LibreOffice), or folders of them; each of at "
+        f"most {xlsx.MAX_CELLS:,} cells (sheetgen build never writes more)",
     )
     parser.add_argument(
         "--engine",
@@ -240,6 +241,8 @@ def judge(path: Path, original: xlsx.Book, values: xlsx.Book, engine: str, tol: 
         result.error = f"cannot be verified: {skipped[0]}"
         return result
     result.network_difference = network.explain(result.tables, values)
+    if engine == "libreoffice":
+        perturb.settle(result, path, tol)
     result.notes.extend(f"table skipped: {reason}" for reason in skipped)
     if is_built:
         result.problems = built.check_built(original, values if engine == "libreoffice" else None, found, tol)

@@ -218,6 +218,9 @@ class TableProof:
     proven_cells: int = 0
     identified: list[tuple[str, str, str]] = field(default_factory=list)
     extra_columns: dict[int, str] = field(default_factory=dict)  # col -> intermediate key
+    # (sheet, row, col) -> free quantity of the cells that are the table's inputs (η, i1, initial
+    # w1, ...): what a perturbed recalculation changes when a formula cannot be read here.
+    input_cells: dict[tuple, str] = field(default_factory=dict)
 
 
 def label_of(name: str, table: Table | None = None) -> str:
@@ -599,6 +602,25 @@ def _range_text(cells: list[tuple[int, int]]) -> str:
     return first if first == last else f"{first}:{last}"
 
 
+def _input_cells(reader: Reader) -> dict[tuple, str]:
+    """The cells holding the table's inputs: η, labelled inputs, and the first row's typed inputs."""
+    table, sheet = reader.table, reader.sheet
+    first = reader.world(True)
+    free = set(first.fixed) | set(first.trained)
+    cells = {where: name.removeprefix("param:") for where, name in reader.params.items()}
+    cells = {where: name for where, name in cells.items() if name in free}
+    if reader.eta_cell is not None:
+        cells[reader.eta_cell] = ETA
+    for col, key in reader.col_keys.items():
+        if key not in free:
+            continue
+        rows = table.rows if key in first.fixed else table.rows[:1]
+        for row in rows:
+            if (row, col) not in sheet.formulas and isinstance(sheet.values.get((row, col)), float):
+                cells[(table.sheet, row, col)] = key
+    return cells
+
+
 def needs_formula(key: str, index: int, trained: list[str], fixed: list[str]) -> bool:
     """Whether a typed value in this cell is a value where a formula belongs."""
     if key in fixed:
@@ -671,6 +693,21 @@ def finish(reader: Reader, prover: Prover, result: TableProof, eta: float | None
                 failed = True
     result.forms = len(forms)
     name = table.sheet
+    result.input_cells = _input_cells(reader)
+    for cell in result.unmapped:
+        label = table.headers.get(cell.key, cell.key)
+        where = f"'{name}'!{address(cell.row, cell.col)}"
+        result.unproven.append(
+            Unproven(
+                name,
+                address(cell.row, cell.col),
+                label,
+                "unproven",
+                None,
+                None,
+                f"{where} ({label}) not proven: {cell.outcome.detail}",
+            )
+        )
     if values_cells:
         cells = [cell for column in values_cells.values() for cell in column]
         text = _range_text(cells)

@@ -136,12 +136,15 @@ def details(result: BookResult) -> list[str]:
         for finding in table.wrong_cells:
             if finding is not table.first_wrong:
                 lines.append(f"    also: {_finding_text(finding).removeprefix('first wrong cell ')}")
-        lines.extend(f"    right only at its numbers: {u.message}" for u in table.unproven)
+        lines.extend(
+            f"    {'not proven' if u.kind == 'unproven' else 'right only at its numbers'}: {u.message}"
+            for u in table.unproven
+        )
         lines.extend(
             f"    column {letter} headed '{header}' read as {quantity} (by its formulas)"
             for header, letter, quantity in table.identified
         )
-        lines.extend(f"    not proven (formula not readable as quantities): {u}" for u in table.unmapped)
+        lines.extend(f"    note: {note}" for note in table.notes)
         if table.wrong_columns:
             lines.append("    columns with wrong cells: " + ", ".join(table.wrong_columns))
         if table.missing:
@@ -216,6 +219,7 @@ def as_dict(result: BookResult) -> dict:
                     for header, letter, quantity in t.identified
                 ],
                 "unmapped": t.unmapped,
+                "notes": t.notes,
                 "wrong_cells": [_finding_dict(f) for f in t.wrong_cells],
             }
             for t in result.tables
