@@ -9,10 +9,12 @@ near convergence is ½(t − a)² of a cancelled difference, so the outputs a ar
 from __future__ import annotations
 
 import numpy as np
+import openpyxl
 import pytest
 from bias_reference import torch_train_with_biases, torch_with_biases
 
-from sheetgen.build.params import load_template
+from sheetgen.build.params import PARAM_KEYS, load_template, read_template
+from sheetgen.cli import main
 from sheetgen.core import oracle
 from sheetgen.core.columns import ALL_COLUMNS, COLUMNS, columns_for, compile_template
 
@@ -180,3 +182,113 @@ def test_the_variants_columns():
     # A bias's column comes before the sums it enters.
     for m in ("fixed", "trained"):
         assert keys[m].index("b1") < keys[m].index("h1") and keys[m].index("b2") < keys[m].index("o1")
+
+
+# --- the built book -----------------------------------------------------------------------------
+
+
+def _build_cli(tmp_path, *argv) -> tuple[int, openpyxl.Workbook | None, str]:
+    out = tmp_path / "book.xlsx"
+    try:
+        status = main(["build", "--iterations", "3", "--lr-list", "0.5", "-o", str(out), *argv])
+    except SystemExit as exit_:
+        status = exit_.code
+    book = openpyxl.load_workbook(out) if out.exists() else None
+    return status, book, str(out)
+
+
+def _header(sheet) -> list:
+    row = next(r for r in sheet.iter_rows(max_col=1) if r[0].value == "Iteration")[0].row
+    return [c.value for c in sheet[row] if c.value is not None]
+
+
+def _inputs_block(book) -> dict:
+    return {
+        r[0].value: r[1].value
+        for r in book["Inputs"].iter_rows(min_row=4, max_col=2)
+        if r[0].value in PARAM_KEYS + oracle.BIASES
+    }
+
+
+@pytest.mark.parametrize(
+    "argv, biases",
+    [
+        (["--template", "mazur"], "fixed"),
+        (["--template", "mazur", "--biases", "trained"], "trained"),
+        (["--template", "mazur", "--biases", "none"], "none"),
+        (["--template", "eva8", "--biases", "fixed", "--set", "b1=0.35"], "fixed"),
+        (["--template", "eva8"], "none"),
+    ],
+)
+def test_the_book_has_the_variants_columns_inputs_and_property(tmp_path, argv, biases):
+    status, book, _ = _build_cli(tmp_path, *argv)
+    assert status == 0
+    assert _header(book["LR 0.5"]) == [c.label for c in columns_for(biases)]
+    block = _inputs_block(book)
+    assert ("b1" in block and "b2" in block) == (biases != "none")
+    custom = {p.name: p.value for p in book.custom_doc_props.props}
+    assert custom["biases"] == biases
+    equations = "\n".join(str(c.value) for row in book["Equations"].iter_rows() for c in row if c.value)
+    assert ("∂E_total/∂b1" in equations) == (biases != "none")
+    assert len(book["Equations"]._images) == 1
+
+
+def test_a_bias_cell_reads_the_inputs_and_the_sums_add_it(tmp_path):
+    _, book, _ = _build_cli(tmp_path, "--template", "mazur", "--biases", "trained")
+    sheet = book["LR 0.5"]
+    header = next(r for r in sheet.iter_rows(max_col=1) if r[0].value == "Iteration")[0].row
+    col = {c.value: c.column_letter for c in sheet[header] if c.value}
+    inputs = {r[0].value: f"Inputs!$B${r[0].row}" for r in book["Inputs"].iter_rows(min_row=4, max_col=1)}
+    first, second = header + 1, header + 2
+    assert sheet[f"{col['b1']}{first}"].value == f"={inputs['b1']}"
+    assert sheet[f"{col['h1']}{first}"].value.endswith(f"+{col['b1']}{first}")
+    assert sheet[f"{col['o2']}{first}"].value.endswith(f"+{col['b2']}{first}")
+    assert sheet[f"{col['b2']}{second}"].value == f"={col['b2']}{first}-$B$2*{col['∂E/∂b2']}{first}"
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--template", "eva8", "--set", "b1=0.3"], "--set b1 needs a network with biases"),
+        (
+            ["--template", "mazur", "--biases", "none", "--set", "b2=0.3"],
+            "--set b2 needs a network with biases",
+        ),
+        (["--template", "mazur", "--biases", "learned"], "invalid choice"),
+    ],
+)
+def test_a_bias_without_biases_is_one_line_and_exit_2(tmp_path, capsys, argv, message):
+    status, book, _ = _build_cli(tmp_path, *argv)
+    err = capsys.readouterr().err
+    assert status == 2 and book is None
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        ('biases = "learned"\nb1 = 0.3\n', "biases = 'learned'"),
+        ('biases = "none"\nb1 = 0.3\n', "sets b1 but biases = 'none'"),
+        ('b2 = "x"\n', "b2 = 'x' is not a finite number"),
+    ],
+)
+def test_a_template_with_bad_biases(tmp_path, capsys, content, problem):
+    path = tmp_path / "t.toml"
+    path.write_text(
+        "i1 = 0.05\ni2 = 0.1\nt1 = 0.01\nt2 = 0.99\n"
+        + "".join(f"w{k} = 0.1\n" for k in range(1, 9))
+        + content
+    )
+    status, book, _ = _build_cli(tmp_path, "--template", str(path))
+    err = capsys.readouterr().err
+    assert status == 2 and book is None and problem in err
+
+
+def test_a_template_that_sets_a_bias_has_fixed_biases_by_default(tmp_path):
+    path = tmp_path / "t.toml"
+    path.write_text(
+        "i1 = 0.05\ni2 = 0.1\nt1 = 0.01\nt2 = 0.99\nb2 = 0.6\n"
+        + "".join(f"w{k} = 0.1\n" for k in range(1, 9))
+    )
+    template = read_template(str(path))
+    assert template.biases == "fixed" and template.params["b1"] == 0.0 and template.params["b2"] == 0.6

@@ -31,3 +31,12 @@ def test_the_committed_diagram_is_the_one_the_workbook_uses():
 
     assert DIAGRAM == diagram.ASSET
     assert _png_size(DIAGRAM) == (diagram.WIDTH_PX, diagram.HEIGHT_PX)
+
+
+def test_the_diagram_with_biases_is_committed_and_used(tmp_path):
+    from sheetgen.build.equations import DIAGRAM_WITH_BIASES
+
+    assert DIAGRAM_WITH_BIASES == diagram.ASSET_WITH_BIASES
+    assert _png_size(DIAGRAM_WITH_BIASES) == (diagram.WIDTH_PX, diagram.HEIGHT_PX)
+    redrawn = diagram.draw(tmp_path / "biases.png", biases=True)
+    assert redrawn.stat().st_size > 10_000 and redrawn.read_bytes() != diagram.ASSET.read_bytes()

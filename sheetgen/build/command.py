@@ -14,6 +14,7 @@ from pathlib import Path
 from sheetgen.build import params as P
 from sheetgen.core.errors import UserError, check_output_path
 from sheetgen.core.layout import eta_label
+from sheetgen.core.oracle import BIAS_MODES
 
 DEFAULT_OUTPUT = Path("output") / "BackProp.xlsx"
 
@@ -23,8 +24,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--template",
         default=P.DEFAULT_TEMPLATE,
         metavar="NAME|PATH",
-        help="inputs, targets and initial weights: a name from templates/ "
-        "(era-v1, eva8) or the path of a .toml file",
+        help="inputs, targets, initial weights (and biases): a name from templates/ "
+        "(era-v1, eva8, mazur) or the path of a .toml file",
+    )
+    parser.add_argument(
+        "--biases",
+        choices=BIAS_MODES,
+        default=None,
+        help="none: no biases (the course's network); fixed: b1 into both hidden sums and b2 into both "
+        "outputs, held at their initial values (Mazur's post); trained: updated by their own gradients "
+        "like the weights (default: the template's; mazur is fixed, the others none)",
     )
     parser.add_argument(
         "--set",
@@ -32,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="KEY=VALUE",
         dest="overrides",
-        help="override one input (i1, i2, t1, t2, w1..w8); repeatable",
+        help="override one input (i1, i2, t1, t2, w1..w8, and b1, b2 with biases); repeatable",
     )
     parser.add_argument(
         "--iterations",
@@ -64,8 +73,10 @@ def run(args: argparse.Namespace) -> int:
     from sheetgen.build.writer import write_workbook
     from sheetgen.core.errors import atomic_output
 
-    template_name, params = P.load_template(args.template)
-    params = P.apply_overrides(params, args.overrides)
+    template = P.read_template(args.template)
+    template_name = template.name
+    biases = P.resolve_biases(args.biases, template, args.overrides)
+    params = P.apply_overrides(template.params, args.overrides)
     lrs = P.parse_lr_list(args.lr_list)
     iterations = P.check_iterations(args.iterations, len(lrs))
     if args.overrides:
@@ -80,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         with atomic_output(output) as tmp:
-            write_workbook(tmp, params, lrs, iterations, template_name=template_name)
+            write_workbook(tmp, params, lrs, iterations, template_name=template_name, biases=biases)
     except (OSError, FileCreateError) as error:
         # The checks above cannot foresee everything (a full disk, a read-only mount, /proc).
         reason = getattr(error, "strerror", None) or error
@@ -89,5 +100,6 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"wrote {output}: {len(lrs)} learning rate{'s' if len(lrs) > 1 else ''} ({rates}) "
         f"x {iterations} iterations, template {template_name}"
+        + ("" if biases == "none" else f", biases {biases}")
     )
     return 0

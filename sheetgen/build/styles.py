@@ -23,6 +23,13 @@ class Styles:
         self.iteration = book.add_format({"num_format": "0", "align": "center"})
         self.number = book.add_format({"num_format": "0.000000000"})
         self.by_column = [book.add_format({"num_format": c.number_format}) for c in COLUMNS]
+        self._book, self._by_format = book, {}
+
+    def number_format(self, num_format: str):
+        """The cell format showing numbers as `num_format`, one per distinct format in the book."""
+        if num_format not in self._by_format:
+            self._by_format[num_format] = self._book.add_format({"num_format": num_format})
+        return self._by_format[num_format]
 
 
 def print_setup(sheet, header_row: int | None, landscape: bool = True) -> None:

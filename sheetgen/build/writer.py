@@ -23,8 +23,9 @@ from sheetgen import __version__
 from sheetgen.build.equations import write_equations_sheet
 from sheetgen.build.params import PARAM_KEYS
 from sheetgen.build.styles import Styles, print_setup
+from sheetgen.build.worked import WorkedStep
 from sheetgen.core import oracle
-from sheetgen.core.columns import COLUMNS, INDEX, render
+from sheetgen.core.columns import Column, columns_for, render
 from sheetgen.core.errors import UserError
 from sheetgen.core.layout import EQUATIONS_SHEET, INPUTS_SHEET, SUMMARY_SHEET, eta_label, lr_sheet_name
 
@@ -58,21 +59,28 @@ _PARAM_MEANING = {
     "w6": "initial weight a_h2 → o1",
     "w7": "initial weight a_h1 → o2",
     "w8": "initial weight a_h2 → o2",
+    "b1": "bias added into h1 and h2",
+    "b2": "bias added into o1 and o2",
 }
+
+
+def param_keys(biases: str) -> tuple[str, ...]:
+    """The Inputs block's keys, in order: i1, i2, t1, t2, w1..w8, then b1, b2 if the network has biases."""
+    return PARAM_KEYS + (oracle.BIASES if biases != "none" else ())
 
 
 def param_ref(key: str) -> str:
     """Absolute reference to a parameter's value cell on the Inputs sheet."""
-    row = INPUTS_FIRST_ROW + PARAM_KEYS.index(key)
+    row = INPUTS_FIRST_ROW + param_keys("fixed").index(key)
     return f"{INPUTS_SHEET}!{xl_rowcol_to_cell(row, 1, row_abs=True, col_abs=True)}"
 
 
-def train_all(params: dict, lrs: list[float], iterations: int) -> list[dict]:
+def train_all(params: dict, lrs: list[float], iterations: int, biases: str = "none") -> list[dict]:
     """The oracle's table for each learning rate; refuses a run a spreadsheet could not compute."""
     tables = []
     for eta in lrs:
         with np.errstate(over="ignore", invalid="ignore"):
-            table = oracle.train(params, eta, iterations)
+            table = oracle.train(params, eta, iterations, biases)
         nets = np.concatenate([table[k] for k in ("h1", "h2", "o1", "o2")])
         finite = all(np.isfinite(v).all() for v in table.values())
         if not finite or (-nets).max() > _EXP_LIMIT:
@@ -109,12 +117,12 @@ class _TableSheet(Worksheet):
         return super()._prepare_formula(formula, expand_future_functions)
 
 
-def _row_formats(eta_ref: str) -> tuple[list[str | None], list[str | None]]:
+def _row_formats(columns: tuple[Column, ...], eta_ref: str) -> tuple[list[str | None], list[str | None]]:
     """Each column's formula as a str.format pattern of {r} (this row) and {p} (the row above).
 
     Rendering the templates once per sheet, not once per cell, keeps large books fast.
     """
-    letters = {c.key: xl_col_to_name(i) for i, c in enumerate(COLUMNS)}
+    letters = {c.key: xl_col_to_name(i) for i, c in enumerate(columns)}
 
     def resolve(kind, key):
         if key == "eta":
@@ -123,14 +131,14 @@ def _row_formats(eta_ref: str) -> tuple[list[str | None], list[str | None]]:
             return param_ref(key)
         return f"{letters[key]}{{{'p' if kind == 'prev' else 'r'}}}"
 
-    first = [None if c.formula is None else "=" + render(c.formula, resolve) for c in COLUMNS]
+    first = [None if c.formula is None else "=" + render(c.formula, resolve) for c in columns]
     later = [
-        None if c.formula is None else "=" + render(c.next_formula or c.formula, resolve) for c in COLUMNS
+        None if c.formula is None else "=" + render(c.next_formula or c.formula, resolve) for c in columns
     ]
     return first, later
 
 
-def _write_inputs(book, styles, params, template_name, lrs, iterations):
+def _write_inputs(book, styles, params, template_name, lrs, iterations, biases):
     sheet = book.add_worksheet(INPUTS_SHEET)
     sheet.write_string(
         0,
@@ -141,12 +149,14 @@ def _write_inputs(book, styles, params, template_name, lrs, iterations):
     sheet.write_string(1, 0, f"Template: {template_name}", styles.note)
     for col, text in enumerate(("Name", "Value", "Meaning")):
         sheet.write_string(INPUTS_HEADER_ROW, col, text, styles.header)
-    for offset, key in enumerate(PARAM_KEYS):
+    keys = param_keys(biases)
+    held = {"fixed": " (held fixed)", "trained": " (initial value; trained)"}.get(biases, "")
+    for offset, key in enumerate(keys):
         row = INPUTS_FIRST_ROW + offset
         sheet.write_string(row, 0, key, styles.label)
         sheet.write_number(row, 1, params[key], styles.input)
-        sheet.write_string(row, 2, _PARAM_MEANING[key])
-    row = INPUTS_FIRST_ROW + len(PARAM_KEYS) + 1
+        sheet.write_string(row, 2, _PARAM_MEANING[key] + (held if key in oracle.BIASES else ""))
+    row = INPUTS_FIRST_ROW + len(keys) + 1
     lr_text = ", ".join(eta_label(eta) for eta in lrs)
     sheet.write_string(
         row, 0, f"Learning rates: {lr_text} (one sheet each; each sheet's η cell can be edited)", styles.note
@@ -159,12 +169,14 @@ def _write_inputs(book, styles, params, template_name, lrs, iterations):
     )
     sheet.set_column(0, 0, 10)
     sheet.set_column(1, 1, 14)
-    sheet.set_column(2, 2, 34)
+    sheet.set_column(2, 2, 40)
     sheet.freeze_panes(INPUTS_FIRST_ROW, 0)
     print_setup(sheet, INPUTS_HEADER_ROW, landscape=False)
 
 
-def _write_lr_heading(sheet, styles, name: str, eta: float, eta_ref: str, chart_col: int) -> None:
+def _write_lr_heading(
+    sheet, styles, name: str, eta: float, eta_ref: str, chart_col: int, biases: str
+) -> None:
     """Title, the η cell and a link to the chart; the title reads the η cell, so it follows an edit."""
     label = eta_label(eta)
     sheet.write_formula(
@@ -176,11 +188,15 @@ def _write_lr_heading(sheet, styles, name: str, eta: float, eta_ref: str, chart_
     )
     sheet.write_string(ETA_ROW, ETA_COL - 1, "η", styles.label)
     sheet.write_number(ETA_ROW, ETA_COL, eta, styles.eta)
+    biases_note = {
+        "fixed": " The biases b1, b2 stay as on the Inputs sheet.",
+        "trained": " The biases b1, b2 are updated the same way: b − η · ∂E/∂b.",
+    }.get(biases, "")
     sheet.write_string(
         ETA_ROW,
         ETA_COL + 1,
         "Each row's weights = the row above's weights − η · its ∂E/∂w; "
-        "i1, i2, t1, t2 and the first weights come from the Inputs sheet.",
+        "i1, i2, t1, t2 and the first weights come from the Inputs sheet." + biases_note,
         styles.note,
     )
     sheet.write_url(
@@ -192,29 +208,28 @@ def _write_lr_heading(sheet, styles, name: str, eta: float, eta_ref: str, chart_
     )
 
 
-def _write_lr_table(sheet, styles, eta_ref: str, values: list[list[float]], iterations: int) -> None:
+def _write_lr_table(sheet, styles, columns, eta_ref: str, values: list[list[float]], iterations: int) -> None:
     """The header and one row of formulas per iteration, each carrying the oracle's value."""
-    for col, column in enumerate(COLUMNS):
+    for col, column in enumerate(columns):
         sheet.write_string(TABLE_HEADER_ROW, col, column.label, styles.header)
-    first, later = _row_formats(eta_ref)
-    formats = styles.by_column
+    first, later = _row_formats(columns, eta_ref)
+    formats = [styles.number_format(c.number_format) for c in columns]
     write_formula, write_number = sheet.write_formula, sheet.write_number
-    computed = [col for col, column in enumerate(COLUMNS) if column.formula is not None]
+    computed = [col for col, column in enumerate(columns) if column.formula is not None]
     sheet.trust([pattern for pattern in first + later if pattern is not None])
     for n in range(iterations + 1):
         row = TABLE_HEADER_ROW + 1 + n
-        write_number(row, INDEX["iteration"], n, styles.iteration)
+        write_number(row, 0, n, styles.iteration)  # the Iteration column comes first in every variant
         patterns = first if n == 0 else later
         r, p = str(row + 1), str(row)  # Excel row numbers of this row and the one above
         for col in computed:
             write_formula(row, col, patterns[col].format(r=r, p=p), formats[col], values[col][n])
 
 
-def _lr_chart(book, name: str, eta: float, losses: list[float], iterations: int):
+def _lr_chart(book, name: str, eta: float, losses: list[float], iterations: int, e_col: int):
     """E_total against iteration; the title reads the sheet's title cell, which follows η."""
     label = eta_label(eta)
     last_row = TABLE_HEADER_ROW + 1 + iterations
-    e_col = INDEX["E_total"]
     chart = book.add_chart({"type": "scatter", "subtype": "straight"})
     # *_data: the charts' cached points (constant_memory mode cannot read them back from the sheet),
     # so that viewers which never recalculate still draw the curves.
@@ -239,19 +254,20 @@ def _lr_chart(book, name: str, eta: float, losses: list[float], iterations: int)
     return chart
 
 
-def _write_lr_sheet(book, styles, eta: float, table: dict, iterations: int):
+def _write_lr_sheet(book, styles, columns, eta: float, table: dict, iterations: int, biases: str):
     name = lr_sheet_name(eta)
     sheet = book.add_worksheet(name, worksheet_class=_TableSheet)
-    n_cols = len(COLUMNS)
+    n_cols = len(columns)
     chart_col = n_cols + 1
     eta_ref = xl_rowcol_to_cell(ETA_ROW, ETA_COL, row_abs=True, col_abs=True)
-    values = [table[c.key].tolist() for c in COLUMNS]
-    _write_lr_heading(sheet, styles, name, eta, eta_ref, chart_col)
-    _write_lr_table(sheet, styles, eta_ref, values, iterations)
+    values = [table[c.key].tolist() for c in columns]
+    e_col = _index(columns, "E_total")
+    _write_lr_heading(sheet, styles, name, eta, eta_ref, chart_col, biases)
+    _write_lr_table(sheet, styles, columns, eta_ref, values, iterations)
     sheet.freeze_panes(TABLE_HEADER_ROW + 1, 1)
     sheet.set_column(0, 0, 9)
     sheet.set_column(1, n_cols - 1, 13)
-    chart = _lr_chart(book, name, eta, values[INDEX["E_total"]], iterations)
+    chart = _lr_chart(book, name, eta, values[e_col], iterations, e_col)
     sheet.insert_chart(xl_rowcol_to_cell(TABLE_HEADER_ROW, chart_col), chart)
     print_setup(sheet, TABLE_HEADER_ROW)
     # Print the table alone: with the chart beside it, fitting to one page wide would shrink it further.
@@ -272,9 +288,13 @@ def _log_axis_range(tables) -> dict:
     return {"min": 10.0 ** math.floor(math.log10(low)), "max": 10.0 ** math.ceil(math.log10(high))}
 
 
-def _write_summary_table(sheet, styles, lrs, losses, iterations) -> None:
+def _index(columns: tuple[Column, ...], key: str) -> int:
+    return next(i for i, c in enumerate(columns) if c.key == key)
+
+
+def _write_summary_table(sheet, styles, lrs, losses, iterations, e_col: int) -> None:
     """One E_total column per learning rate, each cell a reference to its LR sheet's E_total."""
-    e_letter = xl_col_to_name(INDEX["E_total"])
+    e_letter = xl_col_to_name(e_col)
     # The LR sheets' tables start on the same row, so row k here reads row k there.
     patterns = [f"='{lr_sheet_name(eta)}'!{e_letter}{{r}}" for eta in lrs]
     sheet.trust(patterns)
@@ -336,7 +356,7 @@ def _summary_charts(book, lrs, losses, iterations, tables):
     return linear, log
 
 
-def _write_summary(book, styles, lrs, tables, iterations, template_name):
+def _write_summary(book, styles, lrs, tables, iterations, template_name, e_col: int):
     sheet = book.add_worksheet(SUMMARY_SHEET, worksheet_class=_TableSheet)
     sheet.write_string(0, 0, "E_total against iteration for every learning rate", styles.title)
     sheet.write_string(
@@ -347,7 +367,7 @@ def _write_summary(book, styles, lrs, tables, iterations, template_name):
         styles.note,
     )
     losses = [table["E_total"].tolist() for table in tables]
-    _write_summary_table(sheet, styles, lrs, losses, iterations)
+    _write_summary_table(sheet, styles, lrs, losses, iterations, e_col)
     linear, log = _summary_charts(book, lrs, losses, iterations, tables)
     chart_col = len(lrs) + 2
     sheet.insert_chart(SUMMARY_HEADER_ROW, chart_col, linear)
@@ -366,15 +386,21 @@ def write_workbook(
     iterations: int,
     *,
     template_name: str = "custom",
+    biases: str = "none",
 ) -> None:
     """Write the workbook to `path` (directly: wrap in errors.atomic_output for a safe replace).
 
-    params: i1, i2, t1, t2, w1..w8; lrs: learning rates, one sheet each, in this order;
+    params: i1, i2, t1, t2, w1..w8 (and b1, b2, 0 if absent, unless biases is "none"); biases:
+    "none", "fixed" or "trained" (oracle.BIAS_MODES); lrs: learning rates, one sheet each, in this order;
     iterations: weight updates (rows 0..iterations). The writer trains the network itself
     (train_all), so the cached values are always the oracle's for exactly these inputs.
     """
-    params = {key: float(params[key]) for key in PARAM_KEYS}
-    tables = train_all(params, lrs, iterations)
+    columns = columns_for(biases)
+    params = {
+        key: float(params.get(key, 0.0) if key in oracle.BIASES else params[key])
+        for key in param_keys(biases)
+    }
+    tables = train_all(params, lrs, iterations, biases)
     # Small books are assembled in memory (no temporary files: fastest); big ones stream each
     # finished row to disk (constant_memory), so memory stays flat. Sheets are written row by
     # row, as constant_memory requires, in both cases.
@@ -397,15 +423,20 @@ def write_workbook(
             "subject": f"2-2-2 sigmoid network trained by gradient descent, {iterations} iterations, "
             f"learning rates {lr_text}",
             "author": "backprop-lab sheetgen",
-            "comments": f"template: {template_name}; lr list: {lr_text}; iterations: {iterations}",
+            "comments": f"template: {template_name}; lr list: {lr_text}; iterations: {iterations}; "
+            f"biases: {biases}",
             "keywords": "backpropagation, gradient descent, chain rule",
         }
     )
     book.set_custom_property("generator", GENERATOR)
+    book.set_custom_property("biases", biases)  # the network variant, so a reader knows the column set
     # Sheets are created in display order; the Summary reads the LR sheets by name.
-    _write_summary(book, styles, lrs, tables, iterations, template_name)
-    _write_inputs(book, styles, params, template_name, lrs, iterations)
+    e_col = _index(columns, "E_total")
+    _write_summary(book, styles, lrs, tables, iterations, template_name, e_col)
+    _write_inputs(book, styles, params, template_name, lrs, iterations, biases)
     for eta, table in zip(lrs, tables, strict=True):
-        _write_lr_sheet(book, styles, eta, table, iterations)
-    write_equations_sheet(book, book.add_worksheet(EQUATIONS_SHEET), styles)
+        _write_lr_sheet(book, styles, columns, eta, table, iterations, biases)
+    eta_cell = xl_rowcol_to_cell(ETA_ROW, ETA_COL, row_abs=True, col_abs=True)
+    worked = WorkedStep(columns, lrs, tables, TABLE_HEADER_ROW + 1, eta_cell, biases)
+    write_equations_sheet(book, book.add_worksheet(EQUATIONS_SHEET), styles, columns, worked, biases)
     book.close()
