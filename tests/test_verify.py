@@ -215,9 +215,11 @@ def test_untrusted_inputs_are_refused_in_one_line(tmp_path, capsys, monkeypatch)
         other.writestr("word/document.xml", "<w/>")
     _one_line_refusal(capsys, tmp_path / "other.xlsx", "not an .xlsx workbook (no xl/workbook.xml)")
 
-    _one_line_refusal(capsys, _billion_laughs(tmp_path / "laughs.xlsx"), "corrupt .xlsx")
+    _one_line_refusal(
+        capsys, _billion_laughs(tmp_path / "laughs.xlsx"), "refused: xl/worksheets/sheet1.xml: a DTD"
+    )
 
-    monkeypatch.setattr(xlsx, "MAX_CELLS", 100)  # the real cap is a million; same mechanism
+    monkeypatch.setattr(xlsx, "MAX_CELLS", 100)  # the real cap is 2.5 million; same mechanism
     _one_line_refusal(capsys, good, "more than 100 cells")
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from sheetgen.core.errors import UserError
 from sheetgen.core.layout import eta_label, lr_sheet_name
 from sheetgen.core.oracle import BIAS_MODES, BIASES, INPUTS, WEIGHTS
+from sheetgen.core.xlsx import MAX_TABLE_ROWS
 
 # The parameter block of the workbook, in the order it is written (b1, b2 after them, when the
 # network has biases).
@@ -23,13 +24,11 @@ DEFAULT_TEMPLATE = "era-v1"
 DEFAULT_LR_LIST = "0.1,0.2,0.5,0.8,1,2"
 DEFAULT_ITERATIONS = 100
 
-# Ceilings. Each LR sheet holds iterations + 1 rows of 32 formula cells; past these the
-# file stops being something a spreadsheet opens comfortably (and Excel caps a sheet at
-# 1,048,576 rows). The total bounds the whole workbook: 200,000 rows of 32 formulas is ~6.4
-# million formula cells, about 2 minutes to write and a ~75 MB file.
-MAX_ITERATIONS = 100_000
+# Ceilings. The total bounds the whole workbook by the one size limit sheetgen verify also reads
+# (core.xlsx.MAX_CELLS): every book build writes can be verified (6 x 10,000 iterations is 60,006 rows).
+MAX_TOTAL_ROWS = MAX_TABLE_ROWS
+MAX_ITERATIONS = MAX_TOTAL_ROWS - 1
 MAX_LEARNING_RATES = 20
-MAX_TOTAL_ROWS = 200_000
 
 
 def template_dir() -> Path:

@@ -1,15 +1,20 @@
 """A small, bounded, streaming reader of .xlsx files: formulas and values in one pass.
 
 openpyxl needs two full loads to give both a cell's formula and its cached value, which
-is too slow for checking a class's worth of workbooks. This reader walks each sheet's XML
-once with ElementTree.iterparse and keeps, for every cell, its value (number, text, bool
-or spreadsheet error) and its formula text; shared formulas are expanded on demand.
+is too slow for checking a class's worth of workbooks. This reader streams every XML part
+through expat once and keeps, for every cell, its value (number, text, bool or spreadsheet
+error) and its formula text, in compact arrays (core.cells); shared formulas are expanded on
+demand.
 
-Workbooks come from students, so nothing is trusted: the file must be a zip (an OLE2
-file is an encrypted/password-protected xlsx or an old .xls and is named as such), the
-zip's declared sizes, compression ratios and entry count are bounded before anything is
-decompressed (zipfile never inflates past a declared size), and a sheet may hold at most
-MAX_CELLS cells. Every refusal is a one-line UserError.
+Workbooks come from students, so nothing is trusted and every size is bounded before it can
+cost memory or time: the file must be a zip (an OLE2 file is an encrypted/password-protected
+xlsx or an old .xls and is named as such); the zip's declared sizes, compression ratios and
+entry count are checked before anything is decompressed (zipfile never inflates past a declared
+size); no part may carry a DTD (so no entity expansion), an XML token over MAX_TOKEN_BYTES, a
+text over MAX_TEXT_CHARS, or more elements than its budget; no element tree is ever built, so
+unknown elements cost nothing but their count; the workbook holds at most MAX_CELLS cells,
+MAX_STRINGS shared strings and MAX_TEXT_TOTAL characters of text. Every refusal is a one-line
+UserError, and they all come before LibreOffice sees the file.
 """
 
 from __future__ import annotations
@@ -17,10 +22,12 @@ from __future__ import annotations
 import posixpath
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from xml.etree import ElementTree as ET
+from xml.parsers import expat
 
+from sheetgen.core.cells import EMPTY, FALSE, NUMBER, OBJECT, SHARED_STRING, TRUE, CellFormulas, CellValues
 from sheetgen.core.errors import UserError
 
 MAX_ENTRIES = 5_000  # a real workbook has tens of parts
@@ -28,7 +35,28 @@ MAX_ENTRY_BYTES = 256 << 20  # uncompressed size of one part (a 10,000-row sheet
 MAX_TOTAL_BYTES = 768 << 20  # uncompressed size of all parts together
 MAX_RATIO = 200  # spreadsheet XML deflates 5-30x; zip bombs reach 1000x and more
 RATIO_FLOOR_BYTES = 1 << 20  # tiny parts may compress arbitrarily well
-MAX_CELLS = 1_000_000  # per workbook (~30,000 table rows); each cell read costs ~0.3 KB of memory
+
+# The one size limit of sheetgen, shared by build (which never writes more) and verify (which refuses
+# more): cells per workbook. 6 learning rates x 10,000 iterations, biases included, is ~2.3 million.
+# Read into core.cells' arrays a cell costs ~60 bytes with its formula, so the largest book verifies in
+# a few hundred MB (docs/benchmarks.md).
+MAX_CELLS = 2_500_000
+# Build's share of it: table rows over all LR sheets. A row of the widest table (biases included) and its
+# Summary cells stay under CELLS_PER_TABLE_ROW cells (tests/test_xlsx_limits.py counts them in built books).
+CELLS_PER_TABLE_ROW = 40
+MAX_TABLE_ROWS = MAX_CELLS // CELLS_PER_TABLE_ROW
+MAX_ELEMENTS = 4 * MAX_CELLS + 2_000_000  # all sheets: <c>, <f>, <v> per cell, rows, the rest
+MAX_OTHER_ELEMENTS = 1_000_000  # all sheets: elements that are not rows or cells (layout, junk)
+MAX_CELL_ELEMENTS = 64  # inside one <c>: <f>, <v>, or <is> with its runs
+MAX_ROWS = 1_048_576  # per sheet, as in Excel
+MAX_PART_ELEMENTS = 200_000  # workbook, relationships, properties: a real one has hundreds
+MAX_STRINGS = 250_000  # shared strings; a backprop sheet has tens
+MAX_TEXT_CHARS = 65_536  # one cell's text or formula (Excel's limits: 32,767 and 8,192)
+MAX_TEXT_TOTAL = 32_000_000  # characters of text over the whole workbook (strings and text cells)
+MAX_FORMULA_BYTES = 256_000_000  # formula text over the whole workbook (~100 bytes x MAX_CELLS)
+MAX_SHARED_FORMULAS = 100_000  # shared-formula groups (Excel makes one per filled block)
+MAX_TOKEN_BYTES = 4 << 20  # a start tag (attributes) or comment this long is never a spreadsheet's
+_CHUNK = 1 << 20
 
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -36,6 +64,10 @@ _REL_NS = (
     "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
     "http://purl.oclc.org/ooxml/officeDocument/relationships",
 )  # transitional, strict
+_MAIN_NS = (
+    "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+    "http://purl.oclc.org/ooxml/spreadsheetml/main",
+)
 
 
 class ErrorValue(str):
@@ -45,8 +77,8 @@ class ErrorValue(str):
 @dataclass
 class Sheet:
     name: str
-    values: dict[tuple[int, int], object] = field(default_factory=dict)  # (row, col), 1-based
-    formulas: dict[tuple[int, int], object] = field(default_factory=dict)  # text, or ("shared", si)
+    values: CellValues = field(default_factory=CellValues)  # (row, col), 1-based -> value
+    formulas: CellFormulas = field(default_factory=CellFormulas)  # text, or ("shared", si)
     shared: dict[str, tuple[str, tuple[int, int]]] = field(default_factory=dict)  # si -> (text, origin)
     charts: int = 0
 
@@ -109,8 +141,8 @@ def _split_ref(ref: str) -> tuple[int, int]:
     return int(match.group(2)), _column_number(match.group(1))
 
 
-def _local(tag: str) -> str:
-    return tag[tag.rfind("}") + 1 :]
+def _local(name: str) -> str:
+    return name[name.rfind(" ") + 1 :]  # expat writes a namespaced name as "uri local"
 
 
 def open_checked(path: str | Path) -> zipfile.ZipFile:
@@ -156,12 +188,106 @@ def open_checked(path: str | Path) -> zipfile.ZipFile:
     return archive
 
 
-def _parse(archive: zipfile.ZipFile, part: str, path: Path):
+class _Refused(Exception):
+    """A part broke a size limit (raised inside expat's callbacks, turned into a UserError)."""
+
+
+class _Handler:
+    """Base of the per-part readers: counts elements, collects the text of one element at a time."""
+
+    def __init__(self, max_elements: int):
+        self.elements = 0
+        self.max_elements = max_elements
+        self.events = 0  # progress, for the giant-token check
+        self._text: list[str] | None = None
+        self._text_chars = 0
+
+    def count(self) -> None:
+        self.elements += 1
+        if self.elements > self.max_elements:
+            raise _Refused(f"more than {self.max_elements:,} XML elements")
+
+    def collect(self) -> None:
+        self._text, self._text_chars = [], 0
+
+    def collected(self) -> str:
+        text = "".join(self._text or ())
+        self._text = None
+        return text
+
+    def text(self, data: str) -> None:
+        self.events += 1
+        if self._text is not None:
+            self._text_chars += len(data)
+            if self._text_chars > MAX_TEXT_CHARS:
+                raise _Refused(f"a text of more than {MAX_TEXT_CHARS:,} characters")
+            self._text.append(data)
+
+    def start(self, name: str, attrs: dict) -> None:
+        self.count()
+
+    def end(self, name: str) -> None:
+        self.events += 1
+
+
+def _no_dtd(*_args) -> None:
+    raise _Refused("a DTD (an .xlsx part never has one; entity expansion is how XML bombs work)")
+
+
+def _stream(archive: zipfile.ZipFile, part: str, path: Path, handler: _Handler) -> None:
+    """Feed one part through expat in 1 MiB chunks; every limit breaks off the read at once."""
+    parser = expat.ParserCreate(namespace_separator=" ")
+    parser.buffer_text = True
+    parser.buffer_size = 1 << 16
+    parser.StartElementHandler = handler.start
+    parser.EndElementHandler = handler.end
+    parser.CharacterDataHandler = handler.text
+    parser.StartDoctypeDeclHandler = _no_dtd
+    parser.EntityDeclHandler = _no_dtd
     try:
         with archive.open(part) as stream:
-            return ET.parse(stream).getroot()
-    except (ET.ParseError, zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
+            silent = 0  # bytes fed since the parser last reported anything: expat is holding one token
+            while chunk := stream.read(_CHUNK):
+                before = handler.events + handler.elements
+                parser.Parse(chunk, False)
+                silent = 0 if handler.events + handler.elements != before else silent + len(chunk)
+                if silent > MAX_TOKEN_BYTES:
+                    raise _Refused(f"an XML tag or comment longer than {MAX_TOKEN_BYTES >> 20} MiB")
+            parser.Parse(b"", True)
+    except _Refused as refusal:
+        raise UserError(f"{path}: refused: {part}: {refusal}: not a spreadsheet sheetgen can check") from None
+    except UserError:
+        raise
+    except (
+        expat.ExpatError,
+        zipfile.BadZipFile,
+        zlib.error,
+        OSError,
+        ValueError,
+        EOFError,
+        IndexError,
+        OverflowError,
+    ) as error:
         raise UserError(f"{path}: corrupt .xlsx (cannot read {part}: {error})") from None
+
+
+class _Relationships(_Handler):
+    def __init__(self, folder: str):
+        super().__init__(MAX_PART_ELEMENTS)
+        self.folder = folder
+        self.found: dict[str, tuple[str, str]] = {}
+
+    def start(self, name, attrs):
+        self.count()
+        if _local(name) != "Relationship" or attrs.get("TargetMode") == "External":
+            return
+        target = attrs.get("Target", "")
+        absolute = (
+            target.lstrip("/")
+            if target.startswith("/")
+            else posixpath.normpath(posixpath.join(self.folder, target))
+        )
+        self.found[attrs.get("Id")] = (attrs.get("Type", "").rsplit("/", 1)[-1], absolute)
 
 
 def _rels(archive: zipfile.ZipFile, part: str, path: Path) -> dict[str, tuple[str, str]]:
@@ -170,46 +296,96 @@ def _rels(archive: zipfile.ZipFile, part: str, path: Path) -> dict[str, tuple[st
     rels_part = posixpath.join(folder, "_rels", name + ".rels")
     if rels_part not in archive.namelist():
         return {}
-    found = {}
-    for rel in _parse(archive, rels_part, path):
-        target = rel.get("Target", "")
-        if rel.get("TargetMode") == "External":
-            continue
-        absolute = (
-            target.lstrip("/")
-            if target.startswith("/")
-            else posixpath.normpath(posixpath.join(folder, target))
-        )
-        found[rel.get("Id")] = (rel.get("Type", "").rsplit("/", 1)[-1], absolute)
-    return found
+    handler = _Relationships(folder)
+    _stream(archive, rels_part, path, handler)
+    return handler.found
 
 
-def _shared_strings(archive: zipfile.ZipFile, part: str | None, path: Path) -> list[str]:
-    if not part or part not in archive.namelist():
-        return []
-    strings = []
-    for item in _parse(archive, part, path):
-        # Plain text is one <t>; rich text is several <r><t> runs; phonetic hints (<rPh>) are not text.
-        runs = []
-        for child in item:
-            tag = _local(child.tag)
-            if tag == "t":
-                runs.append(child.text or "")
-            elif tag == "r":
-                runs.extend(t.text or "" for t in child if _local(t.tag) == "t")
-        strings.append("".join(runs))
-    return strings
+class _SharedStrings(_Handler):
+    """Plain text is one <t>; rich text is several <r><t> runs; phonetic hints (<rPh>) are not text."""
+
+    def __init__(self):
+        super().__init__(8 * MAX_STRINGS)
+        self.strings: list[str] = []
+        self.chars = 0
+        self._runs: list[str] | None = None
+        self._phonetic = 0
+
+    def start(self, name, attrs):
+        self.count()
+        local = _local(name)
+        if local == "si":
+            self._runs, self._phonetic = [], 0
+        elif local == "t" and self._runs is not None and not self._phonetic:
+            self.collect()
+        elif local == "rPh":
+            self._phonetic += 1
+
+    def end(self, name):
+        self.events += 1
+        local = _local(name)
+        if local == "t" and self._text is not None:
+            self._runs.append(self.collected())
+        elif local == "rPh":
+            self._phonetic -= 1
+        elif local == "si" and self._runs is not None:
+            text = "".join(self._runs)
+            self._runs = None
+            self.chars += len(text)
+            if len(self.strings) >= MAX_STRINGS:
+                raise _Refused(f"more than {MAX_STRINGS:,} shared strings")
+            if self.chars > MAX_TEXT_TOTAL:
+                raise _Refused(f"more than {MAX_TEXT_TOTAL:,} characters of shared strings")
+            self.strings.append(text)
+
+
+def _shared_strings(archive: zipfile.ZipFile, part: str | None, path: Path) -> _SharedStrings:
+    handler = _SharedStrings()
+    if part and part in archive.namelist():
+        _stream(archive, part, path, handler)
+    return handler
+
+
+class _CustomProperties(_Handler):
+    def __init__(self):
+        super().__init__(MAX_PART_ELEMENTS)
+        self.found: dict[str, str] = {}
+        self._depth = 0
+        self._name: str | None = None
+
+    def start(self, name, attrs):
+        self.count()
+        self._depth += 1
+        if self._depth == 2:
+            self._name = attrs.get("name")
+        elif self._depth == 3 and self._name and self._name not in self.found:
+            self.collect()
+
+    def end(self, name):
+        self.events += 1
+        if self._depth == 3 and self._text is not None:
+            self.found[self._name] = self.collected()
+        self._depth -= 1
 
 
 def _custom_properties(archive: zipfile.ZipFile, path: Path) -> dict[str, str]:
     if "docProps/custom.xml" not in archive.namelist():
         return {}
-    props = {}
-    for prop in _parse(archive, "docProps/custom.xml", path):
-        value = next(iter(prop), None)
-        if prop.get("name") and value is not None:
-            props[prop.get("name")] = value.text or ""
-    return props
+    handler = _CustomProperties()
+    _stream(archive, "docProps/custom.xml", path, handler)
+    return handler.found
+
+
+class _Workbook(_Handler):
+    def __init__(self):
+        super().__init__(MAX_PART_ELEMENTS)
+        self.sheets: list[tuple[str, str | None]] = []  # (name, relationship id)
+
+    def start(self, name, attrs):
+        self.count()
+        if _local(name) == "sheet":
+            rid = next((attrs.get(f"{ns} id") for ns in _REL_NS if attrs.get(f"{ns} id")), None)
+            self.sheets.append((attrs.get("name", ""), rid))
 
 
 def _count_charts(archive: zipfile.ZipFile, sheet_part: str, path: Path) -> int:
@@ -220,119 +396,206 @@ def _count_charts(archive: zipfile.ZipFile, sheet_part: str, path: Path) -> int:
     return charts
 
 
-_NAMESPACES = (
-    "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
-    "http://purl.oclc.org/ooxml/spreadsheetml/main",
-)
-_ROW = {f"{{{ns}}}row" for ns in _NAMESPACES}
-_CELL = {f"{{{ns}}}c" for ns in _NAMESPACES}
-_VALUE = {f"{{{ns}}}v" for ns in _NAMESPACES}
-_FORMULA = {f"{{{ns}}}f" for ns in _NAMESPACES}
-_INLINE = {f"{{{ns}}}is" for ns in _NAMESPACES}
+_ROW, _CELL, _VALUE, _FORMULA, _INLINE, _T, _PHONETIC = range(7)
+_SHEET_TAGS = {
+    f"{ns} {local}": kind
+    for ns in _MAIN_NS
+    for local, kind in (
+        ("row", _ROW),
+        ("c", _CELL),
+        ("v", _VALUE),
+        ("f", _FORMULA),
+        ("is", _INLINE),
+        ("t", _T),
+        ("rPh", _PHONETIC),
+    )
+}
 
 
-def _read_cells(
-    archive: zipfile.ZipFile, part: str, sheet: Sheet, strings: list[str], path: Path, budget: list[int]
-) -> None:
-    """Read a worksheet row by row: only "end" events, each row's cells handled once the row is complete."""
-    row_number = 0
-    cells = 0
-    try:
-        with archive.open(part) as stream:
-            for _, elem in ET.iterparse(stream):
-                tag = elem.tag
-                if tag in _CELL:
-                    cells += 1  # counted as they stream by, so one enormous row cannot exhaust memory
-                    if cells > budget[0]:
-                        raise UserError(
-                            f"{path}: refused: more than {MAX_CELLS} cells; a backprop sheet "
-                            "has far fewer (split the workbook)"
-                        )
-                elif tag in _ROW:
-                    row_number = int(elem.get("r") or row_number + 1)
-                    _read_row(elem, row_number, sheet, strings, path)
-                    elem.clear()
-    except UserError:
-        raise
-    except (ET.ParseError, zipfile.BadZipFile, OSError, ValueError, EOFError, IndexError) as error:
-        raise UserError(f"{path}: corrupt .xlsx (cannot read {part}: {error})") from None
-    budget[0] -= cells
+class _Budget:
+    """What the whole workbook may still hold: cells, elements, characters of text and formulas."""
+
+    def __init__(self, strings_chars: int):
+        self.cells = MAX_CELLS
+        self.elements = MAX_ELEMENTS
+        self.text_chars = MAX_TEXT_TOTAL - strings_chars
+        self.formula_bytes = MAX_FORMULA_BYTES
+        self.other = MAX_OTHER_ELEMENTS
 
 
-def _read_row(row_elem, row_number: int, sheet: Sheet, strings: list[str], path: Path) -> None:
-    values, formulas, shared = sheet.values, sheet.formulas, sheet.shared
-    col_number = 0
-    for elem in row_elem:
-        if elem.tag not in _CELL:
-            continue
-        ref = elem.get("r")
+class _Worksheet(_Handler):
+    """Each cell is stored when its </c> arrives; nothing else is kept."""
+
+    def __init__(self, sheet: Sheet, strings: list[str], budget: _Budget):
+        super().__init__(budget.elements)
+        self.sheet, self.strings, self.budget = sheet, strings, budget
+        self.row_number = self.col_number = 0
+        self.cells = self.rows = self.cell_elements = 0
+        self.in_cell = False
+        self.row = self.col = 0
+        self.kind = self.raw = self.formula = self.formula_attrs = self.inline = None
+        self._inline_runs: list[str] | None = None
+        self._phonetic = 0
+
+    def start(self, name, attrs):
+        self.elements += 1
+        if self.elements > self.max_elements:
+            raise _Refused(f"more than {MAX_ELEMENTS:,} XML elements in the sheets")
+        tag = _SHEET_TAGS.get(name)
+        if tag == _CELL:
+            self.start_cell(attrs)
+        elif tag == _ROW:
+            self.start_row(attrs)
+        elif tag is None or not self.in_cell:
+            self.budget.other -= 1
+            if self.budget.other < 0:
+                raise _Refused(
+                    f"more than {MAX_OTHER_ELEMENTS:,} XML elements that are neither rows nor cells"
+                )
+            return
+        self.cell_elements += 1
+        if self.cell_elements > MAX_CELL_ELEMENTS:
+            raise _Refused(
+                f"a cell ({address(self.row, self.col)}) of more than {MAX_CELL_ELEMENTS} XML elements"
+            )
+        if tag == _VALUE or tag == _FORMULA:
+            self.collect()
+            if tag == _FORMULA:
+                self.formula_attrs = attrs
+        elif tag == _INLINE:
+            self._inline_runs, self._phonetic = [], 0
+        elif tag == _T and self._inline_runs is not None and not self._phonetic:
+            self.collect()
+        elif tag == _PHONETIC:
+            self._phonetic += 1
+
+    def start_row(self, attrs):
+        self.row_number = int(attrs.get("r") or self.row_number + 1)
+        self.col_number = 0
+        self.rows += 1
+        if self.rows > MAX_ROWS or not 1 <= self.row_number <= MAX_ROWS:
+            raise _Refused(f"more than {MAX_ROWS:,} rows, or row {self.row_number}")
+        self.in_cell = False
+
+    def start_cell(self, attrs):
+        self.cells += 1  # counted as they stream by, so one enormous row cannot exhaust memory
+        if self.cells > self.budget.cells:
+            raise _Refused(f"more than {MAX_CELLS:,} cells (sheetgen's limit for a workbook)")
+        ref = attrs.get("r")
         if ref:
             row, col = _split_ref(ref)
         else:  # positions may be implied by order
-            row, col = row_number, col_number + 1
-        col_number = col
+            row, col = self.row_number, self.col_number + 1
+        self.col_number = col
         if row > 1_048_576 or col > 16_384 or row < 1 or col < 1:
-            raise UserError(f"{path}: corrupt .xlsx (cell {ref} outside any sheet)")
-        kind = elem.get("t")
-        raw, formula, inline = None, None, None
-        for child in elem:
-            child_tag = child.tag
-            if child_tag in _VALUE:
-                raw = child.text
-            elif child_tag in _FORMULA:
-                formula = child
-            elif child_tag in _INLINE:
-                inline = "".join(t.text or "" for t in child.iter() if _local(t.tag) == "t")
-        if formula is not None:
-            text = formula.text
-            if formula.get("t") == "shared":
-                si = formula.get("si")
+            raise ValueError(f"cell {ref} outside any sheet")
+        self.row, self.col, self.kind = row, col, attrs.get("t")
+        self.raw = self.formula = self.formula_attrs = self.inline = None
+        self._inline_runs = None
+        self.in_cell = True
+        self.cell_elements = 0
+
+    def end(self, name):
+        self.events += 1
+        tag = _SHEET_TAGS.get(name)
+        if tag is None or not self.in_cell:
+            return
+        if tag == _CELL:
+            self.store()
+            self.in_cell = False
+        elif tag == _VALUE and self._text is not None:
+            self.raw = self.collected() or None  # <v></v> is no value, as <v/> is
+        elif tag == _FORMULA and self._text is not None:
+            self.formula = self.collected()
+        elif tag == _T and self._inline_runs is not None and self._text is not None:
+            self._inline_runs.append(self.collected())
+        elif tag == _PHONETIC:
+            self._phonetic -= 1
+        elif tag == _INLINE and self._inline_runs is not None:
+            self.inline = "".join(self._inline_runs)
+            self._inline_runs = None
+
+    def store(self):
+        row, col, sheet = self.row, self.col, self.sheet
+        if self.formula is not None:
+            text = self.formula
+            self.budget.formula_bytes -= len(text)
+            if self.budget.formula_bytes < 0:
+                raise _Refused(f"more than {MAX_FORMULA_BYTES:,} characters of formulas")
+            if self.formula_attrs.get("t") == "shared":
+                si = self.formula_attrs.get("si") or ""
                 if text:
-                    shared[si] = (text, (row, col))
-                formulas[(row, col)] = ("shared", si)
+                    if si not in sheet.shared and len(sheet.shared) >= MAX_SHARED_FORMULAS:
+                        raise _Refused(f"more than {MAX_SHARED_FORMULAS:,} shared formulas")
+                    sheet.shared[si] = (text, (row, col))
+                sheet.formulas.add(row, col, si, shared=True)
             elif text:
-                formulas[(row, col)] = text
-        if raw is not None or inline is not None or formula is not None:  # styled empty cells cost nothing
-            values[(row, col)] = _value(kind, raw, inline, strings)
+                sheet.formulas.add(row, col, text)
+        if self.raw is None and self.inline is None and self.formula is None:
+            return  # styled empty cells cost nothing
+        self.store_value(row, col)
+
+    def store_value(self, row, col):
+        kind, raw, values = self.kind, self.raw, self.sheet.values
+        if kind == "inlineStr":
+            self.add_text(row, col, self.inline)
+        elif raw is None:
+            values.add(row, col, EMPTY)
+        elif kind is None or kind == "n":
+            values.add(row, col, NUMBER, float(raw))
+        elif kind == "s":
+            index = int(raw)
+            if not 0 <= index < len(self.strings):
+                raise IndexError(
+                    f"cell {address(row, col)} names shared string {index} of {len(self.strings)}"
+                )
+            values.add(row, col, SHARED_STRING, index)
+        elif kind == "b":
+            values.add(row, col, TRUE if raw.strip() in ("1", "true") else FALSE)
+        elif kind == "e":
+            values.add(row, col, OBJECT, obj=ErrorValue(raw))
+        else:  # "str" (a formula's text result) and "d" (ISO date)
+            self.add_text(row, col, raw)
+
+    def add_text(self, row, col, text):
+        if text is None:
+            self.sheet.values.add(row, col, EMPTY)
+            return
+        self.budget.text_chars -= len(text)
+        if self.budget.text_chars < 0:
+            raise _Refused(f"more than {MAX_TEXT_TOTAL:,} characters of text")
+        self.sheet.values.add(row, col, OBJECT, obj=text)
 
 
-def _value(kind: str | None, raw: str | None, inline: str | None, strings: list[str]):
-    if kind == "inlineStr":
-        return inline
-    if raw is None:
-        return None
-    if kind is None or kind == "n":
-        return float(raw)
-    if kind == "s":
-        return strings[int(raw)]
-    if kind == "b":
-        return raw.strip() in ("1", "true")
-    if kind == "e":
-        return ErrorValue(raw)
-    return raw  # "str" (a formula's text result) and "d" (ISO date)
+def _read_cells(archive, part: str, sheet: Sheet, strings: list[str], path: Path, budget: _Budget) -> None:
+    handler = _Worksheet(sheet, strings, budget)
+    _stream(archive, part, path, handler)
+    sheet.values.finish()
+    sheet.formulas.finish()
+    budget.cells -= handler.cells
+    budget.elements -= handler.elements
 
 
 def read_book(path: str | Path) -> Book:
     """Read every worksheet's cells (values and formulas), chart counts and custom properties."""
     path = Path(path)
     with open_checked(path) as archive:
-        workbook = _parse(archive, "xl/workbook.xml", path)
+        workbook = _Workbook()
+        _stream(archive, "xl/workbook.xml", path, workbook)
         rels = _rels(archive, "xl/workbook.xml", path)
         strings_part = next(
             (target for kind, target in rels.values() if kind == "sharedStrings"), "xl/sharedStrings.xml"
         )
-        strings = _shared_strings(archive, strings_part, path)
-        budget = [MAX_CELLS]
+        shared = _shared_strings(archive, strings_part, path)
+        budget = _Budget(shared.chars)
         sheets = []
-        for element in workbook.iter():
-            if _local(element.tag) != "sheet":
-                continue
-            rid = next((element.get(f"{{{ns}}}id") for ns in _REL_NS if element.get(f"{{{ns}}}id")), None)
+        names = set(archive.namelist())
+        for name, rid in workbook.sheets:
             kind, part = rels.get(rid, ("", ""))
-            sheet = Sheet(element.get("name", ""))
-            if part in archive.namelist():
+            sheet = Sheet(name, values=CellValues(shared.strings))
+            if part in names:
                 if kind == "worksheet":
-                    _read_cells(archive, part, sheet, strings, path, budget)
+                    _read_cells(archive, part, sheet, shared.strings, path, budget)
                     sheet.charts = _count_charts(archive, part, path)
                 elif kind == "chartsheet":
                     sheet.charts = max(_count_charts(archive, part, path), 1)

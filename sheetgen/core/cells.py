@@ -1,0 +1,190 @@
+"""Compact cell stores for the xlsx reader: (row, col) -> value, and (row, col) -> formula text.
+
+A dict keyed by (row, col) tuples costs about 300 bytes a cell; these keep ~17 bytes a value and
+~13 bytes plus the UTF-8 text a formula, in arrays, so the largest workbook sheetgen accepts
+(core.xlsx.MAX_CELLS) reads within a few hundred MB. Cells arrive in file order, row by row as
+every spreadsheet program writes them, and are found by binary search; a file out of order is
+sorted once when reading ends (the last of duplicate cells wins, as in a dict).
+
+Both stores are read-only Mappings: `in`, `get`, `[]`, `items()` and iteration behave as a dict's.
+"""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_left
+from collections.abc import ItemsView, Mapping
+
+import numpy as np
+
+_COL_BITS = 15  # a sheet has at most 16,384 columns
+_COL_MASK = (1 << _COL_BITS) - 1
+
+# Value kinds: a number, an index into the shared strings, an index into the store's own objects
+# (inline text, spreadsheet errors, formula text results, dates), true, false, a formula cell without value.
+NUMBER, SHARED_STRING, OBJECT, TRUE, FALSE, EMPTY = range(6)
+
+
+def _cell_key(cell) -> int:
+    """The packed key of (row, col), or -1 for anything that is not a cell position."""
+    try:
+        row, col = cell
+        if row >= 1 and 1 <= col <= _COL_MASK:
+            return (row << _COL_BITS) | col
+    except (TypeError, ValueError):
+        pass
+    return -1
+
+
+class _Items(ItemsView):
+    def __iter__(self):
+        return self._mapping._iter_items()
+
+
+class _Store(Mapping):
+    """Sorted packed keys plus per-cell columns (the subclass's `_columns`), appended while reading."""
+
+    def __init__(self):
+        self._keys = array("q")
+        self._ordered = True
+
+    def _columns(self) -> list[array]:
+        raise NotImplementedError
+
+    def _at(self, index: int):
+        raise NotImplementedError
+
+    def _slot(self, row: int, col: int) -> int:
+        """Where the cell's columns go: -1 to append, or the index of the cell just read (a repeat)."""
+        key = (row << _COL_BITS) | col
+        keys = self._keys
+        if keys:
+            last = keys[-1]
+            if key == last:
+                return len(keys) - 1
+            if key < last:
+                self._ordered = False
+        keys.append(key)
+        return -1
+
+    def finish(self) -> None:
+        """Sort the cells once if the file listed them out of order; the last of duplicates wins."""
+        if self._ordered:
+            return
+        keys = np.frombuffer(self._keys, dtype=np.int64)
+        order = np.argsort(keys, kind="stable")
+        ranked = keys[order]
+        last_of_each = np.append(ranked[1:] != ranked[:-1], True)
+        chosen = order[last_of_each]
+        self._keys = array("q", keys[chosen].tobytes())
+        for column in self._columns():
+            values = np.frombuffer(column, dtype=column.typecode)[chosen]
+            column[:] = array(column.typecode, values.tobytes())
+        self._ordered = True
+
+    def _index(self, cell) -> int:
+        key = _cell_key(cell)
+        keys = self._keys
+        i = bisect_left(keys, key)
+        return i if key >= 0 and i < len(keys) and keys[i] == key else -1
+
+    def __getitem__(self, cell):
+        i = self._index(cell)
+        if i < 0:
+            raise KeyError(cell)
+        return self._at(i)
+
+    def get(self, cell, default=None):
+        i = self._index(cell)
+        return default if i < 0 else self._at(i)
+
+    def __contains__(self, cell) -> bool:
+        return self._index(cell) >= 0
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __iter__(self):
+        for key in self._keys:
+            yield key >> _COL_BITS, key & _COL_MASK
+
+    def items(self):
+        return _Items(self)
+
+    def _iter_items(self):
+        at = self._at
+        for i, key in enumerate(self._keys):
+            yield (key >> _COL_BITS, key & _COL_MASK), at(i)
+
+
+class CellValues(_Store):
+    """(row, col) -> float, str, bool, ErrorValue or None; shared strings are kept once, by index."""
+
+    def __init__(self, strings: list[str] | None = None):
+        super().__init__()
+        self._kinds = array("b")
+        self._numbers = array("d")  # the number, or the index of a string or object
+        self._strings = strings if strings is not None else []
+        self._objects: list = []
+        self._object_ids: dict = {}
+
+    def _columns(self):
+        return [self._kinds, self._numbers]
+
+    def add(self, row: int, col: int, kind: int, number: float = 0.0, obj=None) -> None:
+        if kind == OBJECT:
+            # (type, value): an ErrorValue '#N/A' must not come back as the plain text '#N/A'.
+            number = self._object_ids.setdefault((type(obj), obj), len(self._objects))
+            if number == len(self._objects):
+                self._objects.append(obj)
+        slot = self._slot(row, col)
+        if slot < 0:
+            self._kinds.append(kind)
+            self._numbers.append(number)
+        else:
+            self._kinds[slot], self._numbers[slot] = kind, number
+
+    def _at(self, i: int):
+        kind = self._kinds[i]
+        if kind == NUMBER:
+            return self._numbers[i]
+        if kind == SHARED_STRING:
+            return self._strings[int(self._numbers[i])]
+        if kind == OBJECT:
+            return self._objects[int(self._numbers[i])]
+        return True if kind == TRUE else False if kind == FALSE else None
+
+
+class CellFormulas(_Store):
+    """(row, col) -> formula text without '=', or ("shared", si) for a cell of a shared formula."""
+
+    def __init__(self):
+        super().__init__()
+        self._shared = array("b")
+        self._starts = array("q")
+        self._lengths = array("i")
+        self._text = bytearray()
+
+    def _columns(self):
+        return [self._shared, self._starts, self._lengths]
+
+    @property
+    def text_bytes(self) -> int:
+        return len(self._text)
+
+    def add(self, row: int, col: int, text: str, shared: bool = False) -> None:
+        encoded = text.encode("utf-8")
+        start = len(self._text)
+        self._text += encoded
+        slot = self._slot(row, col)
+        if slot < 0:
+            self._shared.append(shared)
+            self._starts.append(start)
+            self._lengths.append(len(encoded))
+        else:
+            self._shared[slot], self._starts[slot], self._lengths[slot] = shared, start, len(encoded)
+
+    def _at(self, i: int):
+        start = self._starts[i]
+        text = self._text[start : start + self._lengths[i]].decode("utf-8")
+        return ("shared", text) if self._shared[i] else text
