@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sheetgen.core import oracle
-from sheetgen.core.columns import COLUMNS
+from sheetgen.core.columns import ALL_COLUMNS
 from sheetgen.core.tolerance import DEFAULT_TOL, FLOOR, relative_error
 from sheetgen.core.xlsx import Book, Sheet, address
 from sheetgen.verify import proof
-from sheetgen.verify.dataflow import DEPENDENCIES, EQUATIONS, FIXED, TableData, read_table
+from sheetgen.verify.dataflow import FIXED, TableData, dependencies_for, equations_for, held, read_table
 from sheetgen.verify.diagnose import diagnose, diagnose_formula
 from sheetgen.verify.proof import Unproven
 from sheetgen.verify.tables import UPDATED, Table
@@ -69,6 +69,7 @@ class TableCheck:
     proven_forms: int = 0  # distinct formulas proven at random worlds
     unmapped: list[str] = field(default_factory=list)  # formulas the proof could not read
     input_cells: dict[tuple, str] = field(default_factory=dict)  # (sheet, row, col) -> η, i1, w1, ...
+    biases: str = "none"  # the network variant the table was checked as (dataflow.network_biases)
 
 
 class Unverifiable(Exception):
@@ -84,7 +85,7 @@ def infer_eta(data: TableData) -> tuple[float, int] | None:
     ctx = data.context
     n = len(data.table.rows)
     for r in range(n - 1):
-        row = {k: ctx[k][r] for k in (*FIXED, *oracle.WEIGHTS)}
+        row = {k: ctx[k][r] for k in (*FIXED, *oracle.WEIGHTS, *oracle.BIASES) if k in ctx}
         if any(math.isnan(v) for v in row.values()):
             continue
         grads = oracle.evaluate(**row)
@@ -109,17 +110,18 @@ def _fill_context(data: TableData, anchor: dict[str, float]) -> None:
     """Context = the sheet's own numbers; missing or non-numeric cells replaced by what they should be."""
     table, found, ctx, expected = data.table, data.found, data.context, data.expected
     n = len(table.rows)
-    for key in FIXED:
+    for key in held(data.biases):  # inputs, targets and fixed biases: the same in every row
         if key in found:
             # Constants: a sheet may write them in the first row only; later blanks mean "the same".
             ctx[key] = _forward_fill(found[key])
             first = anchor.get(key, ctx[key][0])
             expected[key] = np.concatenate(([first], ctx[key][:-1]))
         else:
-            ctx[key] = np.full(n, table.params[key])
-    for key in oracle.WEIGHTS:
-        ctx[key] = found[key]
-    for key, equation in EQUATIONS.items():
+            ctx[key] = np.full(n, table.params.get(key, 0.0))  # a bias without a column: its labelled cell
+    updated, _ = oracle.free_values(data.biases)
+    for key in updated:
+        ctx[key] = found[key] if key in found else np.full(n, table.params.get(key, 0.0))
+    for key, equation in equations_for(data.biases).items():
         with np.errstate(all="ignore"):
             value = np.asarray(equation(ctx), dtype=np.float64) * np.ones(n)
         expected[key] = value
@@ -128,7 +130,9 @@ def _fill_context(data: TableData, anchor: dict[str, float]) -> None:
 
 def _expect_weights(data: TableData, eta: float | None, anchor: dict[str, float]) -> None:
     ctx, expected = data.context, data.expected
-    for w, g in zip(oracle.WEIGHTS, oracle.GRADIENTS, strict=True):
+    for w, g in zip(*oracle.free_values(data.biases), strict=True):  # the weights, and trained biases
+        if w not in data.found and w not in oracle.WEIGHTS:
+            continue  # a trained bias given only as a labelled cell: nothing to check row by row
         if UPDATED + w in data.found:  # the row's own updated weight, shown beside its gradient
             expected[UPDATED + w] = ctx[w] - eta * ctx[g] if eta is not None else np.full(len(ctx[w]), np.nan)
         first = anchor.get(w, ctx[w][0])
@@ -151,13 +155,14 @@ def _inherited_errors(data: TableData) -> dict[str, np.ndarray]:
     n = len(data.table.rows)
     if not any(mask.any() for mask in shows.values()):
         return {}
-    inherited = {k: np.zeros(n, dtype=bool) for k in DEPENDENCIES}
+    dependencies = dependencies_for(data.biases)
+    inherited = {k: np.zeros(n, dtype=bool) for k in dependencies}
 
     def tainted(key: str, row: int) -> bool:
         return bool(shows[key][row] if key in shows else False) or bool(inherited[key][row])
 
     for row in range(n):
-        for key, (same_row, above) in DEPENDENCIES.items():  # COLUMNS order: dependencies come first
+        for key, (same_row, above) in dependencies.items():  # column order: dependencies come first
             inherited[key][row] = any(tainted(d, row) for d in same_row) or (
                 row > 0 and any(tainted(d, row - 1) for d in above)
             )
@@ -189,9 +194,9 @@ def _choose_eta(data: TableData) -> tuple[float | None, str]:
     return eta, note
 
 
-# Report order: the column table's, then the updated-weight columns.
-_ORDER = {c.key: i for i, c in enumerate(COLUMNS)} | {
-    UPDATED + w: len(COLUMNS) + i for i, w in enumerate(oracle.WEIGHTS)
+# Report order: the column table's (biases included), then the updated-weight columns.
+_ORDER = {c.key: i for i, c in enumerate(ALL_COLUMNS)} | {
+    UPDATED + w: len(ALL_COLUMNS) + i for i, w in enumerate(oracle.WEIGHTS + oracle.BIASES)
 }
 
 
@@ -317,6 +322,7 @@ def check_table(
         eta_note=eta_note,
         unchecked=verdicts.unchecked,
         missing=table.missing(),
+        biases=data.biases,
     )
     fix = None
     proven = None
@@ -355,6 +361,7 @@ def _add_proof(result, proven, data, findings, by_key, wrong_keys, sheet, formul
     table = data.table
     result.unproven = proven.unproven
     result.input_cells = proven.input_cells
+    result.notes.extend(proven.notes)
     result.identified = proven.identified
     result.proven_forms = proven.forms
     result.unmapped = [

@@ -67,8 +67,9 @@ def _put(tree, path, new):
 
 
 class Search:
-    def __init__(self, prover: Prover, tree, key: str, first: bool, table=None):
+    def __init__(self, prover: Prover, tree, key: str, first: bool, table=None, max_tries: int = MAX_TRIES):
         self.prover, self.tree, self.key, self.first, self.table = prover, tree, key, first, table
+        self.max_tries = max_tries
         own = f"{key}@0"  # reading its own quantity would be a circular reference, never a fix
         self.names = [
             n
@@ -101,7 +102,7 @@ class Search:
             self.one_other_quantity,
         ):
             for description, candidate in generate():
-                if self.tries > MAX_TRIES:
+                if self.tries > self.max_tries:
                     return None
                 if self.proves(candidate):
                     return description
@@ -135,6 +136,14 @@ class Search:
         pairs.sort(key=lambda p: _offset(p[1]) != _offset(p[0]))  # the same row first
         for name, other in pairs:
             yield self._describe_swap(name, other), _replace(self.tree, {name: other})
+        # A quantity read twice may be wrong in one place only (E1+E1 for E1+E2).
+        places = [(path, node.name) for path, node in _subtrees(self.tree) if isinstance(node, Var)]
+        repeated = {name for _, name in places if sum(n == name for _, n in places) > 1}
+        for path, name in places:
+            if name in repeated:
+                for used, other in pairs:
+                    if used == name:
+                        yield self._describe_swap(name, other), _put(self.tree, path, Var(other))
 
     def one_related_quantity(self):
         return self._swaps(related=True)

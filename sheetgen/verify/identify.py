@@ -88,6 +88,27 @@ def _by_use(reader: Reader, prover: Prover, col: int, keys: list[str]) -> str | 
     return None
 
 
+ONE_EDIT_TRIES = 300  # per (column, quantity): identification by a mistake must stay cheap
+
+
+def _by_one_edit(reader: Reader, prover: Prover, col: int, keys: list[str]) -> str | None:
+    """The quantity a column's formula computes but for one edit (a wrong ∂E/∂w3 nothing reads)."""
+    from sheetgen.verify.fixes import Search
+
+    table = reader.table
+    index = 1 if len(table.rows) > 1 else 0
+    try:
+        tree = reader.form(table.rows[index], col)
+    except (Unmapped, formula.Unsupported, formula.FormulaError):
+        return None
+    if any(isinstance(n, formula.Var) and n.name.startswith("?") for n in formula.walk(tree)):
+        return None
+    for key in keys:
+        if Search(prover, tree, key, index == 0, table, max_tries=ONE_EDIT_TRIES).run():
+            return key
+    return None
+
+
 def label(key: str) -> str:
     if key in BY_KEY:
         return BY_KEY[key].label
@@ -96,9 +117,23 @@ def label(key: str) -> str:
     return TERM_LABELS.get(key, key)
 
 
+def _record(reader: Reader, result: TableProof, col: int, key: str) -> None:
+    """Column `col` holds `key`: the reader reads it so from now on, the table checks its values."""
+    table = reader.table
+    header = reader.sheet.values.get((table.header_row, col))
+    header = header.strip() if isinstance(header, str) else ""
+    reader.col_keys[col] = key
+    reader.forget_forms()
+    result.identified.append((header or "(no header)", column_letters(col), label(key)))
+    if (key in BY_KEY or key.startswith(UPDATED)) and key not in table.columns:
+        table.columns[key] = col
+        table.headers[key] = header or label(key)
+    elif key not in BY_KEY and not key.startswith(UPDATED):
+        result.extra_columns[col] = key
+
+
 def identify_columns(reader: Reader, prover: Prover, result: TableProof) -> None:
     """Add every column whose formula proves to compute a quantity to the reader (and the table)."""
-    table, sheet = reader.table, reader.sheet
     keys = _candidate_keys(reader)
     progress = True
     while progress:
@@ -110,14 +145,16 @@ def identify_columns(reader: Reader, prover: Prover, result: TableProof) -> None
                 key = _by_use(reader, prover, col, missing)
             if key is None:
                 continue
-            header = sheet.values.get((table.header_row, col))
-            header = header.strip() if isinstance(header, str) else ""
-            reader.col_keys[col] = key
-            reader.forget_forms()
-            result.identified.append((header or "(no header)", column_letters(col), label(key)))
-            if (key in BY_KEY or key.startswith(UPDATED)) and key not in table.columns:
-                table.columns[key] = col
-                table.headers[key] = header or label(key)
-            elif key not in BY_KEY and not key.startswith(UPDATED):
-                result.extra_columns[col] = key
+            _record(reader, result, col, key)
             progress = True
+    course = [c.key for c in COLUMNS if c.key in keys and c.key not in reader.col_keys.values()]
+    for col in _unknown_columns(reader):
+        key = _by_one_edit(reader, prover, col, [k for k in course if k not in reader.col_keys.values()])
+        if key is not None:
+            _record(reader, result, col, key)
+        elif col not in (reader.table.columns.get("iteration"),):
+            header = reader.sheet.values.get((reader.table.header_row, col))
+            shown = f"'{header.strip()}'" if isinstance(header, str) and header.strip() else "no header"
+            result.notes.append(
+                f"column {column_letters(col)} ({shown}) computes no quantity of the network: not checked"
+            )

@@ -221,6 +221,7 @@ class TableProof:
     # (sheet, row, col) -> free quantity of the cells that are the table's inputs (η, i1, initial
     # w1, ...): what a perturbed recalculation changes when a formula cannot be read here.
     input_cells: dict[tuple, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 def label_of(name: str, table: Table | None = None) -> str:
