@@ -274,7 +274,6 @@ def test_each_verdict_has_its_exit_status_text_and_csv(probes, tmp_path, name):
         (("era-template", "era-eta-typed-in", "net-perceptron", "era-right"), EXIT_STATUS[INCOMPLETE]),
         (("era-eta-typed-in", "net-perceptron", "era-right"), EXIT_STATUS[RIGHT_ONLY]),
         (("net-perceptron", "era-right"), EXIT_STATUS[DIFFERENT]),
-        (("era-right", "diag-right"), EXIT_STATUS[VERIFIED]),
     ],
 )
 def test_batch_exit_status_order(probes, names, status):
