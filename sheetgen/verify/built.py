@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from sheetgen.core.layout import INPUTS_SHEET, SUMMARY_SHEET, is_lr_sheet
-from sheetgen.core.oracle import INPUTS, WEIGHTS
+from sheetgen.core.oracle import BIASES, INPUTS, WEIGHTS
 from sheetgen.core.tolerance import close
 from sheetgen.core.xlsx import Book, address
 from sheetgen.verify.tables import LABELS, Table, normalize
@@ -22,11 +22,11 @@ def is_built(book: Book) -> bool:
 
 
 def parameter_block(book: Book) -> dict[str, float]:
-    """i1, i2, t1, t2, w1..w8 from the Inputs sheet: a label cell with its value on the right."""
+    """i1, i2, t1, t2, w1..w8 (b1, b2) from the Inputs sheet: a label cell with its value on the right."""
     sheet = book.sheet(INPUTS_SHEET)
     if sheet is None:
         return {}
-    wanted, found = set(INPUTS) | set(WEIGHTS), {}
+    wanted, found = set(INPUTS) | set(WEIGHTS) | set(BIASES), {}
     for (row, col), value in sheet.values.items():
         if isinstance(value, str) and LABELS.get(normalize(value)) in wanted:
             number = sheet.values.get((row, col + 1))

@@ -20,14 +20,18 @@ import math
 import numpy as np
 
 from sheetgen.core import columns, formula, oracle
-from sheetgen.core.columns import COLUMNS
+from sheetgen.core.columns import columns_for
 from sheetgen.core.tolerance import close
 from sheetgen.core.xlsx import address
-from sheetgen.verify.dataflow import DEPENDENCIES, EQUATIONS, TableData
+from sheetgen.verify.dataflow import TableData, dependencies_for, equations_for
 from sheetgen.verify.tables import UPDATED
 
-# The equations of the network a table is checked against (BY_KEY also holds the biased variants').
-_COURSE = {column.key: column for column in COLUMNS}
+
+def _columns(biases: str) -> dict:
+    """The column table of the network variant a table is checked against, by key."""
+    return {column.key: column for column in columns_for(biases)}
+
+
 # Quantities that are easily confused with each other.
 _FAMILIES = (
     oracle.WEIGHTS,
@@ -42,6 +46,7 @@ _FAMILIES = (
     ("h2", "a_h2"),
     ("o1", "a_o1"),
     ("o2", "a_o2"),
+    oracle.BIASES,
 )
 _OUTPUT_WEIGHT_SWAPS = ({"w5": "w6", "w7": "w8"}, {"w6": "w5", "w8": "w7"})
 _DERIVATIVE = {k: f"{k}·(1−{k})" for k in ("a_h1", "a_h2", "a_o1", "a_o2")}
@@ -117,13 +122,17 @@ def _candidates(data: TableData, key: str, index: int, eta: float | None, known_
             )
         return
     yield from _copied_candidates(data, key, index)
-    if key in oracle.WEIGHTS and index > 0 and eta is not None:
+    updated, _ = oracle.free_values(data.biases)
+    if key in updated and index > 0 and eta is not None:
         yield from _update_candidates(data, key, index, eta, known_etas)
         return
-    equation = EQUATIONS.get(key)
+    if key in oracle.BIASES and index > 0 and eta is not None:
+        yield from _fixed_bias_updated(data, key, index, eta)
+    equation = equations_for(data.biases).get(key)
     if equation is None:
         return
-    uses = {name for kind, name in columns.placeholders(_COURSE[key].formula) if kind is None}
+    uses = {name for kind, name in columns.placeholders(_columns(data.biases)[key].formula) if kind is None}
+    yield from _bias_left_out(data, key, index, equation, uses)
     yield from _confusion_candidates(data, key, index, equation, uses)
     yield from _neighbour_row_candidates(data, index, equation, uses)
     yield from _arithmetic_candidates(data, key, index)
@@ -201,6 +210,30 @@ def _neighbour_row_candidates(data: TableData, index: int, equation, uses: set[s
             )
 
 
+def _bias_left_out(data: TableData, key: str, index: int, equation, uses):
+    """A sum (h1, h2, o1, o2) computed without its bias: the network's b read as 0."""
+    here = _row(data, index)
+    for bias in sorted(uses & set(oracle.BIASES)):
+        yield (
+            f"leaves out the bias {data.table.label(bias)} (computed as if the network had none)",
+            equation(here | {bias: 0.0}),
+            ("refs", [], [(bias, index)]),
+        )
+
+
+def _fixed_bias_updated(data: TableData, key: str, index: int, eta: float):
+    """A bias the sheet holds fixed (no ∂E/∂b column) that was updated all the same."""
+    gradient = "dE_d" + key
+    above = _row(data, index - 1)
+    slope = float(equations_for("trained")[gradient](above))
+    yield (
+        f"is updated ({key} − η·∂E/∂{key}) although this sheet holds its biases fixed "
+        f"(it has no ∂E/∂{key} column): {key} should stay {above[key]:.9g}",
+        above[key] - eta * slope,
+        None,
+    )
+
+
 def _arithmetic_candidates(data: TableData, key: str, index: int):
     """The right value bent by a slip of algebra: σ(−x), a lost chain-rule factor, a sign, a ½."""
     here = _row(data, index)
@@ -228,14 +261,15 @@ def _update_candidates(data: TableData, key: str, index: int, eta: float, known_
     ctx = data.context
     source = index if same_row else index - 1
     shown = UPDATED + key if same_row else key
-    grad = "dE_dw" + key[1:]
+    updated, gradients = oracle.free_values(data.biases)
+    grad = dict(zip(updated, gradients, strict=True))[key]
     before, slope = float(ctx[key][source]), float(ctx[grad][source])
     yield (
         f"adds η·{data.table.label(grad)} instead of subtracting it (update with the wrong sign)",
         before + eta * slope,
         None,
     )
-    for other in oracle.GRADIENTS:
+    for other in gradients:
         if other != grad:
             yield (
                 f"is updated with {data.table.label(other)} in place of {data.table.label(grad)}",
@@ -260,10 +294,10 @@ def _update_candidates(data: TableData, key: str, index: int, eta: float, known_
             yield f"update uses η = {nice:g}, not the table's η = {eta:g}", before - nice * slope, None
 
 
-def _dependents(key: str) -> list[str]:
+def _dependents(key: str, biases: str = "none") -> list[str]:
     """The quantities of a row computed, directly or not, from `key` in the same row."""
     found: list[str] = []
-    for other, (same_row, _) in DEPENDENCIES.items():  # in column order, so one pass suffices
+    for other, (same_row, _) in dependencies_for(biases).items():  # in column order: one pass suffices
         if key in same_row or any(d in found for d in same_row):
             found.append(other)
     return found
@@ -274,7 +308,7 @@ def _circular(data: TableData, key: str, index: int, formula: str | None) -> str
     if not formula:
         return None
     evidence = _Evidence(data, formula)
-    for other in _dependents(key):
+    for other in _dependents(key, data.biases):
         cell = evidence.cell(other, index)
         if cell and cell in evidence.refs:
             return (

@@ -34,7 +34,10 @@ def _indices(labels: set[str], pattern: str) -> set[int]:
 
 
 def difference(book: Book, biases_known: bool = False) -> str | None:
-    """What differs from the 2-2-2 sigmoid network without biases, or None when nothing shows."""
+    """What differs from the 2-2-2 sigmoid network (with one bias per layer or none), or None.
+
+    biases_known: the tables were checked with their biases b1, b2, so those labels are no difference.
+    """
     labels = _labels(book)
     weights = _indices(labels, r"(?:[∂d]e(?:total|tot|t)?/?[∂d])?w(\d+)")
     hidden = _indices(labels, r"(?:a|out|net|z)?\(?h(\d+)\)?(?:out)?")
@@ -53,11 +56,17 @@ def difference(book: Book, biases_known: bool = False) -> str | None:
     bias = sorted(t for t in labels if re.fullmatch(r"b\d?", t))
     if not bias and any(re.fullmatch(r"bias\d?|biasb\d", t) for t in labels):
         bias = ["bias"]
-    if bias and not biases_known:
-        said.append("biases (" + ", ".join(bias) + ")")
+    per_unit = _indices(labels, r"b(\d)")
+    if per_unit and max(per_unit) > 2:  # Mazur's layout has b1 (hidden) and b2 (outputs) only
+        said.append(f"{max(per_unit)} biases (b1…b{max(per_unit)}), not one per layer")
+    elif bias and not biases_known:
+        said.append("biases (" + ", ".join(bias) + ") the tables do not show as columns or labelled values")
     if not said:
         return None
-    return "; ".join(said) + ": sheetgen verifies the 2-2-2 sigmoid network without biases"
+    return "; ".join(said) + (
+        ": sheetgen verifies the 2-2-2 sigmoid network, without biases or with one per layer "
+        "(b1 into both hidden units, b2 into both outputs)"
+    )
 
 
 def explain(checked: list, book: Book) -> str | None:
@@ -71,5 +80,5 @@ def explain(checked: list, book: Book) -> str | None:
         if table.network_difference:
             return table.network_difference
     if any(table.first_wrong for table in checked):
-        return difference(book)
+        return difference(book, biases_known=any(getattr(t, "biases", "none") != "none" for t in checked))
     return None

@@ -19,8 +19,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from sheetgen.core.columns import BY_KEY, COLUMNS
-from sheetgen.core.oracle import INPUTS, WEIGHTS
+from sheetgen.core.columns import ALL_COLUMNS, BY_KEY, COLUMNS
+from sheetgen.core.oracle import BIASES, INPUTS, WEIGHTS
 from sheetgen.core.xlsx import Book, ErrorValue, Sheet, address
 
 MAX_GAP = 4  # empty or unrecognised columns allowed inside one table's header
@@ -37,7 +37,7 @@ def normalize(text: str) -> str:
 
 def _label_map() -> dict[str, str]:
     labels: dict[str, str] = {}
-    for column in COLUMNS:
+    for column in ALL_COLUMNS:  # every variant's labels: b1, b2, ∂E/∂b1 besides the course's
         for spelling in (column.key, column.label, *column.aliases):
             folded = normalize(spelling)
             if labels.setdefault(folded, column.key) != column.key:
@@ -261,8 +261,9 @@ def find_eta(sheet: Sheet, table: Table) -> None:
 
 
 def find_params(book: Book, sheet: Sheet, table: Table, header_cells: set[tuple[str, int, int]]) -> None:
-    """Inputs/targets the table has no column for, from labelled cells (this sheet first)."""
-    wanted = [k for k in INPUTS if k not in table.columns]
+    """Inputs/targets (and biases, if labelled) the table has no column for, from labelled cells
+    (this sheet first)."""
+    wanted = [k for k in INPUTS + BIASES if k not in table.columns]
     for other in [sheet] + [s for s in book.sheets if s is not sheet]:
         for (row, col), value in other.values.items():
             if not wanted:
