@@ -13,7 +13,7 @@ import argparse
 import os
 import sys
 
-from sheetgen.core.errors import EXIT_USAGE, UserError
+from sheetgen.core.errors import EXIT_USAGE, Terminated, UserError, handle_sigterm
 
 SUBCOMMANDS = {
     "build": "write the live-formula backpropagation workbook",
@@ -77,14 +77,17 @@ def make_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = make_parser(argv).parse_args(argv)
+    handle_sigterm()
     try:
         return args.run(args)
     except UserError as error:
         print(f"sheetgen {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print(f"sheetgen {args.command}: interrupted; no output was written", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:
+        # Ctrl-C or SIGTERM: temporaries are already gone (every write unwinds); the status says which.
+        how, status = ("terminated (SIGTERM)", 143) if isinstance(stop, Terminated) else ("interrupted", 130)
+        print(f"sheetgen {args.command}: {how}; no output was written", file=sys.stderr)
+        return status
     except BrokenPipeError:
         # `sheetgen verify DIR | head`: the reader left; that is not an error of ours. Point stdout
         # at /dev/null so the interpreter's final flush does not raise again.

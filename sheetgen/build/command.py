@@ -9,6 +9,8 @@ written, and the book is written to a temporary file and renamed into place.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import tempfile
 from pathlib import Path
 
 from sheetgen.build import params as P
@@ -66,6 +68,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+@contextlib.contextmanager
+def _private_temporary_files():
+    """xlsxwriter's temporary files (25-150 MB for a large book) go to a folder of ours, removed when
+    the build ends in any way (done, error, Ctrl-C, SIGTERM), not to $TMPDIR where an interrupted
+    build would leave them."""
+    with tempfile.TemporaryDirectory(prefix="sheetgen-build-") as scratch:
+        saved, tempfile.tempdir = tempfile.tempdir, scratch
+        try:
+            yield
+        finally:
+            tempfile.tempdir = saved
+
+
 def run(args: argparse.Namespace) -> int:
     # Import here so that `sheetgen verify --help` does not pay for xlsxwriter.
     from xlsxwriter.exceptions import FileCreateError
@@ -90,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     output = check_output_path(output, suffix=".xlsx")
 
     try:
-        with atomic_output(output) as tmp:
+        with _private_temporary_files(), atomic_output(output) as tmp:
             write_workbook(tmp, params, lrs, iterations, template_name=template_name, biases=biases)
     except (OSError, FileCreateError) as error:
         # The checks above cannot foresee everything (a full disk, a read-only mount, /proc).

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import signal
+import stat
 import tempfile
 from pathlib import Path
 
@@ -19,16 +22,56 @@ class UserError(Exception):
     """Bad input: the message says what was wrong and what to do."""
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what schedulers, timeouts and `kill` send), handled exactly as Ctrl-C is."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated
+
+
+def handle_sigterm() -> None:
+    """Make SIGTERM unwind like Ctrl-C: every `finally` and `with` cleans up, no temporary file stays."""
+    with contextlib.suppress(ValueError):  # only the main thread may set handlers; elsewhere keep the default
+        signal.signal(signal.SIGTERM, _raise_terminated)
+
+
+def _write_target(out: Path) -> Path:
+    """The file writing `out` replaces: a symlink's final target, so the link then shows the new file."""
+    if not out.is_symlink():
+        return out
+    real = Path(os.path.realpath(out))
+    if real.is_symlink():
+        raise UserError(f"output '{out}' is a symlink that loops: choose another -o path")
+    return real
+
+
+def _check_replaceable(out: Path, target: Path) -> None:
+    if not target.exists():
+        return
+    mode = target.stat().st_mode
+    if not stat.S_ISREG(mode):
+        raise UserError(f"output '{out}' exists and is not a regular file: choose another -o path")
+    # Mode bits, not os.access: root may write anything, but a read-only file says "keep me".
+    if not mode & 0o222:
+        raise UserError(
+            f"output '{out}' is read-only (mode {stat.S_IMODE(mode):o}): make it writable "
+            f"(chmod u+w {out}) or choose another -o path"
+        )
+
+
 def check_output_path(path: str | os.PathLike, *, suffix: str | None = None) -> Path:
-    """Refuse, before any work is done, an output path that cannot be written."""
+    """Refuse, before any work is done, an output path that cannot or must not be written."""
     out = Path(path)
-    if out.is_dir():
+    target = _write_target(out)
+    if target.is_dir():
         raise UserError(f"output '{out}' is a directory: give a file name, e.g. -o {out / 'BackProp.xlsx'}")
     if suffix and out.suffix.lower() != suffix:
         raise UserError(
             f"output '{out}' must end in {suffix}: choose a name like {out.with_suffix(suffix).name}"
         )
-    parent = out.parent if str(out.parent) else Path(".")
+    _check_replaceable(out, target)
+    parent = target.parent if str(target.parent) else Path(".")
     if not parent.exists():
         raise UserError(f"output directory '{parent}' does not exist: create it first (mkdir -p {parent})")
     if not parent.is_dir():
@@ -38,17 +81,58 @@ def check_output_path(path: str | os.PathLike, *, suffix: str | None = None) -> 
     return out
 
 
+def _temporary_name(target: Path) -> re.Pattern:
+    """Our temporaries of `target`: .NAME.PID-XXXXXXXX.tmp (and .NAME.XXXXXXXX.tmp of older versions)."""
+    return re.compile(rf"\.{re.escape(target.name)}\.(?:(\d+)-)?[A-Za-z0-9_]{{8}}\.tmp")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(target: Path) -> None:
+    """Delete temporaries of `target` left by a run that was killed (kill -9, power loss) before cleaning up.
+
+    Only our own pattern, and only when the process that made it is gone.
+    """
+    pattern = _temporary_name(target)
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(target.parent):
+            match = pattern.fullmatch(entry.name)
+            if match and entry.is_file(follow_symlinks=False):
+                if match.group(1) is None or not _alive(int(match.group(1))):
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike):
-    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+    """Yield a temporary path beside `path`'s file; rename it onto that file only if the block succeeds.
+
+    A symlink is written through (its target is replaced, atomically, in the target's folder); a
+    read-only file is refused; the replaced file's permissions are kept.
+    """
+    out = Path(path)
+    target = _write_target(out)
+    _check_replaceable(out, target)
+    folder = target.parent if str(target.parent) else Path(".")
+    remove_stale_temporaries(target)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}-", suffix=".tmp", dir=folder)
     os.close(fd)
-    # mkstemp makes the file private (0600); give it the permissions a plain open() would.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
     try:
+        if target.exists():
+            mode = stat.S_IMODE(target.stat().st_mode)
+        else:  # mkstemp makes the file private (0600); give it the permissions a plain open() would.
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
         yield Path(tmp)
         os.replace(tmp, target)
     except BaseException:

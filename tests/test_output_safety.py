@@ -1,0 +1,125 @@
+"""What sheetgen leaves behind when stopped, and how it treats the file it replaces (issue 14, items 6, 9)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _sheetgen(*argv, tmpdir: Path | None = None, **popen):
+    env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONDONTWRITEBYTECODE="1")
+    if tmpdir is not None:
+        env["TMPDIR"] = str(tmpdir)
+    return subprocess.Popen(
+        [sys.executable, "-m", "sheetgen", *argv],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _run(*argv) -> tuple[int, str, str]:
+    process = _sheetgen(*argv)
+    out, err = process.communicate(timeout=300)
+    return process.returncode, out, err
+
+
+@pytest.mark.parametrize(
+    "signum,status,word", [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")]
+)
+def test_a_stopped_build_leaves_nothing_behind(tmp_path, signum, status, word):
+    """Stopped while xlsxwriter writes: no temporary in $TMPDIR (issue: 25-150 MB) nor beside the output."""
+    scratch, out = tmp_path / "tmp", tmp_path / "out"
+    scratch.mkdir()
+    out.mkdir()
+    (out / "keep.txt").write_text("a file of the user's\n")
+    build = _sheetgen("build", "--iterations", "5000", "-o", str(out / "x.xlsx"), tmpdir=scratch)
+    deadline = time.monotonic() + 120
+    while not any(scratch.rglob("*")) or not any(out.glob(".x.xlsx.*.tmp")):  # writing has begun
+        assert build.poll() is None and time.monotonic() < deadline, (
+            "the build ended before it could be stopped"
+        )
+        time.sleep(0.05)
+    time.sleep(0.5)
+    build.send_signal(signum)
+    _, err = build.communicate(timeout=120)
+    assert build.returncode == status, err
+    assert len(err.splitlines()) == 1 and err.startswith(f"sheetgen build: {word}")
+    assert "no output was written" in err and "Traceback" not in err
+    assert list(scratch.rglob("*")) == []
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+
+
+def _dead_pid() -> int:
+    done = subprocess.Popen([sys.executable, "-c", "pass"])
+    done.wait()
+    return done.pid
+
+
+def test_the_next_build_removes_stale_temporaries_of_its_own_output_only(tmp_path):
+    """kill -9 cannot be handled: what it leaves, the next build of the same output removes."""
+    stale = [tmp_path / f".x.xlsx.{_dead_pid()}-abcd1234.tmp", tmp_path / ".x.xlsx.k2j4h5g6.tmp"]
+    alive = tmp_path / f".x.xlsx.{os.getpid()}-zzzz9999.tmp"  # a build still running
+    others = [
+        tmp_path / ".y.xlsx.k2j4h5g6.tmp",
+        tmp_path / ".x.xlsx.notes",
+        tmp_path / "x.xlsx.k2j4h5g6.tmp",
+        alive,
+    ]
+    for path in stale + others:
+        path.write_bytes(b"")
+    status, _, err = _run("build", "--iterations", "5", "-o", str(tmp_path / "x.xlsx"))
+    assert status == 0, err
+    assert not any(path.exists() for path in stale)
+    assert all(path.exists() for path in others)
+
+
+def test_a_read_only_output_is_refused_and_kept(tmp_path):
+    target = tmp_path / "x.xlsx"
+    target.write_bytes(b"the user's own file")
+    target.chmod(0o444)
+    status, out, err = _run("build", "-o", str(target))
+    assert status == 2 and out == "" and len(err.splitlines()) == 1, err
+    assert "is read-only (mode 444)" in err
+    assert target.read_bytes() == b"the user's own file" and stat.S_IMODE(target.stat().st_mode) == 0o444
+
+
+def test_a_symlinked_output_is_written_through_to_its_target(tmp_path):
+    (tmp_path / "books").mkdir()
+    target = tmp_path / "books" / "real.xlsx"
+    target.write_bytes(b"old")
+    target.chmod(0o640)
+    link = tmp_path / "link.xlsx"
+    link.symlink_to(target)
+    status, _, err = _run("build", "--iterations", "5", "-o", str(link))
+    assert status == 0, err
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert target.read_bytes()[:2] == b"PK"  # the new workbook, in the link's target
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640  # the replaced file's permissions kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["books", "link.xlsx"]
+
+
+def test_verify_report_obeys_the_same_rules(tmp_path):
+    book = tmp_path / "b.xlsx"
+    assert _run("build", "--iterations", "5", "-o", str(book))[0] == 0
+    readonly = tmp_path / "r.csv"
+    readonly.write_text("keep\n")
+    readonly.chmod(0o400)
+    status, _, err = _run("verify", "--engine", "cached", str(book), "--report", str(readonly))
+    assert status == 2 and "is read-only" in err and readonly.read_text() == "keep\n"
+    target = tmp_path / "target.csv"
+    target.write_text("old\n")
+    (tmp_path / "report.csv").symlink_to(target)
+    status, _, err = _run("verify", "--engine", "cached", str(book), "--report", str(tmp_path / "report.csv"))
+    assert status == 0, err
+    assert (tmp_path / "report.csv").is_symlink() and str(book) in target.read_text()
