@@ -45,6 +45,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from sheetgen.core import xlsx
 from sheetgen.core.columns import COLUMNS
 from sheetgen.core.errors import UserError, atomic_output, check_output_path
@@ -192,6 +194,9 @@ def choose_engine(requested: str | None) -> str:
     return "libreoffice"
 
 
+# Cells may hold inf or NaN (a diverged sheet, a typed 1E+309): every check compares them and says so in
+# the verdict, so numpy's warnings about that arithmetic would only break the one-line promise.
+@np.errstate(invalid="ignore", over="ignore", divide="ignore", under="ignore")
 def judge(path: Path, original: xlsx.Book, values: xlsx.Book, engine: str, tol: float) -> report.BookResult:
     """Check every table of `values` (the recalculated book, or the original itself when cached)."""
     result = report.BookResult(path, engine)
