@@ -15,6 +15,7 @@ from handmade_books import ERA, EVA8, LAYOUTS, write_handmade
 
 from sheetgen.core import formula, oracle, xlsx
 from sheetgen.verify import fixes, network, proof, tables
+from sheetgen.verify.identify import identify_columns
 
 ROWS = 5
 
@@ -23,7 +24,7 @@ def _prove(path, eta=0.5):
     book = xlsx.read_book(path)
     (table,) = tables.find_all(book)
     table.rows = list(range(table.header_row + 1, table.header_row + 1 + ROWS))  # no saved values
-    reader, prover, result = proof.start(book, table, tables.header_cells([table]))
+    reader, prover, result = proof.start(book, table, tables.header_cells([table]), identify_columns)
     return proof.finish(reader, prover, result, eta), reader, prover
 
 

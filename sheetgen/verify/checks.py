@@ -23,7 +23,7 @@ from sheetgen.core import oracle
 from sheetgen.core.columns import ALL_COLUMNS
 from sheetgen.core.tolerance import DEFAULT_TOL, FLOOR, relative_error
 from sheetgen.core.xlsx import Book, Sheet, address
-from sheetgen.verify import proof
+from sheetgen.verify import identify, proof
 from sheetgen.verify.dataflow import FIXED, TableData, dependencies_for, equations_for, held, read_table
 from sheetgen.verify.diagnose import diagnose, diagnose_formula
 from sheetgen.verify.proof import Unproven
@@ -307,7 +307,9 @@ def check_table(
     """
     anchor = anchor or {}
     _require_inputs(table)
-    started = proof.start(book, table, header_cells or set()) if book is not None else None
+    started = None
+    if book is not None:
+        started = proof.start(book, table, header_cells or set(), identify=identify.identify_columns)
     data = read_table(sheet, table)
     _fill_context(data, anchor)
     eta, eta_note = _choose_eta(data)

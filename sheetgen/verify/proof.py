@@ -631,24 +631,15 @@ def needs_formula(key: str, index: int, trained: list[str], fixed: list[str]) ->
     return True
 
 
-def start(
-    book: Book, table: Table, header_cells: set, identify: bool = True
-) -> tuple[Reader, Prover, TableProof]:
-    """Read a table's formulas and identify its unlabelled columns (before the value check reads it)."""
+def start(book: Book, table: Table, header_cells: set, identify=None) -> tuple[Reader, Prover, TableProof]:
+    """Read a table's formulas; identify(reader, prover, result) may then name its unlabelled columns
+    (verify/identify.py), before the value check reads the table."""
     reader = Reader(book, table, header_cells, parameter_cells(book, header_cells))
     prover = Prover(reader)
     result = TableProof()
-    if identify:
-        from sheetgen.verify.identify import identify_columns
-
-        identify_columns(reader, prover, result)
+    if identify is not None:
+        identify(reader, prover, result)
     return reader, prover, result
-
-
-def prove_table(book: Book, table: Table, header_cells: set, eta: float | None = None) -> TableProof:
-    """Identify and prove a whole table (see the module's docstring)."""
-    reader, prover, result = start(book, table, header_cells)
-    return finish(reader, prover, result, eta if eta is not None else table.eta)
 
 
 def finish(reader: Reader, prover: Prover, result: TableProof, eta: float | None) -> TableProof:
