@@ -8,6 +8,7 @@ UserError whose one-line message says what was wrong and what to do.
 from __future__ import annotations
 
 import math
+import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ DEFAULT_ITERATIONS = 100
 MAX_TOTAL_ROWS = MAX_TABLE_ROWS
 MAX_ITERATIONS = MAX_TOTAL_ROWS - 1
 MAX_LEARNING_RATES = 20
+MIN_LEARNING_RATE = 1e-300  # smaller ones change no weight, and near the subnormals the engines disagree
 
 
 def template_dir() -> Path:
@@ -49,6 +51,12 @@ def _parse_float(text: str, what: str) -> float:
         raise UserError(f"{what} '{text}' is not a number: give a decimal such as 0.5") from None
     if not math.isfinite(value):
         raise UserError(f"{what} '{text}' is not a finite number: give a decimal such as 0.5")
+    if value != 0 and abs(value) < sys.float_info.min:
+        # A subnormal keeps fewer digits than it shows: the file's text and the engines' values disagree.
+        raise UserError(
+            f"{what} '{text}' is closer to 0 than {sys.float_info.min:.4g}, where numbers lose digits: "
+            "give 0 or a larger number"
+        )
     return value
 
 
@@ -154,6 +162,11 @@ def parse_lr_list(text: str) -> list[float]:
         eta = _parse_float(item, "learning rate")
         if eta <= 0:
             raise UserError(f"learning rate '{item}' must be greater than 0")
+        if eta < MIN_LEARNING_RATE:
+            raise UserError(
+                f"learning rate '{item}' is below {MIN_LEARNING_RATE:g}: it would change no weight; "
+                "give a larger one"
+            )
         label = eta_label(eta)
         if label in seen:
             same = float(seen[label]) == eta
