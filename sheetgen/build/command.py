@@ -17,6 +17,7 @@ from sheetgen.build import params as P
 from sheetgen.core.errors import UserError, check_output_path
 from sheetgen.core.layout import eta_label
 from sheetgen.core.oracle import BIAS_MODES
+from sheetgen.core.xlsx import MAX_CELLS
 
 DEFAULT_OUTPUT = Path("output") / "BackProp.xlsx"
 
@@ -51,7 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=P.DEFAULT_ITERATIONS,
         metavar="N",
         help=f"weight updates per learning rate (rows 0..N; at most {P.MAX_ITERATIONS}, "
-        f"and at most {P.MAX_TOTAL_ROWS} rows over all sheets)",
+        f"and at most {P.MAX_TOTAL_ROWS} rows over all sheets, so that the book stays within the "
+        f"{MAX_CELLS:,} cells sheetgen verify reads)",
     )
     parser.add_argument(
         "--lr-list",
