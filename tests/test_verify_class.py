@@ -24,6 +24,7 @@ import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote
+from xml.etree import ElementTree
 
 import openpyxl
 import pytest
@@ -438,10 +439,12 @@ def test_cells_are_added_in_order_when_the_wrong_cell_is_empty():
     )
     edited = workbook_edit._set_cells(sheet, "", {(2, 3): 7, (2, 4): 8, (4, 2): 9, (5, 1): 7, (9, 1): 7})
     assert edited.startswith(sheet[: sheet.index("<sheetData>")])  # the root and its prefixes untouched
-    cells = re.findall(r'<c r="([A-Z]+\d+)"(?: s="(\d+)")?', edited)
-    assert cells == [("A2", ""), ("C2", "7"), ("D2", "8"), ("B4", "9"), ("A5", "7"), ("A9", "7")]
-    rows = re.findall(r'<row r="(\d+)"', edited)
+    root = ElementTree.fromstring(edited)
+    cells = [(c.get("r"), c.get("s")) for c in root.iter(f"{{{workbook_edit.MAIN_NS}}}c")]
+    assert cells == [("A2", None), ("C2", "7"), ("D2", "8"), ("B4", "9"), ("A5", "7"), ("A9", "7")]
+    rows = [r.get("r") for r in root.iter(f"{{{workbook_edit.MAIN_NS}}}row")]
     assert rows == ["2", "4", "5", "9"]
+    assert root.find(f".//{{{workbook_edit.MAIN_NS}}}c[@r='D2']/{{{workbook_edit.MAIN_NS}}}v").text == "2"
 
 
 def test_unproven_ranges_are_marked_amber_and_wrong_wins(tmp_path):
@@ -486,3 +489,30 @@ def test_unproven_ranges_are_marked_amber_and_wrong_wins(tmp_path):
     assert "typed" in sheet["G6"].comment.text and "expected: 0.5" in sheet["G7"].comment.text
     feedback = list(openpyxl.load_workbook(copy)["Feedback"].iter_rows(values_only=True))
     assert any(row[0] == "values typed where formulas belong" and row[2] == "G6:H8" for row in feedback)
+
+
+def test_libreoffice_gets_the_cells_without_charts_and_drawings(tmp_path):
+    """What LibreOffice recalculates: no chart or drawing part, no reference to one; all else as it was."""
+    _, params = load_template("era-v1")
+    book = tmp_path / "built.xlsx"
+    write_workbook(book, params, [0.5], 3)
+    copy = tmp_path / "cells.xlsx"
+    assert recalc.cells_only_copy(book, copy)
+    with zipfile.ZipFile(book) as a, zipfile.ZipFile(copy) as b:
+        dropped = set(a.namelist()) - set(b.namelist())
+        assert dropped and all(n.startswith(("xl/charts/", "xl/drawings/")) for n in dropped)
+        for name in b.namelist():
+            text = b.read(name)
+            if name.startswith("xl/worksheets/"):
+                assert b"<drawing " not in text and b'/relationships/drawing"' not in text
+                assert text == re.sub(
+                    rb'<drawing r:id="[^"]*"/>|<Relationship [^>]*/relationships/drawing"[^>]*/>',
+                    b"",
+                    a.read(name),
+                )
+            else:
+                assert text == a.read(name), name
+    for ours, theirs in zip(xlsx.read_book(book).sheets, xlsx.read_book(copy).sheets, strict=True):
+        assert dict(ours.values.items()) == dict(theirs.values.items())
+        assert dict(ours.formulas.items()) == dict(theirs.formulas.items())
+    assert not recalc.cells_only_copy(tmp_path / "missing.xlsx", tmp_path / "x.xlsx")

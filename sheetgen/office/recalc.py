@@ -19,10 +19,12 @@ LibreOffice also converts what it can open (.ods, legacy .xls) to .xlsx in the s
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 from sheetgen.core.errors import UserError
@@ -96,11 +98,51 @@ def soffice_env() -> dict[str, str]:
     return env
 
 
+_DRAWING_REL = re.compile(rb"<Relationship\b[^>]*/relationships/drawing\"[^>]*/>")
+_DRAWING_ELEMENT = re.compile(rb"<(?:[\w.-]+:)?drawing\b[^>]*/>")
+
+
+def cells_only_copy(path: Path, target: Path) -> bool:
+    """Copy an .xlsx/.xlsm without its charts and drawings, for LibreOffice to recalculate; False if not.
+
+    Charts and drawn shapes do not change a single cell's value, yet importing and exporting them
+    is about a third of LibreOffice's time on a built book (benchmarks/sheet_verify.py). Cell
+    comments and form controls (VML) stay. Books with chart sheets are copied whole (False).
+    """
+    if path.suffix.lower() not in (".xlsx", ".xlsm"):
+        return False
+    try:
+        with zipfile.ZipFile(path) as source:
+            names = source.namelist()
+            if any(n.startswith("xl/chartsheets/") for n in names):
+                return False
+            with zipfile.ZipFile(
+                target, "w", zipfile.ZIP_STORED
+            ) as copy:  # stored: LibreOffice reads it at once
+                for info in source.infolist():
+                    name = info.filename
+                    if name.startswith("xl/charts/") or (
+                        name.startswith("xl/drawings/") and not name.lower().endswith(".vml")
+                    ):
+                        continue
+                    data = source.read(info)
+                    if name.startswith("xl/worksheets/_rels/"):
+                        data = _DRAWING_REL.sub(b"", data)
+                    elif name.startswith("xl/worksheets/") and name.endswith(".xml"):
+                        data = _DRAWING_ELEMENT.sub(b"", data)
+                    copy.writestr(info.filename, data)
+        return True
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        target.unlink(missing_ok=True)
+        return False
+
+
 class Batch:
     """One soffice process converting `paths` (in order) into `outdir`, started at construction.
 
     Inputs are linked under unique names, so two books called the same in different folders
     cannot overwrite each other's output. Use `output(i)` to wait for the i-th result.
+    cells_only: LibreOffice gets each .xlsx without its charts and drawings (cells_only_copy).
     """
 
     def __init__(
@@ -112,6 +154,7 @@ class Batch:
         suffix: str = ".xlsx",
         timeout: float | None = None,
         recalculate: bool = True,
+        cells_only: bool = False,
     ):
         soffice = require_soffice()
         self.paths = [Path(p) for p in paths]
@@ -123,10 +166,11 @@ class Batch:
         self.inputs = []
         for index, path in enumerate(self.paths):
             link = inputs / f"book{index:05d}{path.suffix.lower() or '.xlsx'}"
-            try:
-                link.symlink_to(path.resolve())
-            except OSError:
-                shutil.copyfile(path, link)
+            if not (cells_only and cells_only_copy(path, link)):
+                try:
+                    link.symlink_to(path.resolve())
+                except OSError:
+                    shutil.copyfile(path, link)
             self.inputs.append(link)
         self.outputs = [self.outdir / (link.stem + suffix) for link in self.inputs]
         size_mib = sum(p.stat().st_size for p in self.paths) / (1 << 20)

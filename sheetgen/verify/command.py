@@ -52,7 +52,7 @@ from sheetgen.core.columns import COLUMNS
 from sheetgen.core.errors import UserError, atomic_output, check_output_path
 from sheetgen.core.tolerance import DEFAULT_TOL, FLOOR
 from sheetgen.office import recalc
-from sheetgen.verify import built, checks, classroom, intake, network, perturb, report, tables
+from sheetgen.verify import built, checks, classroom, intake, network, perturb, report, tables, walkthrough
 
 
 def _spellings(column) -> list[str]:
@@ -201,6 +201,13 @@ def judge(path: Path, original: xlsx.Book, values: xlsx.Book, engine: str, tol: 
     """Check every table of `values` (the recalculated book, or the original itself when cached)."""
     result = report.BookResult(path, engine)
     found = tables.find_all(values)
+    walk = walkthrough.read(original, values) if not found else None
+    if walk is not None:  # Mazur's layout: one iteration per sheet, as labelled cells
+        # The virtual table's cells are not the file's, so no perturbed recalculation (engine "cached").
+        result = judge(path, walk.original, walk.values, "cached", tol)
+        result.engine = engine
+        walkthrough.report_in_place(result, walk)
+        return result
     if not found:
         result.network_difference = network.difference(values)
         result.error = (
@@ -395,7 +402,9 @@ class _Verification:
             sent = []
         position = {index: n for n, index in enumerate(sent)}
         batch = (
-            recalc.ParallelBatch([self.paths[i] for i in sent], work, jobs=self.jobs, recalculate=libreoffice)
+            recalc.ParallelBatch(
+                [self.paths[i] for i in sent], work, jobs=self.jobs, recalculate=libreoffice, cells_only=True
+            )
             if sent
             else None
         )
@@ -412,7 +421,9 @@ class _Verification:
         # LibreOffice crashed on one book and left the rest undone: each of those gets its own run,
         # so one pathological file cannot cost a class its verdicts.
         for index in retry:
-            with recalc.Batch([self.paths[index]], work / f"retry{index}", recalculate=libreoffice) as alone:
+            with recalc.Batch(
+                [self.paths[index]], work / f"retry{index}", recalculate=libreoffice, cells_only=True
+            ) as alone:
                 if not self.check(index, alone, 0):
                     self.finish(index, self.unreadable(index, "LibreOffice crashed on it"))
         return self.results
