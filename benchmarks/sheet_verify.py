@@ -1,12 +1,14 @@
 """Benchmark `sheetgen verify`: one book of 6 x 100, one of 1 x 10,000, and a class of 100 books.
 
-    python benchmarks/sheet_verify.py [--books 100] [--skip-big]
+    python benchmarks/sheet_verify.py [--books 100] [--skip-big] [--jobs N] [--one-job]
 
 Prints, in one run:
   * wall time of `sheetgen verify BOOK` (a fresh process, LibreOffice start included) for a
     6 x 100 book (target <= 6 s) and a 1 x 10,000 book;
   * the batch: LibreOffice alone recalculating N books of 6 x 100 in one soffice run (the floor),
-    then `sheetgen verify` on the same N books, and their ratio (target <= 1.5).
+    then `sheetgen verify --jobs J` on the same N books (J soffice processes, the formula proof
+    included), and their ratio (target <= 0.75 with the default J, the number of cores);
+    with --one-job also `--jobs 1` (target <= 1.5).
 Speed targets are checked here, never in the tests. Share of the CPU matters: the load average
 is printed alongside.
 """
@@ -46,9 +48,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--books", type=int, default=100, help="books in the batch")
     parser.add_argument("--skip-big", action="store_true", help="skip the 1 x 10,000 book")
+    parser.add_argument("--jobs", type=int, default=recalc.default_jobs(), help="verify --jobs for the batch")
+    parser.add_argument("--one-job", action="store_true", help="also time the batch with --jobs 1")
     args = parser.parse_args()
     _, params = load_template("era-v1")
-    print(f"LibreOffice: {recalc.find_soffice()}; cores: {os.cpu_count()}; load average: {load()}")
+    print(
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; LibreOffice: {recalc.find_soffice()}; "
+        f"cores: {os.cpu_count()}; load average: {load()}"
+    )
     with tempfile.TemporaryDirectory(prefix="sheetgen-bench-") as work:
         work = Path(work)
         small = work / "six_by_100.xlsx"
@@ -72,11 +79,17 @@ def main() -> None:
         recalc.recalculate(books, work / "lo-only")
         floor = time.perf_counter() - start
         print(f"  LibreOffice alone, one batch: {floor:.1f} s ({floor / len(books):.2f} s per book)")
-        seconds, line = timed_cli(str(folder))
-        print(
-            f"  sheetgen verify, same books:  {seconds:.1f} s ({seconds / len(books):.2f} s/book)  [{line}]"
-        )
-        print(f"  ratio verify / LibreOffice alone: {seconds / floor:.2f} (target <= 1.5); load: {load()}")
+        runs = [(args.jobs, 0.75)] + ([(1, 1.5)] if args.one_job and args.jobs != 1 else [])
+        for jobs, target in runs:
+            seconds, line = timed_cli(str(folder), "--jobs", str(jobs))
+            print(
+                f"  sheetgen verify --jobs {jobs}, same books: {seconds:.1f} s "
+                f"({seconds / len(books):.2f} s/book)  [{line}]"
+            )
+            print(
+                f"  ratio verify --jobs {jobs} / LibreOffice alone: {seconds / floor:.2f} "
+                f"(target <= {target}); load: {load()}"
+            )
 
 
 if __name__ == "__main__":
