@@ -139,3 +139,29 @@ def test_the_largest_book_build_allows_is_within_what_verify_reads(tmp_path):
     largest = cells + per_row * (params.MAX_TOTAL_ROWS - rows)  # the same book grown to build's ceiling
     assert largest <= xlsx.MAX_CELLS
     assert 6 * (10_000 + 1) <= params.MAX_TOTAL_ROWS  # the issue's `--iterations 10000` with six rates
+
+
+def test_libreoffice_is_never_given_a_book_the_reader_refuses(tmp_path, monkeypatch, capsys):
+    from sheetgen import cli
+    from sheetgen.office import recalc
+
+    bomb, good = tmp_path / "bomb.xlsx", tmp_path / "good.xlsx"
+    write_bomb(bomb, "row-junk", 8)  # over a million unknown elements
+    subprocess.run(
+        [sys.executable, "-m", "sheetgen", "build", "--iterations", "3", "-o", str(good)],
+        check=True,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+    )
+    given: list[list[Path]] = []
+
+    class Refusing:
+        def __init__(self, paths, *args, **kwargs):
+            given.append(list(paths))
+            raise RuntimeError("stop here: only what LibreOffice was given matters")
+
+    monkeypatch.setattr(recalc, "find_soffice", lambda: "/usr/bin/soffice")
+    monkeypatch.setattr(recalc, "ParallelBatch", Refusing)
+    monkeypatch.setattr(recalc, "Batch", Refusing)
+    with pytest.raises(RuntimeError, match="stop here"):
+        cli.main(["verify", "--engine", "libreoffice", str(bomb), str(good)])
+    assert given == [[good]]

@@ -576,9 +576,40 @@ def _read_cells(archive, part: str, sheet: Sheet, strings: list[str], path: Path
     budget.elements -= handler.elements
 
 
+# Books read by check_book, waiting for their read_book: (resolved path, size, mtime) -> Book.
+_CHECKED: dict[tuple[str, int, int], Book] = {}
+
+
+def _identity(path: Path) -> tuple[str, int, int]:
+    info = path.stat()
+    return str(path.resolve()), info.st_size, info.st_mtime_ns
+
+
+def check_book(path: str | Path) -> None:
+    """Read the whole book under every limit now, so that a file this reader refuses (an XML bomb) is
+    refused before LibreOffice is given it. The book is kept for the next read_book of the same file
+    (while the books kept hold fewer than MAX_CELLS cells), so checking costs no second read."""
+    path = Path(path)
+    book = _read(path)
+    cells = sum(len(sheet.values) for sheet in book.sheets)
+    if cells + sum(len(s.values) for kept in _CHECKED.values() for s in kept.sheets) <= MAX_CELLS:
+        _CHECKED[_identity(path)] = book
+
+
 def read_book(path: str | Path) -> Book:
     """Read every worksheet's cells (values and formulas), chart counts and custom properties."""
     path = Path(path)
+    if _CHECKED:
+        try:
+            book = _CHECKED.pop(_identity(path), None)
+        except OSError:
+            book = None
+        if book is not None:
+            return book
+    return _read(path)
+
+
+def _read(path: Path) -> Book:
     with open_checked(path) as archive:
         workbook = _Workbook()
         _stream(archive, "xl/workbook.xml", path, workbook)
