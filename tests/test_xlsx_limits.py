@@ -106,7 +106,7 @@ def test_cells_out_of_order_and_repeated_read_as_a_dict_would(tmp_path):
     "sheet_xml,reason",
     [
         (_sheet('<row r="1"><c r="A1"><v>' + "1" * 70_000 + "</v></c></row>"), "a text of more than 65,536"),
-        (_sheet('<row r="1"><c r="A1">' + "<v>1</v>" * 65 + "</c></row>"), "of more than 64 XML elements"),
+        (_sheet('<row r="1"><c r="A1">' + "<v>1</v>" * 257 + "</c></row>"), "of more than 256 XML elements"),
         (_sheet('<row r="1048577"><c><v>1</v></c></row>'), "row 1048577"),
         ('<!DOCTYPE x [<!ENTITY a "aaaa">]><worksheet/>', "a DTD"),
     ],
