@@ -333,6 +333,9 @@ def test_the_html_report_renders_in_chromium(klass, chromium, tmp_path):
     census = {r["cells"][0]: r["cells"][1] for r in dom.rows if r["section"] == "mistakes" and r["cells"]}
     line = f"uses {W3_MISTAKE} in ∂E/∂w3"
     assert census[line] == f"{len(w3_books)} books" and len(w3_books) == 4
+    # one mistake over all eight weights (the update's sign) is one kind, not eight
+    which = [r["cells"][2] for r in dom.rows if r["section"] == "mistakes" and r["cells"]]
+    assert sum(HOSTILE in w for w in which) == 1
     identical = "".join(dom.text)
     assert re.search(r"2 books: cleo\.xlsx, dan\.xlsx", identical)
     cards = re.sub(r"\s+", "", dom.sections["summary"])

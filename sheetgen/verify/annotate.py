@@ -159,7 +159,7 @@ def feedback_sheet(result, name: str) -> NewSheet:
         rows,
         widths=[30, 14, 12, 16, 18, 18, 40, 60],
         bold_rows={1, 6},
-        wrap_columns={2, 7, 8},
+        wrap_columns={7, 8},  # formula and diagnosis; longer notes in column B spill over the empty cells
         links=links,
     )
 

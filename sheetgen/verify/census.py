@@ -11,6 +11,7 @@ for copies of one file and cheaper than translating every cell).
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -29,17 +30,34 @@ def _quantity(finding) -> str:
     return column.label if column is not None else finding.label
 
 
+_WEIGHT_NUMBER = re.compile(r"(?<=w)[1-8]\b")
+
+
+def _cell_kinds(findings) -> set[str]:
+    """One kind per diagnosis; one mistake repeated over several weights (the update's sign in
+    w1 … w8) is one kind naming them all, rather than eight."""
+    groups: dict[str, list] = defaultdict(list)
+    for finding in findings:
+        diagnosis = finding.diagnosis or "no known mistake fits"
+        groups[_WEIGHT_NUMBER.sub("N", diagnosis)].append(finding)
+    kinds = set()
+    for shape, group in groups.items():
+        quantities = ", ".join(dict.fromkeys(_quantity(f) for f in group))
+        diagnosis = group[0].diagnosis if len(group) == 1 else shape.replace("wN", "w…")
+        if group[0].diagnosis:
+            kinds.add(f"{diagnosis} in {quantities}")
+        else:
+            kinds.add(f"wrong {quantities}, no known mistake fits")
+    return kinds
+
+
 def mistakes(results, names: list[str]) -> list[Mistake]:
     """Every kind of mistake in the class, the most common first (ties: alphabetically)."""
     kinds: dict[str, list[str]] = defaultdict(list)
     for result, name in zip(results, names, strict=True):
         seen = set()
         for table in result.tables:
-            for finding in wrong_cells(table):
-                if finding.diagnosis:
-                    seen.add(f"{finding.diagnosis} in {_quantity(finding)}")
-                else:
-                    seen.add(f"wrong {_quantity(finding)}, no known mistake fits")
+            seen |= _cell_kinds(wrong_cells(table))
             for item in unproven(table):
                 kind = "constant typed into the formulas" if item.kind == "constant" else "typed values"
                 seen.add(f"{kind} where formulas belong in {item.label}")

@@ -42,7 +42,7 @@ th{background:#f3f4f6;font-weight:600}
 td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .verdict{display:inline-block;color:#fff;border-radius:4px;padding:1px 7px;font-size:12px;font-weight:600;
 white-space:nowrap}
-code{font-family:"DejaVu Sans Mono",Consolas,monospace;font-size:13px;word-break:break-all}
+code{font-family:"DejaVu Sans Mono",Consolas,monospace;font-size:13px;overflow-wrap:anywhere}
 .books{color:#3c4043;font-size:13px}
 .none{color:#80868b}
 """
