@@ -1,6 +1,7 @@
 """Check backpropagation workbooks against the oracle: values cell by cell, formulas for any inputs.
 
     sheetgen verify BOOK.xlsx|DIR ... [--engine libreoffice|cached] [--tol REL] [--json] [--report CSV]
+                    [--recursive] [--annotate OUTDIR] [--html REPORT.html] [--jobs N]
 
 Tables are found by their header labels anywhere in any sheet (several per sheet are fine).
 Accepted labels (case, spaces and underscores ignored; ∂ or δ may be written d; a trailing
@@ -15,9 +16,14 @@ checked as w1 − η·∂E/∂w1 of their row; other repeated labels are read fr
 columns with other labels are ignored. Headers may carry a note or their equation ("w1 (i1→h1)",
 "h1 = w1*i1 + w2*i2").
 
-Engines: libreoffice (the default when installed) recalculates every book first, all in one
-LibreOffice run; cached reads the values as last saved (what the sheet's author saw). Without
-LibreOffice the default falls back to cached, with a warning.
+Engines: libreoffice (the default when installed) recalculates every book first, the batch split
+over --jobs LibreOffice processes; cached reads the values as last saved (what the sheet's author
+saw). Without LibreOffice the default falls back to cached, with a warning. .ods and .xls books are
+converted by LibreOffice under either engine.
+
+For a class: --annotate writes a marked-up copy of every book not verified (wrong cells red with a
+comment, typed values amber, a first sheet "Feedback"), --html a self-contained report with the
+class's mistakes counted by kind; a progress bar runs on stderr when it is a terminal.
 
 Each formula is also proven: read as quantities (a_h1 of its row, w1 of the row above, η, i1) and
 checked against the oracle at random inputs where every quantity has its own value, so a mistake
