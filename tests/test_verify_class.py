@@ -447,6 +447,7 @@ def test_cells_are_added_in_order_when_the_wrong_cell_is_empty():
     assert cells == [("A2", None), ("C2", "7"), ("D2", "8"), ("B4", "9"), ("A5", "7"), ("A9", "7")]
     rows = [r.get("r") for r in root.iter(f"{{{workbook_edit.MAIN_NS}}}row")]
     assert rows == ["2", "4", "5", "9"]
+    assert "spans" not in edited  # row 5 gained a cell: its column-span hint went with it
     assert root.find(f".//{{{workbook_edit.MAIN_NS}}}c[@r='D2']/{{{workbook_edit.MAIN_NS}}}v").text == "2"
 
 

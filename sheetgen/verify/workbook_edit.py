@@ -334,6 +334,7 @@ _SHEET_TAG = re.compile(r"<(/?)((?:[\w.-]+:)?)(row|c|sheetData)\b([^>]*?)(/?)>")
 _R_ATTR = re.compile(r"""\sr=["']([^"']*)["']""")
 _S_ATTR = re.compile(r"""\ss=["'](\d*)["']""")
 _REF = re.compile(r"([A-Za-z]{1,3})(\d+)$")
+_SPANS = re.compile(r"""\sspans=["'][^"']*["']""")
 
 
 @dataclass
@@ -419,11 +420,13 @@ def _set_cells(content: str, p: str, styles: dict[tuple[int, int], int]) -> str:
                 edits.append((cell.start, cell.end, _restyle(cell.tag, missing.pop(cell.col))))
         if not missing:
             continue
+        # A row's spans attribute (an optional hint of its first and last column) would be stale.
+        opening = _SPANS.sub("", content[row.start : row.end])
         if row.closed:  # <row r="6"/> becomes <row r="6">cells</row>
-            opening = content[row.start : row.end]
             opening = opening[:-2].rstrip() + ">"
             edits.append((row.start, row.end, opening + new_cells(number, missing) + f"</{p}row>"))
             continue
+        edits.append((row.start, row.end, opening))
         for col, style in sorted(missing.items()):
             after = next((c for c in row.cells if c.col > col), None)
             at = after.start if after else row.close_at
