@@ -209,7 +209,7 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    from mnist_trainer.cli import resolve_device
+    from mnist_trainer.launch import resolve_device
 
     device = resolve_device(args.device)
     preset = PRESETS[args.model]

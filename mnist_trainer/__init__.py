@@ -11,8 +11,18 @@ import os
 # epoch instead of about 45 s); sleeping waiters cost little on an idle machine. An explicit setting wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from mnist_trainer.checkpoint import load_model  # noqa: E402
-from mnist_trainer.model import PRESETS, build_model, count_parameters  # noqa: E402
-
 __all__ = ["PRESETS", "build_model", "count_parameters", "load_model"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """The public names load on first use: `python -m mnist_trainer --help` should not wait for torch."""
+    if name == "load_model":
+        from mnist_trainer.checkpoint import load_model
+
+        return load_model
+    if name in ("PRESETS", "build_model", "count_parameters"):
+        from mnist_trainer import model
+
+        return getattr(model, name)
+    raise AttributeError(f"module 'mnist_trainer' has no attribute {name!r}")

@@ -8,22 +8,98 @@ model.pt (mnist_trainer.load_model(path)) and checkpoint.pt (for --resume).
 from __future__ import annotations
 
 import argparse
+import ast
+import math
 import os
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
-from mnist_trainer.checkpoint import load_checkpoint
-from mnist_trainer.data import default_data_dir, load_mnist
-from mnist_trainer.errors import EXIT_USAGE, UserError
-from mnist_trainer.model import DEFAULT_MODEL, PRESETS
-from mnist_trainer.train import Interrupted, RunConfig, Trainer
+from mnist_trainer.data import MnistFiles, read_mnist
+from mnist_trainer.errors import EXIT_USAGE, Interrupted, UserError
+from mnist_trainer.run_dir import check_new_run_dir, check_resume_dir
 
 PROG = "python -m mnist_trainer"
+MAX_SEED = 2**64 - 1  # torch.manual_seed takes 0 .. 2**64 - 1
+MAX_COUNT = 2**31 - 1  # epochs and batch sizes beyond this are typos, and torch indexes with int64
+
+
+def read_presets() -> tuple[dict, str]:
+    """model.py's PRESETS and DEFAULT_MODEL, without importing torch.
+
+    --help and the --model choices need the preset table, which sits in model.py beside the networks
+    it describes, and model.py imports torch: seconds before a usage error could be shown. The table
+    itself needs no torch, so only its statements (class Preset, PRESETS, DEFAULT_MODEL) are run here.
+    test_mnist_cli checks that they equal model.py's own.
+    """
+    path = Path(__file__).with_name("model.py")
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    names = {"Preset", "PRESETS", "DEFAULT_MODEL"}
+    table = [
+        node
+        for node in tree.body
+        if (isinstance(node, ast.ClassDef) and node.name in names)
+        or (isinstance(node, ast.Assign) and {getattr(t, "id", None) for t in node.targets} & names)
+    ]
+    namespace = {"dataclass": dataclass, "__name__": "mnist_trainer.model"}
+    try:
+        # dont_inherit: not under this file's `from __future__ import annotations`; with annotations as
+        # strings, dataclass would look them up in sys.modules["mnist_trainer.model"], not imported here
+        exec(compile(ast.Module(table, type_ignores=[]), str(path), "exec", dont_inherit=True), namespace)
+        return namespace["PRESETS"], namespace["DEFAULT_MODEL"]
+    except Exception:  # the table came to need more of model.py: import it, slowly but correctly
+        from mnist_trainer import model
+
+        return model.PRESETS, model.DEFAULT_MODEL
+
+
+PRESETS, DEFAULT_MODEL = read_presets()
 TUNABLE = ("epochs", "batch_size", "lr", "weight_decay")
+
+
+def default_data_dir() -> str:
+    return os.environ.get("MNIST_DIR", os.path.join("data", "mnist"))
+
+
+def _shown(text: str) -> str:
+    """The value as typed, cut short if it is long (a 5,000-digit seed would fill the screen)."""
+    return repr(text if len(text) <= 40 else text[:30] + "...")
+
+
+def _whole_number(low: int, high: int, what: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {_shown(text)}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {_shown(text)}")
+        return value
+
+    return parse
+
+
+def _real_number(at_least_zero: bool):
+    what = "a finite number >= 0" if at_least_zero else "a finite number > 0"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {_shown(text)}") from None
+        # nan and inf (also "1e999") parse as floats but train to a loss of nan
+        if not math.isfinite(value) or value < 0 or (value == 0 and not at_least_zero):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {_shown(text)}")
+        return value
+
+    return parse
+
+
+positive_count = _whole_number(1, MAX_COUNT, f"a whole number from 1 to {MAX_COUNT}")
+seed_number = _whole_number(0, MAX_SEED, f"a seed from 0 to {MAX_SEED} (2**64 - 1)")
+positive_real = _real_number(at_least_zero=False)
+non_negative_real = _real_number(at_least_zero=True)
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -33,11 +109,16 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
         return action.help if action.default is None else super()._get_help_string(action)
 
 
+def one_line(message: str) -> str:
+    """A message on one line even when it quotes a path with a newline in it."""
+    return message.replace("\r", "\\r").replace("\n", "\\n")
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (what was wrong, what to do) and exit status 2."""
 
     def error(self, message: str):
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(EXIT_USAGE, one_line(f"{self.prog}: error: {message} (see {self.prog} --help)") + "\n")
 
 
 def _preset_defaults(field: str) -> str:
@@ -65,30 +146,33 @@ def make_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--epochs",
-        type=int,
+        type=positive_count,
         default=None,
         help=f"training epochs (default: the preset's: {_preset_defaults('epochs')})",
     )
     parser.add_argument(
         "--batch-size",
-        type=int,
+        type=positive_count,
         default=None,
         help=f"batch size (default: the preset's: {_preset_defaults('batch_size')})",
     )
     parser.add_argument(
         "--lr",
-        type=float,
+        type=positive_real,
         default=None,
         help=f"peak one-cycle learning rate of SGD (default: the preset's: {_preset_defaults('lr')})",
     )
     parser.add_argument(
         "--weight-decay",
-        type=float,
+        type=non_negative_real,
         default=None,
         help=f"SGD weight decay (default: the preset's: {_preset_defaults('weight_decay')})",
     )
     parser.add_argument(
-        "--seed", type=int, default=None, help="seed for init, shuffling, augmentation, dropout (default: 0)"
+        "--seed",
+        type=seed_number,
+        default=None,
+        help="seed for init, shuffling, augmentation, dropout, 0 to 2**64 - 1 (default: 0)",
     )
     parser.add_argument(
         "--device",
@@ -110,140 +194,40 @@ def make_parser() -> argparse.ArgumentParser:
         "--resume",
         metavar="RUN_DIR",
         default=None,
-        help="continue the interrupted run in RUN_DIR with its own settings (and the same --data-dir)",
+        help="continue the interrupted run in RUN_DIR with its own settings (and the same --data-dir); "
+        "Ctrl-C or SIGTERM during a run saves a checkpoint and exits with 130 or 143",
     )
     return parser
 
 
-def resolve_device(name: str) -> torch.device:
-    cuda, mps = torch.cuda.is_available(), torch.backends.mps.is_available()
-    if name == "auto":
-        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
-    if name == "cuda" and not cuda:
-        raise UserError(
-            f"--device cuda: CUDA is not available here (torch {torch.__version__}); "
-            f"use --device cpu or --device auto"
-        )
-    if name == "mps" and not mps:
-        raise UserError("--device mps: Apple MPS is not available here; use --device cpu or --device auto")
-    return torch.device(name)
+def check_paths(args: argparse.Namespace) -> MnistFiles | None:
+    """What can be checked before torch loads: the run folder, and the data (unless --download fetches it).
 
-
-def _positive(args: argparse.Namespace) -> None:
-    for field in ("epochs", "batch_size"):
-        value = getattr(args, field)
-        if value is not None and value <= 0:
-            raise UserError(f"--{field.replace('_', '-')} must be a positive integer, got {value}")
-    for field in ("lr",):
-        value = getattr(args, field)
-        if value is not None and not value > 0:
-            raise UserError(f"--lr must be positive, got {value}")
-    if args.weight_decay is not None and args.weight_decay < 0:
-        raise UserError(f"--weight-decay must be >= 0, got {args.weight_decay}")
-
-
-def check_run_dir(path: Path) -> None:
-    """Refuse, before any work, a RUN_DIR that holds an earlier run or could not be created or written."""
-    if path.exists() and not path.is_dir():
-        raise UserError(f"--out '{path}' exists and is not a directory; choose another --out")
-    if (path / "checkpoint.pt").exists():
-        raise UserError(
-            f"--out '{path}' already holds a run; continue it with --resume {path}, or choose another --out"
-        )
-    existing = path.absolute()
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir():
-        raise UserError(
-            f"cannot create output directory '{path}': '{existing}' is a file; choose another --out"
-        )
-    if not os.access(existing, os.W_OK):
-        raise UserError(
-            f"cannot create output directory '{path}': '{existing}' is not writable; choose another --out"
-        )
-
-
-def create_run_dir(path: Path) -> Path:
-    """Create RUN_DIR once the data has loaded, so a failed start leaves no empty folder behind."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UserError(
-            f"cannot create output directory '{path}': {error.strerror}; choose another --out"
-        ) from None
-    if not os.access(path, os.W_OK):
-        raise UserError(f"output directory '{path}' is not writable; choose another --out")
-    return path
-
-
-def build_config(args: argparse.Namespace) -> tuple[RunConfig, dict | None, Path]:
-    """The run's settings: from the preset and flags, or, with --resume, from the checkpoint."""
+    The commonest mistakes (no data at --data-dir, an --out that holds a run) are refused at once.
+    """
     if args.resume:
-        run_dir = Path(args.resume)
-        state = load_checkpoint(run_dir)
-        config = RunConfig(**state["config"])
-        for field in TUNABLE + ("seed", "model"):
-            given = getattr(args, field)  # None: the flag was not given, so it cannot conflict
-            if given is not None and given != getattr(config, field):
-                flag = "--" + field.replace("_", "-")
-                raise UserError(
-                    f"cannot resume with {flag} {given}: the run in '{run_dir}' "
-                    f"uses {getattr(config, field)}; drop the flag or start a new run"
-                )
-        if not os.access(run_dir, os.W_OK):
-            raise UserError(f"cannot resume: '{run_dir}' is not writable")
-        return config, state, run_dir
-    model = args.model or DEFAULT_MODEL
-    preset = PRESETS[model]
-    values = {f: getattr(args, f) if getattr(args, f) is not None else getattr(preset, f) for f in TUNABLE}
-    seed = 0 if args.seed is None else args.seed
-    config = RunConfig(model=model, seed=seed, channels_last=args.channels_last, **values)
-    out = Path(args.out) if args.out else Path("output") / "mnist" / time.strftime("%Y%m%d-%H%M%S")
-    return config, None, out
-
-
-def run(args: argparse.Namespace) -> int:
-    _positive(args)
-    device = resolve_device(args.device)
-    config, state, run_dir = build_config(args)
-    if state is None:
-        check_run_dir(run_dir)
-    data = load_mnist(args.data_dir, device, fetch=args.download)
-    if state is None:
-        create_run_dir(run_dir)
-    for note in data.notes:
-        print(note, file=sys.stderr)
-    if state is not None:
-        if state["epoch"] >= config.epochs:
-            print(f"the run in '{run_dir}' already finished all {config.epochs} epochs; nothing to resume")
-        else:
-            print(
-                f"resuming '{run_dir}' after epoch {state['epoch']} batch {state['batch']} "
-                f"({', '.join(f'{k}={v}' for k, v in asdict(config).items())})"
-            )
-    trainer = Trainer(config, data, device, run_dir, resume_state=state)
-    if state is not None and state["perm"] is not None and len(state["perm"]) != len(data.train_images):
-        raise UserError(
-            f"cannot resume: the checkpoint was made with {len(state['perm'])} training images "
-            f"but '{args.data_dir}' has {len(data.train_images)}; use the same --data-dir"
-        )
-    history = trainer.train()
-    if history:
-        last = history[-1]
-        print(f"Done: final test accuracy {last['test_accuracy']:.2f}%; results in {run_dir}")
-    return 0
+        check_resume_dir(Path(args.resume))
+    else:
+        check_new_run_dir(Path(args.out))
+    return None if args.download else read_mnist(args.data_dir)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
+    if args.out is None:  # fixed once, so the checks and the run see the same folder
+        args.out = str(Path("output") / "mnist" / time.strftime("%Y%m%d-%H%M%S"))
     try:
-        return run(args)
+        files = check_paths(args)
+        # only now: torch and matplotlib take seconds to load, and a refused command should not wait
+        from mnist_trainer.launch import launch
+
+        return launch(args, files)
     except UserError as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
+        print(one_line(f"{PROG}: error: {error}"), file=sys.stderr)
         return EXIT_USAGE
     except Interrupted as stop:
         print(f"{PROG}: {stop}", file=sys.stderr)
-        return 130
+        return stop.exit_status
     except KeyboardInterrupt:
         print(
             f"{PROG}: interrupted; a run that finished an epoch can continue with --resume RUN_DIR",

@@ -1,5 +1,8 @@
 """MNIST IDX files: find them, check them, and load them once as uint8 tensors on the device.
 
+Finding, reading and checking need no torch (read_mnist), so the command line refuses bad data at once,
+before torch loads (seconds); only to_device() imports it.
+
 The four standard files may be gzip-compressed or not, directly in --data-dir or in a
 torchvision-style ROOT/MNIST/raw. Checks, in order: the file exists, its IDX magic number, the
 sizes its header announces against the bytes present, and then the md5 of the (uncompressed)
@@ -20,10 +23,14 @@ import struct
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+import numpy as np
 
 from mnist_trainer.errors import UserError
+
+if TYPE_CHECKING:
+    import torch
 
 IMAGE_MAGIC = 0x00000803  # unsigned byte, 3 dimensions (count, rows, cols)
 LABEL_MAGIC = 0x00000801  # unsigned byte, 1 dimension (count)
@@ -38,8 +45,14 @@ STANDARD_FILES = {
 FILE_NAMES = tuple(STANDARD_FILES)
 
 
-def default_data_dir() -> str:
-    return os.environ.get("MNIST_DIR", os.path.join("data", "mnist"))
+@dataclass
+class MnistFiles:
+    """The four files, read and checked: uint8 arrays by file name (images N x 28 x 28, labels N)."""
+
+    arrays: dict[str, np.ndarray]
+    notes: list[str]
+    # file name -> (uncompressed size, md5): the checkpoint keeps it so --resume on other files is refused
+    identity: dict[str, tuple[int, str]]
 
 
 @dataclass
@@ -51,6 +64,7 @@ class MnistSplits:
     test_images: torch.Tensor
     test_labels: torch.Tensor
     notes: list[str]
+    identity: dict[str, tuple[int, str]]  # as in MnistFiles
 
 
 def find_file(data_dir: Path, name: str) -> Path | None:
@@ -86,8 +100,8 @@ def read_bytes(path: Path) -> bytes:
         ) from None
 
 
-def parse_idx(raw: bytes, path: Path, kind: str) -> torch.Tensor:
-    """Parse an IDX images (kind='images') or labels (kind='labels') file into a uint8 tensor."""
+def parse_idx(raw: bytes, path: Path, kind: str) -> np.ndarray:
+    """Parse an IDX images (kind='images') or labels (kind='labels') file into a uint8 array."""
     expected_magic, header_len = (IMAGE_MAGIC, 16) if kind == "images" else (LABEL_MAGIC, 8)
     if len(raw) < header_len:
         raise UserError(
@@ -115,23 +129,17 @@ def parse_idx(raw: bytes, path: Path, kind: str) -> torch.Tensor:
             f"'{path}' is {state}: its header announces {count} {kind} ({expected_len} bytes) "
             f"but it has {len(raw)} bytes; replace the file"
         )
-    tensor = (
-        torch.frombuffer(bytearray(raw[header_len:]), dtype=torch.uint8)
-        if count
-        else torch.empty(0, dtype=torch.uint8)
-    )
-    return tensor.reshape(shape)
+    return np.frombuffer(bytearray(raw[header_len:]), dtype=np.uint8).reshape(shape)  # writable: a copy
 
 
-def verify_checksum(raw: bytes, path: Path, name: str) -> str | None:
+def verify_checksum(size: int, actual: str, path: Path, name: str) -> str | None:
     """Refuse a standard-size file whose md5 is wrong; return a note for a non-standard (subset) file."""
-    size, md5 = STANDARD_FILES[name]
-    if len(raw) != size:
+    standard_size, md5 = STANDARD_FILES[name]
+    if size != standard_size:
         return (
-            f"note: '{path.name}' has {len(raw)} bytes, not the standard {size}: "
+            f"note: '{path.name}' has {size} bytes, not the standard {standard_size}: "
             f"used as a custom/subset dataset, md5 not checked"
         )
-    actual = hashlib.md5(raw).hexdigest()
     if actual != md5:
         raise UserError(
             f"checksum mismatch for '{path}': md5 of the contents is {actual}, the standard "
@@ -140,13 +148,15 @@ def verify_checksum(raw: bytes, path: Path, name: str) -> str | None:
     return None
 
 
-def load_file(data_dir: Path, name: str) -> tuple[torch.Tensor, str | None]:
+def load_file(data_dir: Path, name: str) -> tuple[np.ndarray, tuple[int, str], str | None]:
+    """The file's array, its identity (uncompressed size, md5) and a note if it is not standard MNIST."""
     path = find_file(data_dir, name)
     if path is None:
         raise UserError(_missing_message(data_dir, [name]))
     raw = read_bytes(path)
-    tensor = parse_idx(raw, path, "images" if "images" in name else "labels")
-    return tensor, verify_checksum(raw, path, name)
+    array = parse_idx(raw, path, "images" if "images" in name else "labels")
+    identity = (len(raw), hashlib.md5(raw).hexdigest())
+    return array, identity, verify_checksum(*identity, path, name)
 
 
 def download(data_dir: Path) -> None:
@@ -164,19 +174,16 @@ def download(data_dir: Path) -> None:
         ) from None
 
 
-def load_mnist(data_dir: str | os.PathLike, device: torch.device, fetch: bool = False) -> MnistSplits:
-    """Check and load the four files; the tensors are moved to `device` once, here."""
+def read_mnist(data_dir: str | os.PathLike) -> MnistFiles:
+    """Find, read and check the four files (sizes, magic numbers, md5s, matching counts, labels 0-9)."""
     folder = Path(data_dir)
-    if fetch:
-        download(folder)
     missing = [name for name in FILE_NAMES if find_file(folder, name) is None]
     if missing:
         raise UserError(_missing_message(folder, missing))
     loaded = {name: load_file(folder, name) for name in FILE_NAMES}
-    notes = [note for _, note in loaded.values() if note]
-    tensors = {name: tensor for name, (tensor, _) in loaded.items()}
+    arrays = {name: array for name, (array, _, _) in loaded.items()}
     for split in ("train", "t10k"):
-        images, labels = tensors[f"{split}-images-idx3-ubyte"], tensors[f"{split}-labels-idx1-ubyte"]
+        images, labels = arrays[f"{split}-images-idx3-ubyte"], arrays[f"{split}-labels-idx1-ubyte"]
         if len(images) != len(labels):
             raise UserError(
                 f"'{split}' files disagree: {len(images)} images but {len(labels)} labels; "
@@ -186,10 +193,32 @@ def load_mnist(data_dir: str | os.PathLike, device: torch.device, fetch: bool = 
             raise UserError(f"'{split}' files in '{folder}' hold no images; replace them")
         if int(labels.max()) > 9:
             raise UserError(f"'{split}' labels contain {int(labels.max())}; MNIST labels are 0-9")
-    return MnistSplits(
-        train_images=tensors["train-images-idx3-ubyte"].to(device),
-        train_labels=tensors["train-labels-idx1-ubyte"].long().to(device),
-        test_images=tensors["t10k-images-idx3-ubyte"].to(device),
-        test_labels=tensors["t10k-labels-idx1-ubyte"].long().to(device),
-        notes=notes,
+    return MnistFiles(
+        arrays=arrays,
+        notes=[note for _, _, note in loaded.values() if note],
+        identity={name: identity for name, (_, identity, _) in loaded.items()},
     )
+
+
+def to_device(files: MnistFiles, device: torch.device) -> MnistSplits:
+    """The tensors, moved to `device` once, here."""
+    import torch  # only here: see the module docstring
+
+    def tensor(name: str) -> torch.Tensor:
+        return torch.from_numpy(files.arrays[name])
+
+    return MnistSplits(
+        train_images=tensor("train-images-idx3-ubyte").to(device),
+        train_labels=tensor("train-labels-idx1-ubyte").long().to(device),
+        test_images=tensor("t10k-images-idx3-ubyte").to(device),
+        test_labels=tensor("t10k-labels-idx1-ubyte").long().to(device),
+        notes=files.notes,
+        identity=files.identity,
+    )
+
+
+def load_mnist(data_dir: str | os.PathLike, device: torch.device, fetch: bool = False) -> MnistSplits:
+    """Check and load the four files (after downloading them into data_dir, with fetch)."""
+    if fetch:
+        download(Path(data_dir))
+    return to_device(read_mnist(data_dir), device)

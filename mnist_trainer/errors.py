@@ -1,6 +1,7 @@
 """User-facing errors and atomic writes for mnist_trainer.
 
-Every mistake a user can make ends in one line on stderr and exit status 2, never a traceback;
+Every mistake a user can make ends in one line on stderr and exit status 2, never a traceback (an
+interrupted run: a checkpoint, one line, and 128 + the signal's number, as a shell reports it);
 files are written to a temporary name beside the target and renamed into place, so an interrupted
 or failed run never leaves a half-written metrics.json, model.pt or checkpoint.pt behind.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -19,10 +21,21 @@ class UserError(Exception):
     """Bad input: the message says what was wrong and what to do."""
 
 
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM: a checkpoint was saved at a batch boundary; the message says how to resume."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.exit_status = 128 + signum  # what a shell reports for a process the signal killed: 130, 143
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+_TEMPORARY = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")  # what mkstemp below names them
 
 
 @contextlib.contextmanager
@@ -39,3 +52,18 @@ def atomic_output(path: str | os.PathLike):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Delete the temporaries atomic_output left in `folder` when a kill -9 hit between write and rename.
+
+    Only names of the exact form it makes (".checkpoint.pt.x1y2z3w4.tmp") are removed, never other files.
+    Call it only where no other process writes: a run folder at the start of the run that owns it.
+    """
+    removed = []
+    for path in folder.glob(".*.tmp"):
+        if _TEMPORARY.fullmatch(path.name) and path.is_file():
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed.append(path)
+    return removed

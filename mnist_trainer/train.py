@@ -21,7 +21,7 @@ from tqdm import tqdm
 from mnist_trainer import checkpoint, report
 from mnist_trainer.augment import AffineAugment
 from mnist_trainer.data import MnistSplits
-from mnist_trainer.errors import UserError
+from mnist_trainer.errors import Interrupted, UserError
 from mnist_trainer.model import PRESETS, build_model, count_parameters
 from mnist_trainer.summary import print_summary
 
@@ -41,31 +41,38 @@ class RunConfig:
     channels_last: bool
 
 
-class Interrupted(Exception):
-    """Ctrl-C: a checkpoint was saved at a batch boundary; the message says how to resume."""
-
-
 class _StopFlag:
-    """First Ctrl-C asks the loop to stop at the next batch boundary (so the state saved is consistent)."""
+    """Ctrl-C (SIGINT) or SIGTERM asks the loop to stop at the next batch boundary (a consistent state).
+
+    SIGTERM is what `kill`, systemd, Docker and batch schedulers send before they kill for good, so it
+    is handled exactly like Ctrl-C. A second signal of the same kind stops at once.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self):
-        self.requested = False
-        self._previous = None
+        self.signum = None  # the signal received, once one is
+        self._previous = {}
+
+    @property
+    def requested(self) -> bool:
+        return self.signum is not None
 
     def __enter__(self):
         def handler(signum, frame):
-            self.requested = True
-            signal.signal(signal.SIGINT, self._previous)  # a second Ctrl-C stops at once
+            self.signum = signum
+            signal.signal(signum, self._previous[signum])
 
         try:
-            self._previous = signal.signal(signal.SIGINT, handler)
-        except ValueError:  # not the main thread: Ctrl-C cannot be caught here anyway
-            self._previous = None
+            for signum in self.SIGNALS:
+                self._previous[signum] = signal.signal(signum, handler)
+        except ValueError:  # not the main thread: signals cannot be caught here anyway
+            pass
         return self
 
     def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
         return False
 
 
@@ -133,12 +140,10 @@ class Trainer:
         data: MnistSplits,
         device: torch.device,
         run_dir: Path,
-        resume_state: dict | None = None,
+        resume_state: checkpoint.Checkpoint | None = None,
         quiet: bool = False,
-        plots: bool = True,
     ):
         self.config, self.data, self.device, self.run_dir, self.quiet = config, data, device, run_dir, quiet
-        self.plots = plots  # curves.png and misclassified.png at the end (tests of the loop skip them)
         self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
         torch.manual_seed(config.seed)  # weight init; dropout continues from here
         self.generator = torch.Generator(device=device)
@@ -173,39 +178,44 @@ class Trainer:
             self._restore(resume_state)
 
     # -- checkpointing ------------------------------------------------------------------------------
-    def _state(self) -> dict:
-        return {
-            "format": checkpoint.CHECKPOINT_FORMAT,
-            "config": asdict(self.config),
-            "device_type": self.device.type,  # RNG states only fit a device of the same type
-            "model": {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()},
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "rng": _rng_states(self.generator, self.device),
-            "epoch": self.epoch,  # completed epochs
-            "batch": self.batch,  # completed batches of the current epoch
-            "perm": None if self.perm is None else self.perm.cpu(),
-            "sums": dict(self.sums),
-            "history": list(self.history),
-        }
+    def _checkpoint(self) -> checkpoint.Checkpoint:
+        return checkpoint.Checkpoint(
+            config=asdict(self.config),
+            device_type=self.device.type,
+            model={k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()},
+            optimizer=self.optimizer.state_dict(),
+            scheduler=self.scheduler.state_dict(),
+            rng=_rng_states(self.generator, self.device),
+            epoch=self.epoch,
+            batch=self.batch,
+            perm=None if self.perm is None else self.perm.cpu(),
+            sums=dict(self.sums),
+            history=list(self.history),
+            data=dict(self.data.identity),
+        )
 
-    def _restore(self, state: dict) -> None:
-        saved = state.get("device_type", "cpu")
-        if saved != self.device.type:
+    def _restore(self, state: checkpoint.Checkpoint) -> None:
+        if state.device_type != self.device.type:
             raise UserError(
-                f"cannot resume on {self.device.type}: the checkpoint was made on {saved} and "
-                f"its random-number states belong there; resume with --device {saved}"
+                f"cannot resume on {self.device.type}: the checkpoint was made on {state.device_type} and "
+                f"its random-number states belong there; resume with --device {state.device_type}"
             )
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        _restore_rng_states(state["rng"], self.generator, self.device)
-        self.epoch, self.batch, self.history = state["epoch"], state["batch"], list(state["history"])
-        self.perm = None if state["perm"] is None else state["perm"].to(self.device)
-        self.sums = dict(state["sums"])
+        try:
+            self.model.load_state_dict(state.model)
+            self.optimizer.load_state_dict(state.optimizer)
+            self.scheduler.load_state_dict(state.scheduler)
+            _restore_rng_states(state.rng, self.generator, self.device)
+        except (RuntimeError, KeyError, ValueError, TypeError):
+            raise UserError(
+                f"cannot resume: '{self.run_dir / 'checkpoint.pt'}' is damaged: its saved state does not "
+                f"fit the {self.config.model!r} preset; start a new run"
+            ) from None
+        self.epoch, self.batch, self.history = state.epoch, state.batch, list(state.history)
+        self.perm = None if state.perm is None else state.perm.to(self.device)
+        self.sums = dict(state.sums)
 
     def save_checkpoint(self) -> None:
-        checkpoint.save_atomic(self._state(), self.run_dir / "checkpoint.pt")
+        checkpoint.save_checkpoint(self._checkpoint(), self.run_dir)
 
     # -- the loop -----------------------------------------------------------------------------------
     def train(self) -> list[dict]:
@@ -226,10 +236,7 @@ class Trainer:
             while self.epoch < cfg.epochs:
                 self._train_epoch(stop)
                 if stop.requested and self.epoch < cfg.epochs:
-                    self._stop()
-        if not self.plots:
-            report.write_metrics(self.run_dir, self.history, self._meta())
-            return self.history
+                    self._stop(stop.signum)
         if self._last_predictions is None:  # resumed a finished run: evaluate once for the gallery
             self._last_predictions = evaluate(
                 self.model, self.data.test_images, self.data.test_labels, self.memory_format
@@ -245,12 +252,13 @@ class Trainer:
             "model": self.config.model,
         }
 
-    def _stop(self) -> None:
+    def _stop(self, signum: int) -> None:
         self.save_checkpoint()
         report.write_metrics(self.run_dir, self.history, self._meta())
         raise Interrupted(
-            f"interrupted: checkpoint saved after epoch {self.epoch} batch {self.batch}; "
-            f"continue with: python -m mnist_trainer --resume {self.run_dir}"
+            f"interrupted ({signal.Signals(signum).name}): checkpoint saved after epoch {self.epoch} "
+            f"batch {self.batch}; continue with: python -m mnist_trainer --resume {self.run_dir}",
+            signum,
         )
 
     def _train_epoch(self, stop: _StopFlag) -> None:
@@ -302,7 +310,7 @@ class Trainer:
         self.sums.update(loss=loss_sum.item(), correct=int(correct), seen=seen)
         self.sums["seconds"] += time.perf_counter() - started
         if self.batch < self.steps_per_epoch:
-            self._stop()
+            self._stop(stop.signum)
         self._finish_epoch()
 
     def _finish_epoch(self) -> None:
