@@ -1,0 +1,182 @@
+"""Hostile inputs through the command lines, run as a user runs them (a subprocess each).
+
+Every input in a table must be refused with exit status 2, exactly one line on stderr, nothing on
+stdout, no traceback, and no file created, changed or deleted anywhere in the workspace (which holds
+a finished run whose files must stay as they are). run_cli() and snapshot() serve every product's
+table: MNIST_CASES is the one for `python -m mnist_trainer`; another product adds its own table and
+workspace fixture and reuses check_refused().
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_mnist_data import idx_bytes, write_mnist
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_cli(argv: list[str], cwd: Path) -> tuple[int, str, str]:
+    """`python -m <argv>` in cwd, as a user would run it: (exit status, stdout, stderr)."""
+    env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONDONTWRITEBYTECODE="1")
+    done = subprocess.run(
+        [sys.executable, "-m", *argv], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int, str]]:
+    """Every file and folder under `folder`: relative path -> (size, mtime in ns, sha256 of the bytes)."""
+    state = {}
+    for path in sorted(folder.rglob("*")):
+        stat = path.lstat()
+        if path.is_file():
+            state[str(path.relative_to(folder))] = (stat.st_size, stat.st_mtime_ns, sha256(path.read_bytes()))
+        else:
+            state[str(path.relative_to(folder))] = (0, stat.st_mtime_ns, "folder")
+    return state
+
+
+def check_refused(argv: list[str], workspace: Path, expected: str) -> None:
+    """Run argv in workspace; assert a clean refusal that names the problem and changes no file."""
+    before = snapshot(workspace)
+    try:
+        status, out, err = run_cli(argv, workspace)
+        lines = err.splitlines()
+        assert status == 2, f"exit status {status}\nstdout: {out}\nstderr: {err}"
+        assert len(lines) == 1, err
+        assert "Traceback" not in err and out == ""
+        assert expected in lines[0], lines[0]
+        assert snapshot(workspace) == before, "files were created, changed or deleted"
+    finally:  # a case that wrongly created files must not make the next cases fail too
+        for created in sorted(set(snapshot(workspace)) - set(before), reverse=True):
+            path = workspace / created
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+
+
+# --- python -m mnist_trainer ----------------------------------------------------------------------
+
+N_TRAIN, N_TEST = 64, 32
+
+
+def _variant(workspace: Path, name: str, file: str, raw: bytes) -> None:
+    """A copy of the good data folder with one file replaced by `raw` (uncompressed)."""
+    shutil.copytree(workspace / "data", workspace / name)
+    (workspace / name / f"{file}.gz").unlink()
+    (workspace / name / file).write_bytes(raw)
+
+
+@pytest.fixture(scope="module")
+def mnist_workspace(tmp_path_factory) -> Path:
+    """Good data, damaged copies of it, a finished run, a damaged run, and a plain file."""
+    from mnist_trainer import cli
+
+    workspace = tmp_path_factory.mktemp("hostile-mnist")
+    arrays = write_mnist(workspace / "data", n_train=N_TRAIN, n_test=N_TEST)
+    labels = arrays["t10k-labels-idx1-ubyte"]
+    images = arrays["train-images-idx3-ubyte"]
+    _variant(workspace, "other-data", "t10k-labels-idx1-ubyte", idx_bytes((labels + 1) % 10))
+    good_images = idx_bytes(images)
+    _variant(workspace, "bad-magic", "train-images-idx3-ubyte", struct.pack(">I", 0x0801) + good_images[4:])
+    _variant(workspace, "truncated", "train-images-idx3-ubyte", good_images[:-300])
+    _variant(workspace, "too-long", "train-images-idx3-ubyte", good_images + b"\0" * 784)
+    _variant(workspace, "32x32", "train-images-idx3-ubyte", idx_bytes(np.zeros((N_TRAIN, 32, 32))))
+    _variant(workspace, "count-mismatch", "t10k-labels-idx1-ubyte", idx_bytes(labels[:-1]))
+    _variant(workspace, "label-12", "t10k-labels-idx1-ubyte", idx_bytes(np.full(N_TEST, 12)))
+    shutil.copytree(workspace / "data", workspace / "bad-gzip")
+    gz = workspace / "bad-gzip" / "t10k-images-idx3-ubyte.gz"
+    gz.write_bytes(gz.read_bytes()[:100])
+    (workspace / "empty-data").mkdir()
+    (workspace / "a-file").write_text("not a folder\n")
+
+    argv = ["--data-dir", str(workspace / "data"), "--model", "tiny", "--epochs", "1", "--batch-size", "32"]
+    assert cli.main(argv + ["--out", str(workspace / "run")]) == 0
+    shutil.copytree(workspace / "run", workspace / "corrupt-run")
+    (workspace / "corrupt-run" / "checkpoint.pt").write_bytes(b"garbage, not a checkpoint")
+    shutil.copytree(workspace / "run", workspace / "truncated-run")
+    checkpoint = workspace / "truncated-run" / "checkpoint.pt"
+    checkpoint.write_bytes(checkpoint.read_bytes()[:5000])
+    (workspace / "no-checkpoint-run").mkdir()
+    return workspace
+
+
+# a new run on good data; each case below changes one thing (argparse: the last of a repeated flag wins)
+NEW = ["mnist_trainer", "--data-dir", "data", "--model", "tiny", "--epochs", "1", "--out", "new-run"]
+RESUME = ["mnist_trainer", "--resume", "run", "--data-dir", "data"]
+
+MNIST_CASES = [
+    # numbers, refused while parsing
+    (NEW + ["--lr", "nan"], "argument --lr: expected a finite number > 0, got 'nan'"),
+    (NEW + ["--lr", "inf"], "argument --lr: expected a finite number > 0, got 'inf'"),
+    (NEW + ["--lr", "1e999"], "argument --lr: expected a finite number > 0"),
+    (NEW + ["--lr=-0.1"], "argument --lr: expected a finite number > 0, got '-0.1'"),
+    (NEW + ["--lr", "fast"], "argument --lr: expected a finite number > 0, got 'fast'"),
+    (NEW + ["--weight-decay", "nan"], "argument --weight-decay: expected a finite number >= 0"),
+    (NEW + ["--weight-decay=-1e-4"], "argument --weight-decay: expected a finite number >= 0"),
+    (NEW + ["--epochs", "0"], "argument --epochs: expected a whole number from 1 to"),
+    (NEW + ["--epochs=-3"], "argument --epochs: expected a whole number from 1 to"),
+    (NEW + ["--epochs", "2.5"], "argument --epochs: expected a whole number from 1 to"),
+    (NEW + ["--batch-size", "1e3"], "argument --batch-size: expected a whole number from 1 to"),
+    (NEW + ["--batch-size", "9" * 30], "argument --batch-size: expected a whole number from 1 to 2147483647"),
+    (NEW + ["--seed", "9" * 23], "argument --seed: expected a seed from 0 to 18446744073709551615"),
+    (NEW + ["--seed=-1"], "argument --seed: expected a seed from 0 to 18446744073709551615"),
+    (NEW + ["--seed", "9" * 5000], "argument --seed: expected a seed from 0 to"),  # beyond int()'s digits
+    # other flags
+    (NEW + ["--model", "huge"], "argument --model: invalid choice: 'huge'"),
+    (NEW + ["--device", "tpu"], "argument --device: invalid choice: 'tpu'"),
+    (NEW + ["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+    (NEW + ["--epochs"], "argument --epochs: expected one argument"),
+    # data
+    (NEW + ["--data-dir", "missing"], "no MNIST files in 'missing'"),
+    (NEW + ["--data-dir", "empty-data"], "no MNIST files in 'empty-data'"),
+    (NEW + ["--data-dir", "a-file"], "no MNIST files in 'a-file'"),
+    (NEW + ["--data-dir", "new\nline"], "no MNIST files in 'new\\nline'"),  # a newline cannot split the line
+    (NEW + ["--data-dir", "bad-magic"], "is not an IDX images file: magic number 0x00000801"),
+    (NEW + ["--data-dir", "truncated"], "is truncated: its header announces 64 images"),
+    (NEW + ["--data-dir", "too-long"], "is longer than its header says"),
+    (NEW + ["--data-dir", "32x32"], "holds 32x32 images; MNIST images are 28x28"),
+    (NEW + ["--data-dir", "count-mismatch"], "'t10k' files disagree: 32 images but 31 labels"),
+    (NEW + ["--data-dir", "label-12"], "labels contain 12; MNIST labels are 0-9"),
+    (NEW + ["--data-dir", "bad-gzip"], "(the file is corrupt or truncated; replace it, or use --download)"),
+    # output folder
+    (NEW + ["--out", "run"], "--out 'run' already holds a run; continue it with --resume run"),
+    (NEW + ["--out", "a-file"], "--out 'a-file' exists and is not a directory"),
+    (NEW + ["--out", "a-file/run"], "cannot create output directory 'a-file/run': "),
+    # resume
+    (["mnist_trainer", "--resume", "missing-run"], "cannot resume: 'missing-run' is not a directory"),
+    (["mnist_trainer", "--resume", "no-checkpoint-run"], "'no-checkpoint-run' has no checkpoint.pt"),
+    (RESUME[:2] + ["corrupt-run", "--data-dir", "data"], "is corrupt or not a checkpoint (truncated, or not"),
+    (
+        RESUME[:2] + ["truncated-run", "--data-dir", "data"],
+        "is corrupt or not a checkpoint (truncated, or not",
+    ),
+    (RESUME[:3] + ["--data-dir", "other-data"], "holds other data than the run in 'run'"),
+    (RESUME + ["--epochs", "5"], "cannot resume with --epochs 5: the run in 'run' uses 1"),
+    (RESUME + ["--model", "base"], "cannot resume with --model base: the run in 'run' uses tiny"),
+    (RESUME + ["--seed", "4"], "cannot resume with --seed 4: the run in 'run' uses 0"),
+    (RESUME + ["--lr", "nan"], "argument --lr: expected a finite number > 0"),
+]
+if sys.platform != "darwin":  # Apple's MPS exists only on macOS
+    MNIST_CASES.append((NEW + ["--device", "mps"], "--device mps: Apple MPS is not available here"))
+
+
+@pytest.mark.parametrize(
+    "argv,expected", MNIST_CASES, ids=[" ".join(argv[1:])[-60:] for argv, _ in MNIST_CASES]
+)
+def test_mnist_trainer_refuses(mnist_workspace, argv, expected):
+    check_refused(argv, mnist_workspace, expected)
