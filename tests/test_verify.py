@@ -332,13 +332,15 @@ def test_updated_weight_columns_are_checked(tmp_path, capsys, label):
 
 
 FAKE_SOFFICE = """#!{python}
-# Stands in for LibreOffice: "recalculates" by copying, and dies on a book whose name says crash.
-import pathlib, shutil, sys
+# Stands in for LibreOffice: "recalculates" by copying, and dies on a book that says crash-me
+# (its content, not its name: LibreOffice gets copies under names of its own).
+import pathlib, shutil, sys, zipfile
 args = sys.argv[1:]
 out = pathlib.Path(args[args.index("--outdir") + 1])
 for name in args[args.index("--outdir") + 2:]:
-    if "crash" in pathlib.Path(name).resolve().name:
-        sys.exit(139)
+    with zipfile.ZipFile(name) as book:
+        if any(b"crash-me" in book.read(part) for part in book.namelist() if part.endswith(".xml")):
+            sys.exit(139)
     shutil.copyfile(name, out / pathlib.Path(name).name)
 """
 
@@ -350,7 +352,10 @@ def test_a_libreoffice_crash_costs_only_the_book_that_caused_it(tmp_path, capsys
     fake.write_text(FAKE_SOFFICE.format(python=sys.executable))
     fake.chmod(0o755)
     monkeypatch.setattr(recalc, "find_soffice", lambda: str(fake))
-    books = [write_values(tmp_path / f"{name}.xlsx", [(3, 0, 0.5, "η")]) for name in ("a", "crash", "c", "d")]
+    books = [
+        write_values(tmp_path / f"{name}.xlsx", [(3, 0, 0.5, "η")], extra_text=f"{name}-me")
+        for name in ("a", "crash", "c", "d")
+    ]
     status, out, _ = run_cli(capsys, *books)
     lines = out.splitlines()
     assert status == 3
