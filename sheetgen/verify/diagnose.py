@@ -1,4 +1,8 @@
-"""Explain a wrong cell by the known mistake that reproduces its value.
+"""Explain a wrong cell: by the known mistake that reproduces its value, else by its formula.
+
+Two layers. A cell whose value is wrong is first explained by values (below); when no known
+mistake reproduces the value, or the cell is wrong only away from the sheet's numbers (the proof
+found it), diagnose_formula names the smallest edit that makes its formula right (fixes.py).
 
 Each candidate mistake is an alternative computation of the cell from the same row's cells
 (the sheet's own values): the column's equation with one quantity read in place of another

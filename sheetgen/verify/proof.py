@@ -502,17 +502,23 @@ class Prover:
     def __init__(self, reader: Reader):
         self.reader = reader
         self._cache: dict[tuple, Outcome] = {}
-        self._compiled: dict[object, object] = {}
+        self._envs: dict[bool, tuple[int, dict]] = {}
+
+    def _env(self, first: bool) -> dict:
+        """The world's values and the book's named constants (rebuilt only when constants were added)."""
+        constants = self.reader.constants
+        cached = self._envs.get(first)
+        if cached is None or cached[0] != len(constants):
+            values = self.reader.world(first).values
+            if constants:
+                values = {**values, **{k: np.full(K_WORLDS, v) for k, v in constants.items()}}
+            cached = self._envs[first] = (len(constants), values)
+        return cached[1]
 
     def evaluate(self, tree, first: bool):
-        env = self.reader.world(first).values
-        if self.reader.constants:
-            env = {**env, **{k: np.full(K_WORLDS, v) for k, v in self.reader.constants.items()}}
-        compiled = self._compiled.get(tree)
-        if compiled is None:
-            compiled = self._compiled[tree] = formula.compile_tree(tree)
+        compiled = formula.compile_tree(tree)  # a tree is proven once (prove caches), so no cache here
         with np.errstate(all="ignore"):
-            return np.broadcast_to(np.asarray(compiled(env), dtype=np.float64), (K_WORLDS,))
+            return np.broadcast_to(np.asarray(compiled(self._env(first)), dtype=np.float64), (K_WORLDS,))
 
     def expected(self, key: str, first: bool) -> np.ndarray:
         return self.reader.world(first).values[var(key, 0)]
