@@ -34,7 +34,9 @@ def _unknown_columns(reader: Reader) -> list[int]:
     table, sheet = reader.table, reader.sheet
     probe_rows = set(table.rows[:2])
     cols = {col for (row, col) in sheet.formulas if row in probe_rows}
-    return sorted(c for c in cols if c not in reader.col_keys)
+    # Another table side by side: its labelled columns are its own, not this table's unknowns.
+    others = {col for (name, _, col) in reader.header_cells if name == table.sheet}
+    return sorted(c for c in cols if c not in reader.col_keys and c not in others)
 
 
 def _what_it_computes(reader: Reader, prover: Prover, col: int, keys: list[str]) -> str | None:
