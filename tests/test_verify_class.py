@@ -520,3 +520,25 @@ def test_libreoffice_gets_the_cells_without_charts_and_drawings(tmp_path):
         assert dict(ours.values.items()) == dict(theirs.values.items())
         assert dict(ours.formulas.items()) == dict(theirs.formulas.items())
     assert not recalc.cells_only_copy(tmp_path / "missing.xlsx", tmp_path / "x.xlsx")
+
+
+def test_an_annotate_folder_holding_the_originals_never_overwrites_them(soffice, tmp_path):
+    book = tmp_path / "w3.xlsx"
+    write_handmade(book, LAYOUTS["classic"], EVA8, 0.5, 3, "w3-uses-a_h1-derivative")
+    before = _sha(book)
+    done = subprocess.run(
+        [sys.executable, "-m", "sheetgen", "verify", str(book), "--annotate", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1 and "would overwrite the original" in done.stderr
+    assert _sha(book) == before and sorted(p.name for p in tmp_path.iterdir()) == ["w3.xlsx"]
+
+
+def test_libreoffice_never_runs_a_submitted_books_macros(tmp_path):
+    recalc.make_profile(tmp_path, recalculate=False)
+    settings = (tmp_path / "user" / "registrymodifications.xcu").read_text()
+    assert re.search(r'"DisableMacrosExecution" oor:op="fuse"><value>true<', settings)
+    assert re.search(r'"MacroSecurityLevel" oor:op="fuse"><value>3<', settings)
+    assert re.search(r'"OOXMLRecalcMode" oor:op="fuse"><value>1<', settings)  # a conversion keeps the values
