@@ -188,3 +188,30 @@ def test_a_formula_the_proof_cannot_read_is_checked_by_libreoffice_at_other_inpu
     assert "checked by LibreOffice with other inputs" in ok.tables[0].notes[0]
     assert bad.verdict == report.WRONG, report.details(bad)
     assert bad.first_wrong.key == "E2" and "t1 in place of t2" in bad.first_wrong.diagnosis
+
+
+def test_shared_formulas_are_read_from_their_block(tmp_path):
+    """Excel stores a filled column as one shared formula: its cells take the block's one form."""
+    from sheetgen.core.cells import CellFormulas
+
+    write_handmade(tmp_path / "bad.xlsx", LAYOUTS["classic"], ERA, 0.5, ROWS, "E2-from-a_o1")
+    book = xlsx.read_book(tmp_path / "bad.xlsx")
+    sheet = book.sheets[0]
+    col = 23  # E2 (W)
+    first = 6
+    shared = CellFormulas()
+    for (row, c), text in sheet.formulas.items():
+        if c == col and row > first:
+            shared.add(row, c, "0", shared=True)  # only the block's first cell carries the text
+        else:
+            shared.add(row, c, text)
+    shared.finish()
+    sheet.formulas, sheet.shared = shared, {"0": (sheet.formula(first, col), (first, col))}
+    (table,) = tables.find_all(book)
+    table.rows = list(range(first, first + ROWS))
+    reader, prover, result = proof.start(book, table, tables.header_cells([table]), identify_columns)
+    result = proof.finish(reader, prover, result, 0.5)
+    (failure,) = result.failures
+    assert failure.key == "E2" and failure.index == 0
+    assert result.proven_cells == 19 * ROWS + 12 * (ROWS - 1) - ROWS  # every E2 cell fails
+    assert reader.form(first + 3, col) is reader.form(first + 1, col)  # one form for the block

@@ -311,15 +311,21 @@ class Reader:
 
     def form(self, row: int, col: int, text: str | None = None):
         """The form of the formula in (row, col), or raise Unmapped / formula.FormulaError."""
-        text = text or self.sheet.formula(row, col)
+        stored = self.sheet.formulas.get((row, col)) if text is None else text
+        if isinstance(stored, tuple):  # a shared formula: one form for its whole block, by definition
+            text, origin = self.sheet.shared.get(stored[1], (None, None))
+            at = origin
+            shape = (("shared", stored[1]), col)
+        else:
+            text, at = stored, (row, col)
+            shape = (formula.shape(text, row, col), col) if text else None
         if text is None:
             raise Unmapped(f"{address(row, col)} holds no formula")
-        shape = (formula.shape(text, row, col), col)
         info = self._shapes.get(shape)
         if info is None:
             tree = formula.parse(text)
             refs = [r for r in formula.references(tree) if not r.row_abs]
-            info = (tree, row, col, sorted({r.row - row for r in refs}))
+            info = (tree, at[0], at[1], sorted({r.row - at[0] for r in refs}))
             self._shapes[shape] = info
         tree, rep_row, rep_col, offsets = info
         inside = tuple(row + d in self.index for d in offsets)
@@ -660,16 +666,16 @@ def finish(reader: Reader, prover: Prover, result: TableProof, eta: float | None
     for col, key in sorted(reader.col_keys.items()):
         failed = unmapped = False
         for index, row in enumerate(table.rows):
-            text = sheet.formula(row, col) if (row, col) in sheet.formulas else None
-            if text is None:
+            if (row, col) not in sheet.formulas:
                 value = sheet.values.get((row, col))
                 if value not in (None, "") and needs_formula(key, index, w.trained, w.fixed):
                     values_cells.setdefault(key, []).append((row, col))
                 continue
             try:
-                tree = reader.form(row, col, text)
+                tree = reader.form(row, col)
             except (Unmapped, formula.Unsupported, formula.FormulaError) as error:
                 if not unmapped:
+                    text = sheet.formula(row, col) or ""
                     result.unmapped.append(
                         CellForm(key, index, row, col, text, None, Outcome("unmapped", detail=str(error)))
                     )
@@ -684,10 +690,12 @@ def finish(reader: Reader, prover: Prover, result: TableProof, eta: float | None
                     typed.setdefault((value, name), []).append((row, col))
             elif outcome.status == "unmapped":
                 if not unmapped:
-                    result.unmapped.append(CellForm(key, index, row, col, text, tree, outcome))
+                    result.unmapped.append(
+                        CellForm(key, index, row, col, sheet.formula(row, col), tree, outcome)
+                    )
                     unmapped = True
             elif not failed:
-                result.failures.append(CellForm(key, index, row, col, text, tree, outcome))
+                result.failures.append(CellForm(key, index, row, col, sheet.formula(row, col), tree, outcome))
                 failed = True
     result.forms = len(forms)
     name = table.sheet
