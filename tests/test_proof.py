@@ -215,3 +215,36 @@ def test_shared_formulas_are_read_from_their_block(tmp_path):
     assert failure.key == "E2" and failure.index == 0
     assert result.proven_cells == 19 * ROWS + 12 * (ROWS - 1) - ROWS  # every E2 cell fails
     assert reader.form(first + 3, col) is reader.form(first + 1, col)  # one form for the block
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_a_delta_column_is_identified_and_proven(tmp_path, masked):
+    """δ_o2 in a column of its own, read by the gradients: identified by use, proven, its mistake found."""
+    from probe_books import HEADERS, ORDER, right_formulas, write_table
+
+    from sheetgen.verify import command, report
+
+    def formulas(R, r):
+        f = right_formulas(R, r)
+        t = "t1" if masked else "t2"  # t1 for t2: right at t1 = t2 only
+        f["d_o2"] = f"({R('a_o2')}-{R(t)})*{R('a_o2')}*(1-{R('a_o2')})"
+        f["dE_dw7"] = f"{R('d_o2')}*{R('a_h1')}"
+        f["dE_dw8"] = f"{R('d_o2')}*{R('a_h2')}"
+        return f
+
+    path = tmp_path / "delta.xlsx"
+    write_table(
+        path, (*ORDER, "d_o2"), HEADERS | {"d_o2": "δo2"}, ERA, formulas, givens=("t1", "t2", "i1", "i2")
+    )
+    (result,) = command.verify_books([path], "cached", 1e-9)
+    assert ("δo2", "AG", "δ_o2") in result.tables[0].identified
+    if not masked:
+        assert result.verdict == report.VERIFIED, report.details(result)
+        return
+    assert result.verdict == report.WRONG
+    finding = result.first_wrong
+    assert (finding.address, finding.label) == ("AG5", "δo2")
+    assert "t1 in place of t2" in finding.diagnosis and "at the sheet's numbers both are" in finding.diagnosis
+    d_o2 = lambda t, a: (a - t) * a * (1 - a)  # noqa: E731
+    truth = oracle.train(ERA, 0.5, 0)
+    assert finding.expected == pytest.approx(d_o2(ERA["t2"], truth["a_o2"][0]), rel=1e-12)

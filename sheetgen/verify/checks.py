@@ -21,6 +21,7 @@ import numpy as np
 
 from sheetgen.core import oracle
 from sheetgen.core.columns import ALL_COLUMNS
+from sheetgen.core.intermediates import intermediates
 from sheetgen.core.tolerance import DEFAULT_TOL, FLOOR, relative_error
 from sheetgen.core.xlsx import Book, Sheet, address
 from sheetgen.verify import identify, proof
@@ -243,7 +244,7 @@ def _finding(
     formula = formula_of(row, col) if formula_of else sheet.formula(row, col)
     diagnosis = diagnose(data, key, index, eta, tol, formula, known_etas=known_etas)
     if diagnosis is None and formula and fix is not None:
-        diagnosis = fix(row, col, key)
+        diagnosis = fix(row, col, key) or "no one-edit change makes its formula right"
     return Finding(
         sheet=table.sheet,
         address=address(row, col),
@@ -347,7 +348,7 @@ def check_table(
     order = sorted(by_key.values())
     result.wrong_cells = [findings[key] for _, _, key in order]
     result.first_wrong = result.wrong_cells[0] if result.wrong_cells else None
-    result.wrong_columns = [table.headers.get(k, k) for _, _, k in order]
+    result.wrong_columns = [findings[k].label for _, _, k in order]
     result.verified = not result.wrong_cells and not result.unproven
     result.incomplete = _incomplete(sheet, table)
     if _loss_without_half(data, wrong_keys, tol):
@@ -375,13 +376,14 @@ def _add_proof(result, proven, data, findings, by_key, wrong_keys, sheet, formul
         if key in by_key and by_key[key][0] <= failure.index:
             continue  # its values already go wrong at or before this row
         if key not in table.columns:  # an intermediate column (δ_o1, ...): no value check of its own
-            label = proof.label_of(f"{key}@0", table)
+            header = sheet.values.get((table.header_row, failure.col))
+            label = header.strip() if isinstance(header, str) else proof.label_of(f"{key}@0", table)
         else:
             label = table.headers[key]
         words = fix(failure.row, failure.col, key) if fix else None
         found = sheet.values.get((failure.row, failure.col))
-        expected = float(data.expected[key][failure.index]) if key in data.expected else float("nan")
-        where = _where_it_differs(failure, data, key)
+        expected = _expected_at(data, key, failure.index)
+        where = _where_it_differs(failure, data, key, found)
         by_key[key] = (failure.index, _ORDER.get(key, len(_ORDER)), key)
         if key not in wrong_keys:
             wrong_keys.append(key)
@@ -398,15 +400,25 @@ def _add_proof(result, proven, data, findings, by_key, wrong_keys, sheet, formul
         )
 
 
-def _where_it_differs(failure, data: TableData, key: str) -> str:
+def _expected_at(data: TableData, key: str, index: int) -> float:
+    """What the cell ought to hold at the sheet's numbers, an intermediate (δ_o1, ...) included."""
+    if key in data.expected:
+        return float(data.expected[key][index])
+    row = {name: values[index] for name, values in data.context.items()}
+    try:
+        return float(intermediates(row)[key])
+    except KeyError:
+        return math.nan
+
+
+def _where_it_differs(failure, data: TableData, key: str, found) -> str:
     """Where a wrong formula shows: at the sheet's numbers when it does, else at a random world."""
     outcome = failure.outcome
     point = ", ".join(f"{name} = {value:.3g}" for name, value in outcome.point.items())
     elsewhere = f"with {point} it computes {outcome.computed:.6g} where {outcome.expected:.6g} is right"
-    found = data.found[key][failure.index] if key in data.found else math.nan
-    expected = data.expected[key][failure.index] if key in data.expected else math.nan
+    expected = _expected_at(data, key, failure.index)
     if (
-        not math.isnan(found)
+        isinstance(found, float)
         and not math.isnan(expected)
         and abs(found - expected) <= 1e-9 * max(abs(expected), FLOOR)
     ):
