@@ -155,3 +155,10 @@ def test_shape_is_the_formula_relative_to_its_cell():
     assert formula.shape('A1&"B2"', 1, 1) == formula.shape('A2&"B2"', 2, 1)  # text is not a reference
     assert formula.shape('A1&"B2"', 1, 1) != formula.shape('A2&"B3"', 2, 1)
     assert formula.shape("$A$1*0.5", 1, 1) != formula.shape("$A$2*0.5", 2, 1)  # absolute rows stay
+
+
+def test_a_formula_too_deep_to_compile_is_refused_in_parsing():
+    chain = "+".join(f"A{i}" for i in range(1, 3000))  # one nesting level per term
+    with pytest.raises(formula.FormulaError, match="too deeply"):
+        formula.parse(chain)
+    assert value("+".join(["1"] * 150)) == 150.0

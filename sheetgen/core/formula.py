@@ -22,6 +22,7 @@ import numpy as np
 from openpyxl.formula.tokenizer import Token, Tokenizer, TokenizerError
 
 MAX_AREA_CELLS = 10_000  # a range wider than any table's column is not something a cell of it reads
+MAX_DEPTH = 200  # nesting levels (a+b+c+… nests one level per term); a course formula has under 20
 
 
 class FormulaError(ValueError):
@@ -217,7 +218,7 @@ class _Parser:
                 return left
             precedence = _BINARY_PRECEDENCE.get(token.value)
             if precedence is None:
-                raise Unsupported(f"operator {token.value!r} in {self.text}")
+                raise FormulaError(f"operator {token.value!r} not understood in {self.text}")
             if precedence < min_precedence:
                 return left
             self.take()
@@ -288,7 +289,18 @@ def parse(text: str):
         raise FormulaError(f"formula nested too deeply: {text[:60]}") from None
     if parser.peek() is not None:
         raise FormulaError(f"unexpected {parser.peek().value!r} in {text}")
+    if _depth(tree) > MAX_DEPTH:  # compiling and printing recurse: refuse before they would overflow
+        raise FormulaError(f"formula nested too deeply (over {MAX_DEPTH} levels): {text[:60]}")
     return tree
+
+
+def _depth(tree) -> int:
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children(node))
+    return deepest
 
 
 # --- walking and rewriting --------------------------------------------------------------------

@@ -289,6 +289,18 @@ def _loss_without_half(data: TableData, wrong_keys: list[str], tol: float) -> bo
     return True
 
 
+# What a bug in the proof may raise on a book nobody foresaw; it must not cost the value check.
+_PROOF_FAILURES = (
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    ArithmeticError,
+    RecursionError,
+    AttributeError,
+)
+
+
 def check_table(
     sheet: Sheet,
     table: Table,
@@ -308,9 +320,12 @@ def check_table(
     """
     anchor = anchor or {}
     _require_inputs(table)
-    started = None
+    started = failed = None
     if book is not None:
-        started = proof.start(book, table, header_cells or set(), identify=identify.identify_columns)
+        try:
+            started = proof.start(book, table, header_cells or set(), identify=identify.identify_columns)
+        except _PROOF_FAILURES as error:  # a book nobody foresaw: its values are still checked
+            failed = error
     data = read_table(sheet, table)
     _fill_context(data, anchor)
     eta, eta_note = _choose_eta(data)
@@ -331,10 +346,30 @@ def check_table(
     proven = None
     if started is not None:
         reader, prover, proven = started
-        proof.finish(reader, prover, proven, eta)
+        try:
+            proof.finish(reader, prover, proven, eta)
+        except _PROOF_FAILURES as error:
+            failed, proven = error, None
 
         def fix(row, col, key, reader=reader, prover=prover):
-            return diagnose_formula(reader, prover, row, col, key)
+            try:
+                return diagnose_formula(reader, prover, row, col, key)
+            except _PROOF_FAILURES:
+                return None
+
+    if failed is not None:
+        result.unproven.append(
+            Unproven(
+                table.sheet,
+                table.address,
+                "the table",
+                "unproven",
+                None,
+                None,
+                f"the formula proof failed on '{table.sheet}'!{table.address} "
+                f"({type(failed).__name__}: {failed}); values checked only: please report this file",
+            )
+        )
 
     wrong_keys = list(verdicts.wrong_keys)
     cells = sorted(verdicts.first_wrong_cells)
