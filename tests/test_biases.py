@@ -230,6 +230,11 @@ def test_the_book_has_the_variants_columns_inputs_and_property(tmp_path, argv, b
     assert custom["biases"] == biases
     equations = "\n".join(str(c.value) for row in book["Equations"].iter_rows() for c in row if c.value)
     assert ("∂E_total/∂b1" in equations) == (biases != "none")
+    summary = {c.value: c for row in book["Summary"].iter_rows(max_row=4) for c in row if c.value is not None}
+    assert ("b1 into h1, h2:" in summary) == (biases != "none")
+    if biases != "none":  # the Summary reads the biases live from the Inputs sheet
+        b1 = summary["b1 into h1, h2:"]
+        assert book["Summary"].cell(b1.row, b1.column + 1).value == "=Inputs!$B$16"
     assert len(book["Equations"]._images) == 1
 
 

@@ -356,7 +356,21 @@ def _summary_charts(book, lrs, losses, iterations, tables):
     return linear, log
 
 
-def _write_summary(book, styles, lrs, tables, iterations, template_name, e_col: int):
+def _write_biases_line(sheet, styles, params: dict, biases: str) -> None:
+    """The network's biases, read live from the Inputs sheet (nothing when it has none).
+
+    Numbers in cells of their own, not joined into a text: an engine prints a number in text its own way.
+    """
+    if biases == "none":
+        return
+    how = "held fixed" if biases == "fixed" else "initial values, trained on each LR sheet"
+    sheet.write_string(2, 0, f"Biases ({how}), from the Inputs sheet:", styles.note)
+    for col, (key, into) in enumerate((("b1", "h1, h2"), ("b2", "o1, o2"))):
+        sheet.write_string(2, 3 + 2 * col, f"{key} into {into}:", styles.label)
+        sheet.write_formula(2, 4 + 2 * col, f"={param_ref(key)}", styles.number, params[key])
+
+
+def _write_summary(book, styles, lrs, tables, iterations, template_name, e_col: int, params, biases):
     sheet = book.add_worksheet(SUMMARY_SHEET, worksheet_class=_TableSheet)
     sheet.write_string(0, 0, "E_total against iteration for every learning rate", styles.title)
     sheet.write_string(
@@ -366,6 +380,7 @@ def _write_summary(book, styles, lrs, tables, iterations, template_name, e_col: 
         "sheet. Edit the Inputs sheet and everything here follows.",
         styles.note,
     )
+    _write_biases_line(sheet, styles, params, biases)
     losses = [table["E_total"].tolist() for table in tables]
     _write_summary_table(sheet, styles, lrs, losses, iterations, e_col)
     linear, log = _summary_charts(book, lrs, losses, iterations, tables)
@@ -432,7 +447,7 @@ def write_workbook(
     book.set_custom_property("biases", biases)  # the network variant, so a reader knows the column set
     # Sheets are created in display order; the Summary reads the LR sheets by name.
     e_col = _index(columns, "E_total")
-    _write_summary(book, styles, lrs, tables, iterations, template_name, e_col)
+    _write_summary(book, styles, lrs, tables, iterations, template_name, e_col, params, biases)
     _write_inputs(book, styles, params, template_name, lrs, iterations, biases)
     for eta, table in zip(lrs, tables, strict=True):
         _write_lr_sheet(book, styles, columns, eta, table, iterations, biases)
