@@ -248,3 +248,20 @@ def test_a_delta_column_is_identified_and_proven(tmp_path, masked):
     d_o2 = lambda t, a: (a - t) * a * (1 - a)  # noqa: E731
     truth = oracle.train(ERA, 0.5, 0)
     assert finding.expected == pytest.approx(d_o2(ERA["t2"], truth["a_o2"][0]), rel=1e-12)
+
+
+def test_each_typed_literal_is_read_on_its_own(tmp_path):
+    """½(0.5 − a_o1)² with t1 = 0.5: one 0.5 is the ½, the other t1 typed in."""
+    from probe_books import write_222
+
+    from sheetgen.verify import command, report
+
+    def t1_typed(R, r, f):
+        f["E1"] = f"0.5*(0.5-{R('a_o1')})^2"
+
+    write_222(tmp_path / "t1.xlsx", ERA, t1_typed)
+    (result,) = command.verify_books([tmp_path / "t1.xlsx"], "cached", 1e-9)
+    assert result.verdict == report.RIGHT_ONLY, report.details(result)
+    (typed,) = result.tables[0].unproven
+    assert (typed.kind, typed.quantity, typed.constant) == ("constant", "t1", 0.5)
+    assert typed.cells == "V5:V10"

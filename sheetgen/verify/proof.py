@@ -583,28 +583,27 @@ class Prover:
                 value = sheet.values.get((table.rows[0], col)) if col else None
                 if isinstance(value, float):
                     candidates.append((var(name, 0), value))
-        numbers = sorted({n.value for n in formula.walk(tree) if isinstance(n, formula.Num)})
-        options = []
-        for number in numbers:
-            same = [name for name, v in candidates if close(number, v, 1e-12)]
-            options.append([None, *same])
+        # Each occurrence on its own: in ½(0.5 − a_o1)² one 0.5 is the ½, the other t1.
+        literals = [n.value for n in formula.walk(tree) if isinstance(n, formula.Num)]
+        options = [
+            [None, *(name for name, v in candidates if close(number, v, 1e-12))] for number in literals
+        ]
         if not any(len(o) > 1 for o in options):
             return None
-        choices = itertools.islice(itertools.product(*options), MAX_LITERAL_CHOICES)
-        for choice in choices:
-            mapping = {n: name for n, name in zip(numbers, choice, strict=True) if name}
-            if not mapping:
+        for choice in itertools.islice(itertools.product(*options), MAX_LITERAL_CHOICES):
+            if not any(choice):
                 continue
-            changed = formula.transform(
-                tree,
-                lambda node, mapping=mapping: (
-                    formula.Var(mapping[node.value])
-                    if isinstance(node, formula.Num) and node.value in mapping
-                    else None
-                ),
-            )
+            slots = iter(choice)
+
+            def put(node, slots=slots):
+                if not isinstance(node, formula.Num):
+                    return None
+                name = next(slots)
+                return formula.Var(name) if name else None
+
+            changed = formula.transform(tree, put)
             if self.holds(changed, key, first):
-                return tuple(sorted(mapping.items()))
+                return tuple(sorted({(v, name) for v, name in zip(literals, choice, strict=True) if name}))
         return None
 
 
