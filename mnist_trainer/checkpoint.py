@@ -113,7 +113,18 @@ def load_checkpoint(run_dir: Path) -> Checkpoint:
             f"(format {obj.get('format')!r}); start a new run instead"
         )
     state = Checkpoint(**{f.name: obj.get(f.name) for f in fields(Checkpoint)})
-    if not isinstance(state.config, dict) or state.config.get("model") not in PRESETS:
+    well_formed = (
+        isinstance(state.config, dict)
+        and all(isinstance(getattr(state, f), int) for f in ("epoch", "batch"))
+        and isinstance(state.history, list)
+        and isinstance(state.sums, dict)
+        and (state.data is None or isinstance(state.data, dict))
+    )
+    if not well_formed:
+        raise UserError(
+            f"cannot resume: '{path}' is damaged (its fields have the wrong types); start a new run"
+        )
+    if state.config.get("model") not in PRESETS:
         raise UserError(f"cannot resume: '{path}' names an unknown model; start a new run instead")
     return state
 
@@ -122,11 +133,12 @@ def check_same_data(state: Checkpoint, identity: dict, run_dir: Path, data_dir: 
     """Refuse to resume on files other than the run's own; a note when the checkpoint cannot tell."""
     if state.data is None:
         return f"note: '{run_dir}' is from an older version that did not record its data; not checked"
-    changed = [name for name in state.data if identity.get(name) != state.data[name]]
+    changed = [name for name in identity if state.data.get(name) != identity[name]]
     if not changed:
         return None
     first = changed[0]
-    (was_size, was_md5), (now_size, now_md5) = state.data[first], identity[first]
+    (now_size, now_md5), was = identity[first], state.data.get(first)
+    was_size, was_md5 = was if isinstance(was, tuple) and len(was) == 2 else ("?", "?")
     raise UserError(
         f"cannot resume: '{data_dir}' holds other data than the run in '{run_dir}': "
         f"{' and '.join(changed)} differ{'s' if len(changed) == 1 else ''} ({first}: {now_size} bytes, "

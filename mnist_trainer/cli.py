@@ -205,7 +205,10 @@ def check_paths(args: argparse.Namespace) -> MnistFiles | None:
 
     The commonest mistakes (no data at --data-dir, an --out that holds a run) are refused at once.
     """
-    if args.resume:
+    for flag, value in (("--out", args.out), ("--resume", args.resume), ("--data-dir", args.data_dir)):
+        if value is not None and not value.strip():
+            raise UserError(f"{flag} is empty; give it a folder")
+    if args.resume is not None:
         check_resume_dir(Path(args.resume))
     else:
         check_new_run_dir(Path(args.out))

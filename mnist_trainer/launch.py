@@ -37,7 +37,7 @@ def resolve_device(name: str) -> torch.device:
 
 def build_config(args: argparse.Namespace) -> tuple[RunConfig, Checkpoint | None, Path]:
     """The run's settings: from the preset and flags, or, with --resume, from the checkpoint."""
-    if args.resume:
+    if args.resume is not None:
         run_dir = Path(args.resume)
         state = load_checkpoint(run_dir)
         try:
