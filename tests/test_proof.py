@@ -14,7 +14,7 @@ import xlsxwriter
 from handmade_books import ERA, EVA8, LAYOUTS, write_handmade
 
 from sheetgen.core import formula, oracle, xlsx
-from sheetgen.verify import fixes, network, proof, tables
+from sheetgen.verify import fixes, network, proof, tables, worlds
 from sheetgen.verify.identify import identify_columns
 
 ROWS = 5
@@ -38,7 +38,7 @@ def _form(reader, text: str, names: dict):
 
 def test_a_world_follows_training_from_row_to_row():
     """Row 0's weights are the row above's minus η times its gradients, as the oracle computes them."""
-    world = proof.world(False, absent=("b1", "b2"))
+    world = worlds.world(False, absent=("b1", "b2"))
     values = world.values
     above = {n: values[f"{n}@-1"] for n in (*oracle.INPUTS, *oracle.WEIGHTS)}
     truth = oracle.evaluate(**above)

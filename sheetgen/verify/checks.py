@@ -27,6 +27,7 @@ from sheetgen.core.xlsx import Book, Sheet, address
 from sheetgen.verify import identify, proof
 from sheetgen.verify.dataflow import FIXED, TableData, dependencies_for, equations_for, held, read_table
 from sheetgen.verify.diagnose import diagnose, diagnose_formula
+from sheetgen.verify.forms import label_of
 from sheetgen.verify.proof import Unproven
 from sheetgen.verify.tables import UPDATED, Table
 
@@ -412,7 +413,7 @@ def _add_proof(result, proven, data, findings, by_key, wrong_keys, sheet, formul
             continue  # its values already go wrong at or before this row
         if key not in table.columns:  # an intermediate column (δ_o1, ...): no value check of its own
             header = sheet.values.get((table.header_row, failure.col))
-            label = header.strip() if isinstance(header, str) else proof.label_of(f"{key}@0", table)
+            label = header.strip() if isinstance(header, str) else label_of(f"{key}@0", table)
         else:
             label = table.headers[key]
         words = fix(failure.row, failure.col, key) if fix else None

@@ -356,7 +356,7 @@ def diagnose(
 def diagnose_formula(reader, prover, row: int, col: int, key: str) -> str | None:
     """The smallest edit that makes the formula in (row, col) compute `key`, in words (verify/fixes.py)."""
     from sheetgen.verify.fixes import smallest_fix
-    from sheetgen.verify.proof import Unmapped
+    from sheetgen.verify.forms import Unmapped
 
     index = reader.index.get(row)
     try:

@@ -15,8 +15,10 @@ from sheetgen.core.columns import BY_KEY, COLUMNS
 from sheetgen.core.intermediates import LABELS as TERM_LABELS
 from sheetgen.core.tolerance import close
 from sheetgen.core.xlsx import column_letters
-from sheetgen.verify.proof import PROOF_TOL, Prover, Reader, TableProof, Unmapped, split_var
+from sheetgen.verify.forms import Reader, Unmapped
+from sheetgen.verify.proof import PROOF_TOL, Prover, TableProof
 from sheetgen.verify.tables import UPDATED
+from sheetgen.verify.worlds import split_var
 
 
 def _candidate_keys(reader: Reader) -> list[str]:

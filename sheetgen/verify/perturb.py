@@ -18,7 +18,7 @@ from sheetgen.core import xlsx
 from sheetgen.core.errors import UserError
 from sheetgen.office import recalc
 from sheetgen.verify import checks, tables
-from sheetgen.verify.proof import ETA, with_gradient
+from sheetgen.verify.worlds import ETA, with_gradient
 
 SEED = 20240612
 
