@@ -13,7 +13,7 @@ from __future__ import annotations
 from sheetgen.core import formula, oracle
 from sheetgen.core.tolerance import close
 from sheetgen.core.xlsx import Book, address, column_letters
-from sheetgen.verify.tables import UPDATED, Table
+from sheetgen.verify.tables import MAX_GAP, UPDATED, Table
 from sheetgen.verify.worlds import ETA, World, free_names, network_of, split_var, var, world
 
 INLINE_DEPTH = 4
@@ -100,9 +100,11 @@ class Reader:
         """Header cells naming a quantity of another network variant (b1, ∂E/∂b1): columns too."""
         if self.sheet is None:
             return
-        row = self.table.header_row
-        for (r, col), value in self.sheet.values.items():
-            if r == row and col not in self.col_keys and isinstance(value, str) and len(value) < 40:
+        row, values = self.table.header_row, self.sheet.values
+        last = max(self.table.columns.values()) + 2 * MAX_GAP  # the header row, a gap beyond its last label
+        for col in range(max(1, min(self.table.columns.values()) - MAX_GAP), last + 1):
+            value = values.get((row, col))
+            if col not in self.col_keys and isinstance(value, str) and len(value) < 40:
                 key = lookup_any(value)
                 if key is not None and key not in self.col_keys.values() and key != "iteration":
                     self.col_keys[col] = key
