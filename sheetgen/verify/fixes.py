@@ -81,7 +81,19 @@ class Search:
         self.tries = 0
 
     def show(self, node) -> str:
-        return formula.to_text(node, lambda n: label_of(n.name, self.table) if isinstance(n, Var) else None)
+        """A subexpression as the report prints it: quantities by their labels, a·b, a − b."""
+        text = formula.to_text(
+            node, lambda n: f"\0{label_of(n.name, self.table)}\0" if isinstance(n, Var) else None
+        )
+        parts = text.split("\0")  # labels (odd parts) keep their own characters
+        for i in range(0, len(parts), 2):
+            parts[i] = parts[i].replace("*", "·").replace("+", " + ").replace("-", " − ")
+        shown = "".join(parts).replace("( − ", "(−")
+        return shown[3:] if shown.startswith(" − ") else shown
+
+    def bracketed(self, node) -> str:
+        shown = self.show(node)
+        return f"({shown})" if isinstance(node, Binary) and node.op in "+-" else shown
 
     def label(self, name: str) -> str:
         return label_of(name, self.table)
@@ -236,10 +248,11 @@ class Search:
                 for op in "+-*/":
                     if op != node.op:
                         new = Binary(op, node.left, node.right)
-                        yield (
-                            f"computes {self.show(node)} where {self.show(new)} belongs",
-                            _put(self.tree, path, new),
+                        a, b = self.bracketed(node.left), self.bracketed(node.right)
+                        done = {"*": f"multiplies {a} by {b}", "/": f"divides {a} by {b}"}.get(
+                            node.op, f"computes {self.bracketed(node)}"
                         )
+                        yield f"{done} where {self.bracketed(new)} belongs", _put(self.tree, path, new)
 
     def factor(self):
         same_row = [n for n in self.names if _offset(n) == 0]
