@@ -24,8 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-import numpy as np
-
+from sheetgen.core import formula
 from sheetgen.core.oracle import BIAS_MODES
 
 
@@ -256,9 +255,18 @@ def placeholder_name(kind: str | None, key: str) -> str:
 def compile_template(template: str):
     """A template as a Python function of a mapping placeholder_name -> value, computed as a sheet would.
 
-    The values may be numbers or numpy arrays (a whole column at once). Only the operators and the
-    EXP function that the table uses are understood.
+    The values may be numbers or numpy arrays (a whole column at once). The template is parsed and
+    compiled by sheetgen.core.formula, the one formula parser (Excel's precedence, its functions).
     """
-    expression = render(template, lambda kind, key: f"c[{placeholder_name(kind, key)!r}]")
-    expression = expression.replace("^", "**").replace("EXP(", "_exp(")
-    return eval(f"lambda c: {expression}", {"_exp": np.exp, "__builtins__": {}})  # noqa: S307
+    names: dict[str, str] = {}
+
+    def stand_in(kind, key):  # a defined-name-like token the tokenizer reads as one operand
+        token = f"_P{len(names)}"
+        names[token] = placeholder_name(kind, key)
+        return token
+
+    tree = formula.parse(render(template, stand_in))
+    tree = formula.transform(
+        tree, lambda node: formula.Var(names[node.text]) if isinstance(node, formula.Name) else None
+    )
+    return formula.compile_tree(tree)
