@@ -265,3 +265,24 @@ def test_each_typed_literal_is_read_on_its_own(tmp_path):
     (typed,) = result.tables[0].unproven
     assert (typed.kind, typed.quantity, typed.constant) == ("constant", "t1", 0.5)
     assert typed.cells == "V5:V10"
+
+
+def test_without_libreoffice_a_formula_the_proof_cannot_read_stays_not_proven(tmp_path):
+    """An unknown function with the cached engine: the values are right, the formula is not proven."""
+    from probe_books import write_222
+
+    from sheetgen.verify import command, report
+
+    path = tmp_path / "unknown.xlsx"
+    write_222(path, ERA)  # right values saved; E_total's formula is then wrapped in an unknown function
+    book = xlsx.read_book(path)
+    (table,) = tables.find_all(book)
+    sheet = book.sheet(table.sheet)
+    col = table.columns["E_total"]
+    for row in table.rows:  # the formula text as a book with an add-in function would hold it
+        sheet.formulas.add(row, col, f"MYFUNC({sheet.formula(row, col)})")
+    sheet.formulas.finish()
+    result = command.judge(path, book, book, "cached", 1e-9)
+    assert result.verdict == report.RIGHT_ONLY, report.details(result)
+    (unproven,) = result.tables[0].unproven
+    assert unproven.kind == "unproven" and "MYFUNC" in unproven.message
