@@ -36,8 +36,8 @@ Verdicts (and the exit status of a single workbook):
   UNREADABLE 2                 not a workbook, or no iteration table in it
   RIGHT ONLY AT ITS NUMBERS 3  values typed where formulas belong, or a number typed where a cell
                                should be read (η typed in as 0.5): right here, but proves nothing
-  DIFFERENT NETWORK 4          biases, more units, a single neuron, the loss without ½: not the
-                               2-2-2 network sheetgen verifies
+  DIFFERENT NETWORK 4          more units, a single neuron, one bias per unit, the loss without ½:
+                               not the 2-2-2 network (with or without Mazur's b1, b2) it verifies
   INCOMPLETE 5                 nothing computed yet, or a single row (no weight update)
 A batch exits 0 when every workbook is verified, 2 when every one is unreadable, else with the
 status of the most severe verdict present: WRONG 1 > INCOMPLETE 5 > RIGHT ONLY AT ITS NUMBERS 3 >
@@ -54,7 +54,7 @@ from pathlib import Path
 import numpy as np
 
 from sheetgen.core import xlsx
-from sheetgen.core.columns import COLUMNS
+from sheetgen.core.columns import ALL_COLUMNS
 from sheetgen.core.errors import UserError, atomic_output, check_output_path
 from sheetgen.core.tolerance import DEFAULT_TOL, FLOOR
 from sheetgen.office import recalc
@@ -95,7 +95,7 @@ def accepted_labels(width: int = 100) -> str:
     """
     groups: dict[tuple[str, ...], list[str]] = {}
     lines: list[str | tuple[str, ...]] = []  # a text line, or a family's pattern
-    for column in COLUMNS:
+    for column in ALL_COLUMNS:  # every variant's: b1, b2 and ∂E/∂b1 are read too
         if not column.aliases:
             continue
         family = _family(column)
