@@ -7,6 +7,7 @@ can change without the other noticing; no module imports itself back through oth
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,31 @@ def test_core_depends_on_no_wing():
 def test_at_most_two_modules_sit_flat_beside_the_entry_points():
     flat = [path.stem for path in PACKAGE.glob("*.py") if path.stem not in ENTRY_POINTS]
     assert len(flat) <= 2, flat
+
+
+ARCHITECTURE = PACKAGE.parent / "docs" / "architecture.md"
+README = PACKAGE.parent / "README.md"
+DOCUMENTED = sorted(
+    str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py") if path.stem not in ENTRY_POINTS
+)
+
+
+@pytest.mark.parametrize("module", DOCUMENTED)
+def test_every_module_is_named_in_the_architecture_and_the_readme(module):
+    """Each module is named in its wing's paragraph, in the picture, and in its README Layout row."""
+    wing, _, name = module.partition("/")
+    stem = Path(name).stem
+    architecture = ARCHITECTURE.read_text(encoding="utf-8")
+    paragraph = next(p for p in architecture.split("\n\n") if p.startswith(f"**{wing}/**"))
+    named_in_paragraph = re.search(rf"`{re.escape(name)}`", paragraph)
+    assert named_in_paragraph or f"`{module}`" in architecture, (module, "docs/architecture.md")
+    assert re.search(rf"\b{re.escape(stem)}\b", architecture.split("```")[1]), (module, "the picture")
+    layout_row = next(
+        line
+        for line in README.read_text(encoding="utf-8").splitlines()
+        if line.startswith(f"| `sheetgen/{wing}/`")
+    )
+    assert f"`{name}`" in layout_row, (module, "README's Layout table")
 
 
 def test_the_import_graph_has_no_cycle():
