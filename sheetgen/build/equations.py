@@ -9,13 +9,13 @@ the LR sheets, rendered from the column table so that the text cannot disagree w
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from sheetgen.build.styles import print_setup
 from sheetgen.build.worked import NUMBER_COL, WorkedStep
-from sheetgen.core.columns import BY_KEY, Column, render
+from sheetgen.core import formula
+from sheetgen.core.columns import BY_KEY, Column, template_tree
 from sheetgen.core.errors import UserError
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -234,19 +234,29 @@ def update(biases: str) -> list[Line]:
     return lines
 
 
-_SIGMOID = re.compile(r"1/\(1\+EXP\(-(\w+)\)\)")
+def _sigma(node):
+    """1/(1+EXP(-x)) as σ(x), recognised in the parsed tree."""
+    match node:
+        case formula.Binary(
+            "/", formula.Num(1.0), formula.Binary("+", formula.Num(1.0), formula.Call("EXP", (arg,)))
+        ) if isinstance(arg, formula.Unary) and arg.op == "-":
+            return formula.Call("σ", (arg.operand,))
+    return None
 
 
 def _readable(template: str) -> str:
-    """A column's formula template in the sheet's notation: `w1[above]`, `Inputs:w1`, `η`."""
+    """A column's formula template in the sheet's notation: `w1[above]`, `Inputs:w1`, `η`, `σ(h1)`."""
 
-    def resolve(kind, key):
+    def label(node):
+        if not isinstance(node, formula.Var):
+            return None
+        kind, _, key = node.name.rpartition(":")
         if key == "eta":
             return "η"
-        label = BY_KEY[key].label
-        return {"prev": f"{label}[row above]", "param": f"Inputs:{key}"}.get(kind, label)
+        text = BY_KEY[key].label
+        return {"prev": f"{text}[row above]", "param": f"Inputs:{key}"}.get(kind, text)
 
-    text = _SIGMOID.sub(r"σ(\1)", render(template, resolve))
+    text = formula.to_text(formula.transform(template_tree(template), _sigma), label)
     return text.replace("^2", "²").replace("*", "·").replace("-", " − ").replace("+", " + ")
 
 

@@ -252,12 +252,9 @@ def placeholder_name(kind: str | None, key: str) -> str:
     return key if kind is None else f"{kind}:{key}"
 
 
-def compile_template(template: str):
-    """A template as a Python function of a mapping placeholder_name -> value, computed as a sheet would.
-
-    The values may be numbers or numpy arrays (a whole column at once). The template is parsed and
-    compiled by sheetgen.core.formula, the one formula parser (Excel's precedence, its functions).
-    """
+def template_tree(template: str):
+    """A template's syntax tree, parsed by sheetgen.core.formula (the one formula parser), each
+    placeholder a formula.Var named by placeholder_name (`w1`, `prev:w1`, `param:w1`, `eta`)."""
     names: dict[str, str] = {}
 
     def stand_in(kind, key):  # a defined-name-like token the tokenizer reads as one operand
@@ -266,7 +263,15 @@ def compile_template(template: str):
         return token
 
     tree = formula.parse(render(template, stand_in))
-    tree = formula.transform(
+    return formula.transform(
         tree, lambda node: formula.Var(names[node.text]) if isinstance(node, formula.Name) else None
     )
-    return formula.compile_tree(tree)
+
+
+def compile_template(template: str):
+    """A template as a Python function of a mapping placeholder_name -> value, computed as a sheet would.
+
+    The values may be numbers or numpy arrays (a whole column at once), computed with Excel's
+    precedence and functions (sheetgen.core.formula).
+    """
+    return formula.compile_tree(template_tree(template))
