@@ -13,13 +13,14 @@ unknown function, a defined name, text) raises Unsupported, never something wors
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass
 from functools import reduce
 
 import numpy as np
 from openpyxl.formula.tokenizer import Token, Tokenizer, TokenizerError
+
+from sheetgen.core.xlsx import column_letters, column_number
 
 MAX_AREA_CELLS = 10_000  # a range wider than any table's column is not something a cell of it reads
 MAX_DEPTH = 200  # nesting levels (a+b+c+… nests one level per term); a course formula has under 20
@@ -141,22 +142,6 @@ _PERCENT, _UNARY, _ATOM = 6, 7, 8
 _CELL = re.compile(r"^(\$?)([A-Za-z]{1,3})(\$?)(\d{1,7})$")
 
 
-@functools.lru_cache(maxsize=4096)
-def _column_number(letters: str) -> int:
-    number = 0
-    for ch in letters.upper():
-        number = number * 26 + ord(ch) - 64
-    return number
-
-
-def _column_letters(col: int) -> str:
-    letters = ""
-    while col:
-        col, rest = divmod(col - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
-
-
 def _split_sheet(text: str) -> tuple[str | None, str]:
     if "!" not in text:
         return None, text
@@ -170,7 +155,7 @@ def _cell(sheet: str | None, text: str) -> Ref | None:
     match = _CELL.match(text)
     if match is None:
         return None
-    col, row = _column_number(match.group(2)), int(match.group(4))
+    col, row = column_number(match.group(2)), int(match.group(4))
     if not (1 <= row <= 1_048_576 and 1 <= col <= 16_384):
         return None
     return Ref(sheet, row, col, row_abs=bool(match.group(3)), col_abs=bool(match.group(1)))
@@ -509,7 +494,7 @@ def _sheet_prefix(sheet: str | None) -> str:
 
 
 def _ref_text(ref: Ref) -> str:
-    return f"{'$' if ref.col_abs else ''}{_column_letters(ref.col)}{'$' if ref.row_abs else ''}{ref.row}"
+    return f"{'$' if ref.col_abs else ''}{column_letters(ref.col)}{'$' if ref.row_abs else ''}{ref.row}"
 
 
 def to_text(node, name=None) -> str:

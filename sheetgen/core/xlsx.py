@@ -124,7 +124,8 @@ _COLUMN_CACHE: dict[str, int] = {}
 _CELL_REF = re.compile(r"([A-Za-z]{1,3})(\d{1,7})$")
 
 
-def _column_number(letters: str) -> int:
+def column_number(letters: str) -> int:
+    """'A' -> 1, 'AB' -> 28 (either case); the inverse of column_letters."""
     col = _COLUMN_CACHE.get(letters)
     if col is None:
         col = 0
@@ -138,7 +139,7 @@ def _split_ref(ref: str) -> tuple[int, int]:
     match = _CELL_REF.match(ref)
     if match is None:
         raise ValueError(f"bad cell reference {ref[:20]!r}")
-    return int(match.group(2)), _column_number(match.group(1))
+    return int(match.group(2)), column_number(match.group(1))
 
 
 def _local(name: str) -> str:

@@ -25,7 +25,7 @@ from xml.etree import ElementTree as ET
 from xml.sax.saxutils import escape
 
 from sheetgen.core.errors import atomic_output
-from sheetgen.core.xlsx import address, column_letters, open_checked
+from sheetgen.core.xlsx import address, column_letters, column_number, open_checked
 
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -355,13 +355,6 @@ class _Row:
     cells: list[_Cell] = field(default_factory=list)
 
 
-def _column(letters: str) -> int:
-    col = 0
-    for ch in letters.upper():
-        col = col * 26 + ord(ch) - 64
-    return col
-
-
 def _scan_rows(content: str, p: str) -> tuple[list[_Row], int, int, bool]:
     """The rows of <sheetData>: (rows, start of sheetData's start tag, its end, whether self-closing)."""
     opening = re.search(rf"<{re.escape(p)}sheetData\b[^>]*?(/?)>", content)
@@ -386,7 +379,7 @@ def _scan_rows(content: str, p: str) -> tuple[list[_Row], int, int, bool]:
         elif name == "c" and not closing:
             found = _R_ATTR.search(attrs)
             ref = _REF.match(found.group(1)) if found else None
-            col_number = _column(ref.group(1)) if ref else col_number + 1
+            col_number = column_number(ref.group(1)) if ref else col_number + 1
             rows[-1].cells.append(_Cell(col_number, tag.start(), tag.end(), tag.group(0)))
     raise EditError("<sheetData> is not closed")
 
@@ -519,6 +512,17 @@ def _next_vml_block(package: _Package) -> int:
     return max(used) + 1
 
 
+def _append_inside(content: str, p: str, element: str, xml: str) -> str:
+    """`xml` added as the last children of the part's one <element> (opened if it is self-closing)."""
+    empty = re.search(rf"<{re.escape(p)}{element}\s*/>", content)
+    if empty:
+        return content[: empty.start()] + f"<{p}{element}>{xml}</{p}{element}>" + content[empty.end() :]
+    end = content.rfind(f"</{p}{element}>")  # text is escaped, so the closing tag appears once
+    if end < 0:
+        raise EditError(f"a comments part without <{element}>")
+    return content[:end] + xml + content[end:]
+
+
 def _add_comments(package: _Package, sheet_part: str, notes: dict[tuple[int, int], str], rel_ns: str) -> None:
     """Add `notes` as comments of the sheet, into its comments part if it has one, else a new one."""
     rels = _relationships(package, sheet_part)
@@ -545,18 +549,7 @@ def _add_comments(package: _Package, sheet_part: str, notes: dict[tuple[int, int
             re.DOTALL,
         )
         author_element = f"<{cp}author>{AUTHOR}</{cp}author>"
-        if re.search(rf"<{re.escape(cp)}authors\s*/>", comments):
-            comments = re.sub(
-                rf"<{re.escape(cp)}authors\s*/>",
-                f"<{cp}authors>{author_element}</{cp}authors>",
-                comments,
-                count=1,
-            )
-        else:
-            end = comments.find(f"</{cp}authors>")
-            if end < 0:
-                raise EditError("a comments part without <authors>")
-            comments = comments[:end] + author_element + comments[end:]
+        comments = _append_inside(comments, cp, "authors", author_element)
         author = len(authors)
         added = ""
         for (row, col), message in sorted(notes.items()):
@@ -576,18 +569,7 @@ def _add_comments(package: _Package, sheet_part: str, notes: dict[tuple[int, int
                 merged.add((row, col))
             else:
                 added += _comment_xml(ref, author, message, cp)
-        if re.search(rf"<{re.escape(cp)}commentList\s*/>", comments):
-            comments = re.sub(
-                rf"<{re.escape(cp)}commentList\s*/>",
-                f"<{cp}commentList>{added}</{cp}commentList>",
-                comments,
-                count=1,
-            )
-        else:
-            end = comments.rfind(f"</{cp}commentList>")
-            if end < 0:
-                raise EditError("a comments part without <commentList>")
-            comments = comments[:end] + added + comments[end:]
+        comments = _append_inside(comments, cp, "commentList", added)
         package.write(comments_part, comments)
     else:
         comments_part = package.free_name("xl/comments{}.xml")
@@ -832,7 +814,7 @@ def cell_of(reference: str) -> tuple[int, int]:
     match = _REF.match(reference.replace("$", ""))
     if match is None:
         raise ValueError(f"not a cell reference: {reference!r}")
-    return int(match.group(2)), _column(match.group(1))
+    return int(match.group(2)), column_number(match.group(1))
 
 
 def cells_of(ranges: str) -> list[tuple[int, int]]:
