@@ -107,6 +107,22 @@ def _sum(expression: str, biases: str, bias: str) -> str:
     return expression if biases == "none" else f"{expression}+{{{bias}}}"
 
 
+def _unit(net: str, expression: str) -> tuple[Column, Column]:
+    """A unit's two columns: its weighted sum `net` (h1) and its activation `a_net` (a_h1 = σ(h1))."""
+    return (
+        Column(net, net, expression, aliases=(f"net_{net}", f"net {net}", f"z_{net}", f"net({net})")),
+        Column(
+            f"a_{net}",
+            f"a_{net}",
+            _sig(f"{{{net}}}"),
+            aliases=tuple(
+                a.format(net)
+                for a in ("out_{}", "out {}", "a({})", "σ({})", "a{}", "{}_out", "sigmoid({})", "out({})")
+            ),
+        ),
+    )
+
+
 def columns_for(biases: str = "none") -> tuple[Column, ...]:
     """The column table of a network variant: biases "none" (the course's), "fixed" (Mazur's) or "trained".
 
@@ -137,59 +153,15 @@ def columns_for(biases: str = "none") -> tuple[Column, ...]:
         _weight(3),
         _weight(4),
         *((_bias(1, trained),) if with_biases else ()),
-        Column(
-            "h1",
-            "h1",
-            _sum("{w1}*{i1}+{w2}*{i2}", biases, "b1"),
-            aliases=("net_h1", "net h1", "z_h1", "net(h1)"),
-        ),
-        Column(
-            "a_h1",
-            "a_h1",
-            _sig("{h1}"),
-            aliases=("out_h1", "out h1", "a(h1)", "σ(h1)", "ah1", "h1_out", "sigmoid(h1)", "out(h1)"),
-        ),
-        Column(
-            "h2",
-            "h2",
-            _sum("{w3}*{i1}+{w4}*{i2}", biases, "b1"),
-            aliases=("net_h2", "net h2", "z_h2", "net(h2)"),
-        ),
-        Column(
-            "a_h2",
-            "a_h2",
-            _sig("{h2}"),
-            aliases=("out_h2", "out h2", "a(h2)", "σ(h2)", "ah2", "h2_out", "sigmoid(h2)", "out(h2)"),
-        ),
+        *_unit("h1", _sum("{w1}*{i1}+{w2}*{i2}", biases, "b1")),
+        *_unit("h2", _sum("{w3}*{i1}+{w4}*{i2}", biases, "b1")),
         _weight(5),
         _weight(6),
         _weight(7),
         _weight(8),
         *((_bias(2, trained),) if with_biases else ()),
-        Column(
-            "o1",
-            "o1",
-            _sum("{w5}*{a_h1}+{w6}*{a_h2}", biases, "b2"),
-            aliases=("net_o1", "net o1", "z_o1", "net(o1)"),
-        ),
-        Column(
-            "a_o1",
-            "a_o1",
-            _sig("{o1}"),
-            aliases=("out_o1", "out o1", "a(o1)", "σ(o1)", "ao1", "o1_out", "sigmoid(o1)", "out(o1)"),
-        ),
-        Column(
-            "o2",
-            "o2",
-            _sum("{w7}*{a_h1}+{w8}*{a_h2}", biases, "b2"),
-            aliases=("net_o2", "net o2", "z_o2", "net(o2)"),
-        ),
-        Column(
-            "a_o2",
-            "a_o2",
-            _sig("{o2}"),
-            aliases=("out_o2", "out o2", "a(o2)", "σ(o2)", "ao2", "o2_out", "sigmoid(o2)", "out(o2)"),
-        ),
+        *_unit("o1", _sum("{w5}*{a_h1}+{w6}*{a_h2}", biases, "b2")),
+        *_unit("o2", _sum("{w7}*{a_h1}+{w8}*{a_h2}", biases, "b2")),
         Column("E1", "E1", "0.5*({t1}-{a_o1})^2", aliases=("E_1", "E_o1", "Eo1", "E 1", "E(o1)")),
         Column("E2", "E2", "0.5*({t2}-{a_o2})^2", aliases=("E_2", "E_o2", "Eo2", "E 2", "E(o2)")),
         Column(
