@@ -335,23 +335,20 @@ class _Page:
             self.row += 1
 
 
+def _section(page: _Page, heading: str, lines: list[Line]) -> None:
+    page.heading(heading)
+    for line in lines:
+        page.line(line)
+
+
 def _compose(page: _Page, biases: str, columns: tuple[Column, ...]) -> None:
-    page.heading("Notation")
-    for line in notation(biases):
-        page.line(line)
+    _section(page, "Notation", notation(biases))
     page.diagram(DIAGRAM if biases == "none" else DIAGRAM_WITH_BIASES)
-    page.heading("Forward pass")
-    for line in forward(biases):
-        page.line(line)
-    page.heading("Backward pass: the chain rule, step by step")
-    for line in derivation(biases):
-        page.line(line)
-    page.heading("Update rule")
-    for line in update(biases):
-        page.line(line)
-    page.heading("The formulas of each LR sheet's columns (first row / later rows where they differ)")
-    for line in column_formulas(columns):
-        page.line(line)
+    _section(page, "Forward pass", forward(biases))
+    _section(page, "Backward pass: the chain rule, step by step", derivation(biases))
+    _section(page, "Update rule", update(biases))
+    heading = "The formulas of each LR sheet's columns (first row / later rows where they differ)"
+    _section(page, heading, column_formulas(columns))
     page.heading("The numbers beside the equations: the chosen LR sheet's iteration 0, read by CHOOSE")
 
 
