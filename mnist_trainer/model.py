@@ -23,7 +23,7 @@ and `micro` make conv2..conv6 depthwise-separable (a 3x3 filter per channel, the
 the channels): 9*cin + cin*cout weights instead of 9*cin*cout, so 4,000 parameters buy about twice
 the width. conv1 stays a full convolution (with one input channel there is nothing to separate),
 and each separable block ends in its own 1x1 mixing layer, so `tiny` and `micro` drop the 1x1
-transition (width 0). `micro` is `tiny` narrowed to at most 3,000 parameters.
+transition (width 0). `micro` is `tiny` narrowed to at most 3,000 parameters, trained longer.
 """
 
 from __future__ import annotations
@@ -79,16 +79,18 @@ PRESETS = {
         shift=1.0,
         bn_recalibration=10_000,
     ),
-    # tiny's recipe with every width after conv2 narrowed to fit 3,000 parameters (conv2 keeps tiny's 16:
-    # narrowing it instead was worse), trained 18 epochs instead of 15 because the narrower net still
-    # underfits (every screening run: docs/mnist-results.md)
+    # tiny with every width after conv2 narrowed to fit 3,000 parameters (conv2 keeps tiny's 16: narrowing
+    # it instead was worse); the narrower net still underfits, so it gets more optimisation: 18 epochs,
+    # twice the steps (batch 64) and a higher peak lr. Holds 99.4 % on 4 of 5 seeds, not 5 (issue 16;
+    # every attempt: docs/mnist-results.md)
     "micro": Preset(
         "micro",
         (8, 16, 0, 18, 20, 22, 22),
         0.02,
-        "<= 3,000 parameters",
+        "<= 3,000 parameters (holds 99.4 % on 4 of 5 seeds; tiny on 5 of 5)",
         separable=True,
-        lr=0.2,
+        lr=0.3,
+        batch_size=64,
         weight_decay=0.0,
         epochs=18,
         degrees=2.0,

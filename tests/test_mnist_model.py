@@ -70,16 +70,12 @@ def test_hand_count_of_the_micro_preset():
     assert sum(p.numel() for p in build_model("micro").parameters()) == by_hand
 
 
-def test_micro_recipe_is_tinys_made_longer():
+def test_micro_recipe_stays_within_issue_16():
     micro, tiny = PRESETS["micro"], PRESETS["tiny"]
     assert micro.separable and tiny.epochs < micro.epochs <= 19  # issue 16: at most 19 epochs
-    assert micro.bn_recalibration > 0 and micro.dropout > 0
-    assert (micro.lr, micro.degrees, micro.scale, micro.shift) == (
-        tiny.lr,
-        tiny.degrees,
-        tiny.scale,
-        tiny.shift,
-    )
+    assert micro.bn_recalibration > 0 and 0 < micro.dropout <= 0.1
+    # tiny's very light augmentation; the screening changed only lr, batch size and epochs
+    assert (micro.degrees, micro.scale, micro.shift) == (tiny.degrees, tiny.scale, tiny.shift)
 
 
 def test_micro_runs_from_the_command_line_with_its_own_recipe(tmp_path):
