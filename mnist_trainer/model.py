@@ -87,7 +87,7 @@ PRESETS = {
         "micro",
         (8, 16, 0, 18, 20, 22, 22),
         0.02,
-        "<= 3,000 parameters (holds 99.4 % on 4 of 5 seeds; tiny on 5 of 5)",
+        "<= 3,000 parameters (holds 99.4 percent on 4 of 5 seeds; tiny on 5 of 5)",
         separable=True,
         lr=0.3,
         batch_size=64,

@@ -118,6 +118,15 @@ def test_micro_runs_from_the_command_line_with_its_own_recipe(tmp_path):
     assert model(torch.rand(2, 1, 28, 28)).shape == (2, 10)
 
 
+def test_every_preset_help_survives_argparse_formatting():
+    # argparse %-formats help strings: a bare "%" in a preset's help would crash --help
+    from mnist_trainer.cli import make_parser
+
+    text = " ".join(make_parser().format_help().split())
+    for preset in PRESETS.values():
+        assert " ".join(preset.help.split()) in text
+
+
 def test_every_preset_has_a_bound():
     assert set(PRESETS) == set(BOUNDS)
 
