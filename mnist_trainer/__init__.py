@@ -21,7 +21,11 @@ def __getattr__(name: str):
         from mnist_trainer.checkpoint import load_model
 
         return load_model
-    if name in ("PRESETS", "build_model", "count_parameters"):
+    if name == "PRESETS":
+        from mnist_trainer.presets import PRESETS
+
+        return PRESETS
+    if name in ("build_model", "count_parameters"):
         from mnist_trainer import model
 
         return getattr(model, name)

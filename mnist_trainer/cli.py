@@ -8,16 +8,15 @@ model.pt (mnist_trainer.load_model(path)) and checkpoint.pt (for --resume).
 from __future__ import annotations
 
 import argparse
-import ast
 import math
 import os
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from mnist_trainer.data import MnistFiles, read_mnist
 from mnist_trainer.errors import EXIT_USAGE, Interrupted, UserError
+from mnist_trainer.presets import DEFAULT_MODEL, PRESETS
 from mnist_trainer.run_dir import check_new_run_dir, check_resume_dir
 
 PROG = "python -m mnist_trainer"
@@ -25,36 +24,6 @@ MAX_SEED = 2**64 - 1  # torch.manual_seed takes 0 .. 2**64 - 1
 MAX_COUNT = 2**31 - 1  # epochs and batch sizes beyond this are typos, and torch indexes with int64
 
 
-def read_presets() -> tuple[dict, str]:
-    """model.py's PRESETS and DEFAULT_MODEL, without importing torch.
-
-    --help and the --model choices need the preset table, which sits in model.py beside the networks
-    it describes, and model.py imports torch: seconds before a usage error could be shown. The table
-    itself needs no torch, so only its statements (class Preset, PRESETS, DEFAULT_MODEL) are run here.
-    test_mnist_cli checks that they equal model.py's own.
-    """
-    path = Path(__file__).with_name("model.py")
-    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-    names = {"Preset", "PRESETS", "DEFAULT_MODEL"}
-    table = [
-        node
-        for node in tree.body
-        if (isinstance(node, ast.ClassDef) and node.name in names)
-        or (isinstance(node, ast.Assign) and {getattr(t, "id", None) for t in node.targets} & names)
-    ]
-    namespace = {"dataclass": dataclass, "__name__": "mnist_trainer.model"}
-    try:
-        # dont_inherit: not under this file's `from __future__ import annotations`; with annotations as
-        # strings, dataclass would look them up in sys.modules["mnist_trainer.model"], not imported here
-        exec(compile(ast.Module(table, type_ignores=[]), str(path), "exec", dont_inherit=True), namespace)
-        return namespace["PRESETS"], namespace["DEFAULT_MODEL"]
-    except Exception:  # the table came to need more of model.py: import it, slowly but correctly
-        from mnist_trainer import model
-
-        return model.PRESETS, model.DEFAULT_MODEL
-
-
-PRESETS, DEFAULT_MODEL = read_presets()
 TUNABLE = ("epochs", "batch_size", "lr", "weight_decay")
 
 
