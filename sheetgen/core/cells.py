@@ -11,6 +11,7 @@ Both stores are read-only Mappings: `in`, `get`, `[]`, `items()` and iteration b
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from array import array
 from bisect import bisect_left
 from collections.abc import ItemsView, Mapping
@@ -48,11 +49,13 @@ class _Store(Mapping):
         self._keys = array("q")
         self._ordered = True
 
+    @abstractmethod
     def _columns(self) -> list[array]:
-        raise NotImplementedError
+        """The per-cell arrays, kept in step with the keys when they are sorted."""
 
+    @abstractmethod
     def _at(self, index: int):
-        raise NotImplementedError
+        """The value stored for the cell at sorted position `index`."""
 
     def _slot(self, row: int, col: int) -> int:
         """Where the cell's columns go: -1 to append, or the index of the cell just read (a repeat)."""
