@@ -55,7 +55,7 @@ def _parse_float(text: str, what: str) -> float:
         # A subnormal keeps fewer digits than it shows: the file's text and the engines' values disagree.
         raise UserError(
             f"{what} '{text}' is closer to 0 than {sys.float_info.min:.4g}, where numbers lose digits: "
-            "give 0 or a larger number"
+            + ("give a larger number, e.g. 0.5" if what == "learning rate" else "give 0 or a larger number")
         )
     return value
 
