@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 
-from sheetgen.office import recalc
+from sheetgen.office import gnumeric, recalc
 
 
 def _require(what: str, found: str | None, install: str) -> str:
@@ -37,3 +37,9 @@ def soffice() -> str:
 @pytest.fixture(scope="session")
 def pdftoppm(soffice) -> str:
     return _require("pdftoppm", shutil.which("pdftoppm"), "apt-get install -y poppler-utils")
+
+
+@pytest.fixture(scope="session")
+def ssconvert() -> str:
+    """Gnumeric's ssconvert, the second recalculation engine; skips (or fails under CI) when missing."""
+    return _require("Gnumeric", gnumeric.find_ssconvert(), gnumeric.INSTALL_HINT)

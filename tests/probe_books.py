@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import openpyxl
 import xlsxwriter
 from formula_eval import evaluate
+from handmade_books import CLASSIC_ORDER, ERA, EVA8, GRADS, WEIGHTS
 from openpyxl.utils import get_column_letter
 from openpyxl.workbook.defined_name import DefinedName
 
@@ -27,40 +28,9 @@ SHEET = "Sheet1"
 OPENPYXL_SHEET = "Backprop"
 ETA = 0.5
 ROWS = 6
-WEIGHTS = tuple(f"w{k}" for k in range(1, 9))
-GRADS = tuple(f"dE_dw{k}" for k in range(1, 9))
-EVA8 = dict(
-    i1=0.05, i2=0.1, t1=0.01, t2=0.99, w1=0.15, w2=0.2, w3=0.25, w4=0.3, w5=0.4, w6=0.45, w7=0.5, w8=0.55
-)
-ERA = dict(EVA8, t1=0.5, t2=0.5)  # the ERA-V1 course sheet: t1 = t2 hides any t1/t2 mix-up
+WEIGHTS, GRADS = tuple(WEIGHTS), tuple(GRADS)
+ORDER = tuple(CLASSIC_ORDER)
 MAZUR_BIASES = dict(b1=0.35, b2=0.6)
-ORDER = (
-    "iteration",
-    "t1",
-    "t2",
-    "i1",
-    "i2",
-    "w1",
-    "w2",
-    "w3",
-    "w4",
-    "h1",
-    "a_h1",
-    "h2",
-    "a_h2",
-    "w5",
-    "w6",
-    "w7",
-    "w8",
-    "o1",
-    "a_o1",
-    "o2",
-    "a_o2",
-    "E1",
-    "E2",
-    "E_total",
-    *GRADS,
-)
 HEADERS = {k: k for k in ORDER} | {"iteration": "Iteration"} | {g: f"∂E/∂w{g[-1]}" for g in GRADS}
 # Gradient header spellings found in public course sheets (U+1D74F is the mathematical bold partial).
 GRADIENT_SPELLINGS = {

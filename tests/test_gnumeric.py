@@ -7,7 +7,6 @@ The recalculated files are read with openpyxl (data_only), which computes nothin
 
 from __future__ import annotations
 
-import os
 import warnings
 
 import numpy as np
@@ -30,17 +29,6 @@ BOOKS = {  # name -> (template, bias mode, learning rates)
     "mazur": ("mazur", "fixed", [0.5, 1.0]),
     "mazur-trained": ("mazur", "trained", [0.5]),
 }
-
-
-@pytest.fixture(scope="module")
-def ssconvert() -> str:
-    found = gnumeric.find_ssconvert()
-    if found is None:
-        message = f"Gnumeric is not installed ({gnumeric.INSTALL_HINT})"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set but {message}")
-        pytest.skip(message)
-    return found
 
 
 def _load(path) -> openpyxl.Workbook:
