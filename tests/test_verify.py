@@ -332,16 +332,25 @@ def test_updated_weight_columns_are_checked(tmp_path, capsys, label):
 
 
 FAKE_SOFFICE = """#!{python}
-# Stands in for LibreOffice: "recalculates" by copying, and dies on a book that says crash-me
-# (its content, not its name: LibreOffice gets copies under names of its own).
-import pathlib, shutil, sys, zipfile
+# Stands in for LibreOffice: "recalculates" by copying (or, asked for CSV, writes each sheet's saved
+# values as LibreOffice would: from A1, text quoted), and dies on a book that says crash-me (its
+# content, not its name: LibreOffice gets copies under names of its own).
+import csv, pathlib, shutil, sys, zipfile
+import openpyxl
 args = sys.argv[1:]
 out = pathlib.Path(args[args.index("--outdir") + 1])
+as_csv = args[args.index("--convert-to") + 1].startswith("csv")
 for name in args[args.index("--outdir") + 2:]:
     with zipfile.ZipFile(name) as book:
         if any(b"crash-me" in book.read(part) for part in book.namelist() if part.endswith(".xml")):
             sys.exit(139)
-    shutil.copyfile(name, out / pathlib.Path(name).name)
+    if not as_csv:
+        shutil.copyfile(name, out / pathlib.Path(name).name)
+        continue
+    for sheet in openpyxl.load_workbook(name, data_only=True).worksheets:
+        with open(out / f"{{pathlib.Path(name).stem}}-{{sheet.title}}.csv", "w", newline="") as handle:
+            writer = csv.writer(handle, quoting=csv.QUOTE_NONNUMERIC)
+            writer.writerows(sheet.iter_rows(min_row=1, min_col=1, values_only=True))
 """
 
 

@@ -159,9 +159,11 @@ def test_libreoffice_is_never_given_a_book_the_reader_refuses(tmp_path, monkeypa
             given.append(list(paths))
             raise RuntimeError("stop here: only what LibreOffice was given matters")
 
+    # A Batch is one soffice process: what it is given is what LibreOffice would see.
     monkeypatch.setattr(recalc, "find_soffice", lambda: "/usr/bin/soffice")
-    monkeypatch.setattr(recalc, "ParallelBatch", Refusing)
     monkeypatch.setattr(recalc, "Batch", Refusing)
-    with pytest.raises(RuntimeError, match="stop here"):
-        cli.main(["verify", "--engine", "libreoffice", str(bomb), str(good)])
-    assert given == [[good]]
+    for jobs in ("1", "2"):
+        given.clear()
+        with pytest.raises(RuntimeError, match="stop here"):
+            cli.main(["verify", "--engine", "libreoffice", "--jobs", jobs, str(bomb), str(good)])
+        assert given == [[good]], jobs

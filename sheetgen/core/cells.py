@@ -37,6 +37,11 @@ def _cell_key(cell) -> int:
     return -1
 
 
+def unpack(key: int) -> tuple[int, int]:
+    """(row, col) of a packed key, as packed() and lookup() use them."""
+    return key >> _COL_BITS, key & _COL_MASK
+
+
 class _Items(ItemsView):
     def __iter__(self):
         return self._mapping._iter_items()
@@ -107,6 +112,10 @@ class _Store(Mapping):
     def __len__(self) -> int:
         return len(self._keys)
 
+    def packed(self) -> np.ndarray:
+        """The cells' packed keys ((row << 15) | col), sorted: an argument for CellValues.lookup."""
+        return np.frombuffer(self._keys, dtype=np.int64) if self._keys else np.zeros(0, np.int64)
+
     def __iter__(self):
         for key in self._keys:
             yield key >> _COL_BITS, key & _COL_MASK
@@ -130,9 +139,14 @@ class CellValues(_Store):
         self._strings = strings if strings is not None else []
         self._objects: list = []
         self._object_ids: dict = {}
+        self._texts: tuple[int, list] | None = None  # (cells when listed, text_items()), kept while unchanged
 
     def _columns(self):
         return [self._kinds, self._numbers]
+
+    def finish(self) -> None:
+        super().finish()
+        self._texts = None
 
     def add(self, row: int, col: int, kind: int, number: float = 0.0, obj=None) -> None:
         if kind == OBJECT:
@@ -146,6 +160,47 @@ class CellValues(_Store):
             self._numbers.append(number)
         else:
             self._kinds[slot], self._numbers[slot] = kind, number
+            self._texts = None
+
+    def text_items(self) -> list[tuple[tuple[int, int], str]]:
+        """((row, col), value) of the text cells alone (shared or inline strings, errors, text results),
+        in order: what a search for labels needs, without walking every number of the sheet."""
+        if self._texts is None or self._texts[0] != len(self._keys):
+            kinds = np.frombuffer(self._kinds, dtype=np.int8)
+            positions = np.flatnonzero((kinds == SHARED_STRING) | (kinds == OBJECT)).tolist()
+            keys, at = self._keys, self._at
+            found = [((keys[i] >> _COL_BITS, keys[i] & _COL_MASK), at(i)) for i in positions]
+            self._texts = (len(self._keys), found)
+        return self._texts[1]
+
+    @classmethod
+    def of(cls, cells: Mapping) -> CellValues:
+        """A store holding a plain {(row, col): value} mapping (numbers, text, errors, booleans, None)."""
+        store = cls()
+        for (row, col), value in sorted(cells.items()):
+            if isinstance(value, bool):
+                store.add(row, col, TRUE if value else FALSE)
+            elif isinstance(value, (int, float)):
+                store.add(row, col, NUMBER, float(value))
+            elif value is None:
+                store.add(row, col, EMPTY)
+            else:
+                store.add(row, col, OBJECT, obj=value)
+        return store
+
+    def lookup(self, packed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(kinds, numbers) of the cells with these packed keys, at once; kind -1 where there is none.
+
+        A number cell's number is its value; other kinds' numbers mean nothing outside this store."""
+        keys = self.packed()
+        kinds = np.full(len(packed), -1, dtype=np.int8)
+        numbers = np.full(len(packed), np.nan)
+        if len(keys) and len(packed):
+            at = np.minimum(np.searchsorted(keys, packed), len(keys) - 1)
+            hit = keys[at] == packed
+            kinds[hit] = np.frombuffer(self._kinds, dtype=np.int8)[at[hit]]
+            numbers[hit] = np.frombuffer(self._numbers, dtype=np.float64)[at[hit]]
+        return kinds, numbers
 
     def _at(self, i: int):
         kind = self._kinds[i]
@@ -170,6 +225,14 @@ class CellFormulas(_Store):
 
     def _columns(self):
         return [self._shared, self._starts, self._lengths]
+
+    @classmethod
+    def of(cls, cells: Mapping) -> CellFormulas:
+        """A store holding a plain {(row, col): formula text} mapping."""
+        store = cls()
+        for (row, col), text in sorted(cells.items()):
+            store.add(row, col, text)
+        return store
 
     @property
     def text_bytes(self) -> int:

@@ -586,7 +586,7 @@ def _identity(path: Path) -> tuple[str, int, int]:
     return str(path.resolve()), info.st_size, info.st_mtime_ns
 
 
-def check_book(path: str | Path) -> None:
+def check_book(path: str | Path) -> Book:
     """Read the whole book under every limit now, so that a file this reader refuses (an XML bomb) is
     refused before LibreOffice is given it. The book is kept for the next read_book of the same file
     (while the books kept hold fewer than MAX_CELLS cells), so checking costs no second read."""
@@ -595,6 +595,7 @@ def check_book(path: str | Path) -> None:
     cells = sum(len(sheet.values) for sheet in book.sheets)
     if cells + sum(len(s.values) for kept in _CHECKED.values() for s in kept.sheets) <= MAX_CELLS:
         _CHECKED[_identity(path)] = book
+    return book
 
 
 def read_book(path: str | Path) -> Book:

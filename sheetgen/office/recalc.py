@@ -37,6 +37,12 @@ START_SECONDS = 90  # profile creation and start-up, generous for a loaded 2-cor
 SECONDS_PER_FILE = 20  # a 6 x 100 workbook takes about 1 s; a 10,000-row sheet about 15 s
 SECONDS_PER_MIB = 10  # per MiB of compressed input, for the rare very large book
 
+# LibreOffice's CSV export of every sheet (token 12: -1), one file per sheet named BOOK-SHEET.csv:
+# UTF-8 (76), comma-separated, text cells quoted (token 7), values not as shown (token 9), no
+# formulas. Writing it costs next to nothing, where writing an .xlsx is about a third of
+# LibreOffice's time on a built book; numbers keep 15 significant digits. office/csv_values.py reads it.
+VALUES_FILTER = "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,true,true,false,false,false,-1"
+
 # Recalculation modes: 0 always recalculate on load, 1 never (keep the values as saved).
 _PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
 <oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema"
@@ -100,14 +106,22 @@ def soffice_env() -> dict[str, str]:
 
 _DRAWING_REL = re.compile(rb"<Relationship\b[^>]*/relationships/drawing\"[^>]*/>")
 _DRAWING_ELEMENT = re.compile(rb"<(?:[\w.-]+:)?drawing\b[^>]*/>")
+# Only for a values copy: comments and their VML widen the area LibreOffice exports as CSV.
+_NOTES_REL = re.compile(rb"<Relationship\b[^>]*/relationships/(?:comments|vmlDrawing)\"[^>]*/>")
+_NOTES_ELEMENT = re.compile(rb"<(?:[\w.-]+:)?legacyDrawing(?:HF)?\b[^>]*/>")
+_XF_FORMAT = re.compile(rb"(<(?:[\w.-]+:)?xf\b[^>]*?\bnumFmtId=\")\d+(\")")
+_ROUNDED_AS_SHOWN = re.compile(rb"\bfullPrecision=\"(?:0|false)\"")
 
 
-def cells_only_copy(path: Path, target: Path) -> bool:
+def cells_only_copy(path: Path, target: Path, *, values: bool = False) -> bool:
     """Copy an .xlsx/.xlsm without its charts and drawings, for LibreOffice to recalculate; False if not.
 
     Charts and drawn shapes do not change a single cell's value, yet importing and exporting them
     is about a third of LibreOffice's time on a built book (benchmarks/sheet_verify.py). Cell
     comments and form controls (VML) stay. Books with chart sheets are copied whole (False).
+    values=True, for a copy exported as CSV (VALUES_FILTER): comments go too, and every cell's
+    number format becomes General, so the CSV holds plain numbers, never "25%" or a date; a book
+    whose workbook rounds values to their format (Excel's "precision as displayed") is refused.
     """
     if path.suffix.lower() not in (".xlsx", ".xlsm"):
         return False
@@ -121,15 +135,28 @@ def cells_only_copy(path: Path, target: Path) -> bool:
             ) as copy:  # stored: LibreOffice reads it at once
                 for info in source.infolist():
                     name = info.filename
+                    lower = name.lower()
                     if name.startswith("xl/charts/") or (
-                        name.startswith("xl/drawings/") and not name.lower().endswith(".vml")
+                        name.startswith("xl/drawings/") and not lower.endswith(".vml")
+                    ):
+                        continue
+                    if values and (
+                        lower.endswith(".vml") or lower.startswith(("xl/comments", "xl/threadedcomments/"))
                     ):
                         continue
                     data = source.read(info)
                     if name.startswith("xl/worksheets/_rels/"):
                         data = _DRAWING_REL.sub(b"", data)
+                        if values:
+                            data = _NOTES_REL.sub(b"", data)
                     elif name.startswith("xl/worksheets/") and name.endswith(".xml"):
                         data = _DRAWING_ELEMENT.sub(b"", data)
+                        if values:
+                            data = _NOTES_ELEMENT.sub(b"", data)
+                    elif values and name == "xl/styles.xml":
+                        data = _XF_FORMAT.sub(rb"\g<1>0\2", data)
+                    elif values and name == "xl/workbook.xml" and _ROUNDED_AS_SHOWN.search(data):
+                        raise ValueError("values rounded as shown: their formats matter")
                     copy.writestr(info.filename, data)
         return True
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
@@ -143,6 +170,8 @@ class Batch:
     Inputs are linked under unique names, so two books called the same in different folders
     cannot overwrite each other's output. Use `output(i)` to wait for the i-th result.
     cells_only: LibreOffice gets each .xlsx without its charts and drawings (cells_only_copy).
+    values: each book's values only, as one CSV per sheet (VALUES_FILTER, read by office/csv_values.py);
+    output(i) is then the files' common stem, OUTDIR/bookNNNNN, each sheet's file STEM-SHEET.csv.
     """
 
     def __init__(
@@ -155,8 +184,12 @@ class Batch:
         timeout: float | None = None,
         recalculate: bool = True,
         cells_only: bool = False,
+        values: bool = False,
     ):
         soffice = require_soffice()
+        if values:
+            convert_to, cells_only = VALUES_FILTER, True
+        self.values = values
         self.paths = [Path(p) for p in paths]
         self.outdir = Path(outdir)
         self.outdir.mkdir(parents=True, exist_ok=True)
@@ -166,13 +199,13 @@ class Batch:
         self.inputs = []
         for index, path in enumerate(self.paths):
             link = inputs / f"book{index:05d}{path.suffix.lower() or '.xlsx'}"
-            if not (cells_only and cells_only_copy(path, link)):
+            if not (cells_only and cells_only_copy(path, link, values=values)):
                 try:
                     link.symlink_to(path.resolve())
                 except OSError:
                     shutil.copyfile(path, link)
             self.inputs.append(link)
-        self.outputs = [self.outdir / (link.stem + suffix) for link in self.inputs]
+        self.outputs = [self.outdir / (link.stem + ("" if values else suffix)) for link in self.inputs]
         size_mib = sum(p.stat().st_size for p in self.paths) / (1 << 20)
         self.timeout = (
             timeout or START_SECONDS + SECONDS_PER_FILE * len(self.paths) + SECONDS_PER_MIB * size_mib
@@ -203,6 +236,10 @@ class Batch:
         )
         self.timed_out = False
 
+    def gives_values(self, index: int) -> bool:
+        """Whether output `index` is values only (CSV files), not an .xlsx; the same for every book."""
+        return self.values
+
     def _finished(self) -> bool:
         if self.process.poll() is not None:
             return True
@@ -212,25 +249,32 @@ class Batch:
             return True
         return False
 
+    def _written(self, index: int) -> bool:
+        """Whether LibreOffice has begun writing output `index` (for values: any sheet's CSV)."""
+        if index >= len(self.outputs):
+            return False
+        output = self.outputs[index]
+        if not self.values:
+            return output.exists()
+        prefix = output.name + "-"
+        with os.scandir(self.outdir) as entries:
+            return any(e.name.startswith(prefix) and e.name.endswith(".csv") for e in entries)
+
     def output(self, index: int) -> Path | None:
         """Wait until the index-th output is complete; None when LibreOffice did not produce it.
 
         soffice converts its arguments in order, so output i is complete once output i+1
         exists or the process has ended.
         """
-        later = self.outputs[index + 1] if index + 1 < len(self.outputs) else None
         while not self._finished():
-            if later is not None and later.exists():
+            if self._written(index + 1):
                 break
             time.sleep(0.02)
-        return self.outputs[index] if self.outputs[index].exists() and not self.timed_out_for(index) else None
+        return self.outputs[index] if self._written(index) and not self.timed_out_for(index) else None
 
     def timed_out_for(self, index: int) -> bool:
         """True if the batch was stopped by its timeout before output `index` was finished."""
-        if not self.timed_out:
-            return False
-        later = self.outputs[index + 1] if index + 1 < len(self.outputs) else None
-        return later is None or not later.exists()
+        return self.timed_out and not self._written(index + 1)
 
     def wait(self) -> list[Path | None]:
         return [self.output(i) for i in range(len(self.outputs))]
@@ -284,42 +328,69 @@ class ParallelBatch:
     Book i goes to process i mod jobs, so the outputs arrive roughly in input order and the
     caller can check book i while the processes work on the books after it. Same calls as Batch;
     crashed(i) and failure(i) speak of the process that held book i.
+
+    admit(i), when given, is asked of each book just before its process starts and answers how
+    LibreOffice should give it back: "values" (one CSV per sheet, Batch's values=True), "book" (a
+    whole .xlsx, formulas too: an .ods or .xls to convert) or None (not at all: a refused file,
+    never asked for). Process k starts as soon as its own books are admitted, so admitting the next
+    process's books (reading each one through, as the caller does) overlaps this one's work.
+    Without admit every book comes back as "book". A process holds one kind, so a class mixing the
+    two may run two per job.
     """
 
-    def __init__(self, paths: list[Path], outdir: Path, *, jobs: int = 1, **options):
+    def __init__(self, paths: list[Path], outdir: Path, *, jobs: int = 1, admit=None, **options):
         self.paths = [Path(p) for p in paths]
         self.jobs = max(1, min(jobs, len(self.paths)))
         self.batches: list[Batch] = []
+        self._place: dict[int, tuple[Batch, int]] = {}
         try:
             for job in range(self.jobs):
-                share = self.paths[job :: self.jobs]
-                self.batches.append(Batch(share, Path(outdir) / f"job{job}", **options))
+                shares: dict[str, list[int]] = {"values": [], "book": []}
+                for index in range(job, len(self.paths), self.jobs):
+                    kind = admit(index) if admit else "book"
+                    if kind is not None:
+                        shares[kind].append(index)
+                for kind, indices in shares.items():
+                    if not indices:
+                        continue
+                    batch = Batch(
+                        [self.paths[i] for i in indices],
+                        Path(outdir) / f"job{job}-{kind}",
+                        values=kind == "values",
+                        **options,
+                    )
+                    self.batches.append(batch)
+                    self._place.update((index, (batch, n)) for n, index in enumerate(indices))
         except BaseException:
             self.close()
             raise
 
-    def _place(self, index: int) -> tuple[Batch, int]:
-        return self.batches[index % self.jobs], index // self.jobs
+    def admitted(self, index: int) -> bool:
+        return index in self._place
+
+    def gives_values(self, index: int) -> bool:
+        """Whether book `index` comes back as values only (CSV), not as an .xlsx."""
+        return self._place[index][0].values
 
     def output(self, index: int) -> Path | None:
-        batch, position = self._place(index)
+        batch, position = self._place[index]
         return batch.output(position)
 
     def crashed(self, index: int | None = None) -> bool:
         if index is None:
             return any(b.crashed() for b in self.batches)
-        return self._place(index)[0].crashed()
+        return self._place[index][0].crashed()
 
     def failure(self, index: int) -> str:
-        batch, position = self._place(index)
+        batch, position = self._place[index]
         return batch.failure(position)
 
     def timed_out_for(self, index: int) -> bool:
-        batch, position = self._place(index)
+        batch, position = self._place[index]
         return batch.timed_out_for(position)
 
     def wait(self) -> list[Path | None]:
-        return [self.output(i) for i in range(len(self.paths))]
+        return [self.output(i) if self.admitted(i) else None for i in range(len(self.paths))]
 
     def close(self):
         for batch in self.batches:

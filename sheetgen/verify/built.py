@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
+from sheetgen.core.cells import NUMBER, unpack
 from sheetgen.core.layout import INPUTS_SHEET, SUMMARY_SHEET, is_lr_sheet
 from sheetgen.core.oracle import BIASES, INPUTS, WEIGHTS
 from sheetgen.core.tolerance import close
@@ -27,7 +30,7 @@ def parameter_block(book: Book) -> dict[str, float]:
     if sheet is None:
         return {}
     wanted, found = set(INPUTS) | set(WEIGHTS) | set(BIASES), {}
-    for (row, col), value in sheet.values.items():
+    for (row, col), value in sheet.values.text_items():
         if isinstance(value, str) and LABELS.get(normalize(value)) in wanted:
             number = sheet.values.get((row, col + 1))
             if isinstance(number, float):
@@ -57,7 +60,13 @@ def cached_values_match(original: Book, recalculated: Book, tol: float) -> str |
         fresh = recalculated.sheet(sheet.name)
         if fresh is None:
             return f"sheet '{sheet.name}' is missing after recalculation"
-        for cell in sheet.formulas:
+        cells = sheet.formulas.packed()
+        saved_kinds, saved_numbers = sheet.values.lookup(cells)
+        kinds, numbers = fresh.values.lookup(cells)
+        both = (saved_kinds == NUMBER) & (kinds == NUMBER) & np.isfinite(numbers)
+        agree = both & close(saved_numbers, numbers, tol)  # at once; the rest one by one, in order
+        for packed in cells[~agree].tolist():
+            cell = unpack(packed)
             saved, computed = sheet.values.get(cell), fresh.values.get(cell)
             if isinstance(saved, float) and isinstance(computed, float):
                 if math.isfinite(computed) and close(saved, computed, tol):

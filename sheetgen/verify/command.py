@@ -57,7 +57,7 @@ from sheetgen.core import xlsx
 from sheetgen.core.columns import ALL_COLUMNS
 from sheetgen.core.errors import UserError, atomic_output, check_output_path
 from sheetgen.core.tolerance import DEFAULT_TOL, FLOOR
-from sheetgen.office import recalc
+from sheetgen.office import csv_values, recalc
 from sheetgen.verify import built, checks, classroom, intake, network, perturb, report, tables, walkthrough
 
 
@@ -123,6 +123,18 @@ def accepted_labels(width: int = 100) -> str:
 # The --help text: this module's docstring with the label list filled in, so it cannot drift.
 DESCRIPTION = __doc__.replace("{aliases}", accepted_labels())
 ENGINES = ("libreoffice", "cached")
+CSV_AREA_PER_CELL = 8
+
+
+def values_will_do(book: xlsx.Book) -> bool:
+    """Whether LibreOffice's CSV of the book's values (office/csv_values.py) is the cheaper answer.
+
+    A CSV holds every field from A1 to a sheet's last cell: a book whose rectangles hold more than
+    CSV_AREA_PER_CELL fields per cell (a cell far out at XFD1048576), plus a million, is asked for
+    as an .xlsx instead.
+    """
+    cells = sum(len(sheet.values) for sheet in book.sheets)
+    return sum(csv_values.sheet_area(sheet) for sheet in book.sheets) <= CSV_AREA_PER_CELL * cells + (1 << 20)
 
 
 def add_arguments(parser) -> None:
@@ -292,7 +304,7 @@ def _unknown_function(original: xlsx.Book, values: xlsx.Book) -> str | None:
     """The first cell LibreOffice shows #NAME? in where the file saved a number, as 'Sheet'!A1."""
     for sheet in values.sheets:
         saved = original.sheet(sheet.name)
-        for cell, value in sheet.values.items():
+        for cell, value in sheet.values.text_items():
             if value == "#NAME?" and isinstance(value, xlsx.ErrorValue) and saved is not None:
                 if isinstance(saved.values.get(cell), float):
                     return f"'{sheet.name}'!{xlsx.address(*cell)}"
@@ -325,16 +337,30 @@ class _Verification:
         # .ods/.xls: LibreOffice's .xlsx of them is the book (formulas and values), under either engine
         self.converted = {i for i, p in enumerate(paths) if p.suffix.lower() in intake.CONVERTED}
 
-    def refuse_non_workbooks(self) -> list[int]:
-        """Read each file's zip directory before LibreOffice ever sees it; the indices that passed."""
-        valid = []
-        for index, path in enumerate(self.paths):
-            try:
-                intake.check(path)
-                valid.append(index)
-            except UserError as error:
-                self.results[index] = self.unreadable(index, str(error))
-        return valid
+    def admit(self, index: int) -> str | None:
+        """How LibreOffice gives book `index` back (see recalc.ParallelBatch), None if not at all.
+
+        Each file is checked here, just before its LibreOffice process starts, so a file that cannot
+        be a workbook (an XML bomb) is refused in one line and never reaches LibreOffice. An .xlsx
+        comes back as its values (CSV), unless its last cell lies so far out that the CSV's empty
+        fields would outweigh its cells; an .ods/.xls as a whole .xlsx, its formulas being the book.
+        """
+        path = self.paths[index]
+        try:
+            book = intake.check(path)
+        except UserError as error:
+            self.results[index] = self.unreadable(index, str(error))
+            return None
+        if index in self.converted:
+            if self.engine != "libreoffice" and recalc.find_soffice() is None:
+                self.results[index] = self.unreadable(
+                    index, f"LibreOffice is needed to read it: {recalc.INSTALL_HINT}"
+                )
+                return None
+            return "book"
+        if self.engine != "libreoffice":
+            return None  # the cached engine reads the file itself
+        return "values" if values_will_do(book) else "book"
 
     def unreadable(self, index: int, message: str) -> report.BookResult:
         path = self.paths[index]
@@ -347,7 +373,7 @@ class _Verification:
         if self.on_result:
             self.on_result(result)
 
-    def check(self, index: int, batch: recalc.Batch | None, position: int) -> bool:
+    def check(self, index: int, batch, position: int) -> bool:
         """Judge one book; False when LibreOffice crashed before reaching it (worth a retry alone)."""
         try:
             result = self.judge(index, batch, position)
@@ -362,8 +388,9 @@ class _Verification:
             self.finish(index, self.unreadable(index, message))
         return True
 
-    def judge(self, index: int, batch: recalc.Batch | None, position: int) -> report.BookResult | None:
-        """The verdict on one book, from LibreOffice's recalculation when there is a batch."""
+    def judge(self, index: int, batch, position: int) -> report.BookResult | None:
+        """The verdict on one book, from LibreOffice's recalculation when there is a batch
+        (a recalc.Batch or ParallelBatch; `position` is the book's place in it)."""
         path = self.paths[index]
         converted = index in self.converted
         original = None if converted else xlsx.read_book(path)
@@ -375,13 +402,18 @@ class _Verification:
             if batch.crashed(position):
                 return None
             raise UserError(batch.failure(position))
-        values = xlsx.read_book(output)
-        values.path = path
+        if batch.gives_values(position):
+            recalculated = csv_values.read(output, original)
+            if recalculated is None:  # a CSV that cannot be read back without guessing: ask for the .xlsx
+                recalculated = self.recalculate_alone(index)
+        else:
+            recalculated = xlsx.read_book(output)
+        recalculated.path = path
         if converted:  # LibreOffice's .xlsx of an .ods/.xls: its formulas and its values are the book
-            self.read(index, values, output)
-            return judge(path, values, values, self.engine, self.tol)
+            self.read(index, recalculated, output)
+            return judge(path, recalculated, recalculated, self.engine, self.tol)
         self.read(index, original, path)
-        unknown = _unknown_function(original, values)
+        unknown = _unknown_function(original, recalculated)
         if unknown:  # e.g. Excel's LET: LibreOffice 7.4 cannot compute it, Excel could
             result = judge(path, original, original, "cached", self.tol)
             result.notes.append(
@@ -389,29 +421,35 @@ class _Verification:
                 "the values saved in the file were checked instead"
             )
             return result
-        return judge(path, original, values, self.engine, self.tol)
+        return judge(path, original, recalculated, self.engine, self.tol)
+
+    def recalculate_alone(self, index: int) -> xlsx.Book:
+        """Book `index` recalculated by a LibreOffice run of its own, read from the .xlsx it writes."""
+        with recalc.Batch([self.paths[index]], self.work / f"whole{index}", cells_only=True) as alone:
+            output = alone.output(0)
+            if output is None:
+                raise UserError(alone.failure(0))
+            return xlsx.read_book(output)
 
     def read(self, index: int, book: xlsx.Book, source: Path) -> None:
         if self.on_read:
             self.on_read(index, book, source)
 
     def run(self, work: Path) -> list[report.BookResult]:
-        valid = self.refuse_non_workbooks()
-        libreoffice = self.engine == "libreoffice"
-        # LibreOffice recalculates every book, or (cached engine) only converts the .ods/.xls ones.
-        sent = [i for i in valid if libreoffice or i in self.converted]
-        if sent and not libreoffice and recalc.find_soffice() is None:
-            for index in sent:
-                self.results[index] = self.unreadable(
-                    index, f"LibreOffice is needed to read it: {recalc.INSTALL_HINT}"
-                )
-            sent = []
-        position = {index: n for n, index in enumerate(sent)}
+        self.work = work
+        # Each LibreOffice process starts once its books are admitted (checked; see admit), so the
+        # reading of the next process's books overlaps this one's recalculation.
+        needed = self.engine == "libreoffice" or self.converted
         batch = (
             recalc.ParallelBatch(
-                [self.paths[i] for i in sent], work, jobs=self.jobs, recalculate=libreoffice, cells_only=True
+                self.paths,
+                work,
+                jobs=self.jobs,
+                admit=self.admit,
+                recalculate=self.engine == "libreoffice",
+                cells_only=True,
             )
-            if sent
+            if needed
             else None
         )
         retry = []
@@ -419,7 +457,7 @@ class _Verification:
             for index in range(len(self.paths)):
                 if self.results[index] is not None:  # refused above; reported in its place in the order
                     self.finish(index, self.results[index])
-                elif not self.check(index, batch if index in position else None, position.get(index, 0)):
+                elif not self.check(index, batch if batch and batch.admitted(index) else None, index):
                     retry.append(index)
         finally:
             if batch is not None:
@@ -428,7 +466,10 @@ class _Verification:
         # so one pathological file cannot cost a class its verdicts.
         for index in retry:
             with recalc.Batch(
-                [self.paths[index]], work / f"retry{index}", recalculate=libreoffice, cells_only=True
+                [self.paths[index]],
+                work / f"retry{index}",
+                recalculate=self.engine == "libreoffice",
+                cells_only=True,
             ) as alone:
                 if not self.check(index, alone, 0):
                     self.finish(index, self.unreadable(index, "LibreOffice crashed on it"))

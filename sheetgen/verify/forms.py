@@ -243,7 +243,7 @@ def eta_cells(book: Book) -> set[tuple]:
 
     found = set()
     for sheet in book.sheets:
-        for (row, col), value in sheet.values.items():
+        for (row, col), value in sheet.values.text_items():
             if isinstance(value, str) and len(value) <= 40 and eta_label(value):
                 for spot in ((row, col + 1), (row, col + 2), (row + 1, col)):
                     if isinstance(sheet.values.get(spot), float):
@@ -310,7 +310,7 @@ def _parameter_cells(book: Book, header_cells: set) -> dict[tuple, str]:
     names = set(free_names())
     found: dict[tuple, str] = {}
     for sheet in book.sheets:
-        for (row, col), value in sheet.values.items():
+        for (row, col), value in sheet.values.text_items():
             if not isinstance(value, str) or len(value) > 30 or (sheet.name, row, col) in header_cells:
                 continue
             key = lookup(value)

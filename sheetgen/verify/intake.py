@@ -101,9 +101,13 @@ def check_converted(path: Path) -> None:
         raise UserError(f"{path}: a zip file but not an OpenDocument spreadsheet (.ods): save it again")
 
 
-def check(path: Path) -> None:
-    """Refuse, before LibreOffice sees it, a file that cannot be a workbook (one-line UserError)."""
+def check(path: Path) -> xlsx.Book | None:
+    """Refuse, before LibreOffice sees it, a file that cannot be a workbook (one-line UserError).
+
+    An .xlsx/.xlsm is read through (and kept for its read_book): the book is returned.
+    """
     if path.suffix.lower() in CONVERTED:
         check_converted(path)
-    else:  # every XML part under the reader's limits, so LibreOffice is never given an XML bomb
-        xlsx.check_book(path)
+        return None
+    # every XML part under the reader's limits, so LibreOffice is never given an XML bomb
+    return xlsx.check_book(path)

@@ -142,7 +142,7 @@ def is_number(value) -> bool:
 def _label_cells(sheet: Sheet) -> dict[int, list[tuple[int, str, str]]]:
     """Row -> [(col, key, text)] for every cell whose text is a recognised column label."""
     found: dict[int, list[tuple[int, str, str]]] = {}
-    for (row, col), value in sheet.values.items():
+    for (row, col), value in sheet.values.text_items():
         if isinstance(value, str) and not isinstance(value, ErrorValue) and len(value) < 40:
             weight = updated_weight(value)
             key = UPDATED + weight if weight else lookup(value)
@@ -240,7 +240,7 @@ def _distance(table: Table, row: int, col: int) -> int:
 def find_eta(sheet: Sheet, table: Table) -> None:
     """Set table.eta from the labelled η cell nearest to the table, if there is one."""
     best = None
-    for (row, col), value in sheet.values.items():
+    for (row, col), value in sheet.values.text_items():
         if not isinstance(value, str) or len(value) > 40:
             continue
         match = _ETA.match(_fold_eta(value))
@@ -265,7 +265,7 @@ def find_params(book: Book, sheet: Sheet, table: Table, header_cells: set[tuple[
     (this sheet first)."""
     wanted = [k for k in INPUTS + BIASES if k not in table.columns]
     for other in [sheet] + [s for s in book.sheets if s is not sheet]:
-        for (row, col), value in other.values.items():
+        for (row, col), value in other.values.text_items():
             if not wanted:
                 return
             if not isinstance(value, str) or (other.name, row, col) in header_cells:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sheetgen.core import formula, oracle
+from sheetgen.core.cells import CellFormulas, CellValues
 from sheetgen.core.columns import BY_KEY
 from sheetgen.core.xlsx import Book, Sheet, address
 from sheetgen.verify.tables import UPDATED, eta_label, lookup, updated_weight
@@ -38,7 +39,7 @@ def _key(text: str) -> str | None:
 def labelled_cells(sheet: Sheet) -> dict[str, tuple[int, int]]:
     """key -> (row, col) of the value cell of every labelled quantity (the first label of each key)."""
     found: dict[str, tuple[int, int]] = {}
-    for (row, col), value in sorted(sheet.values.items()):
+    for (row, col), value in sorted(sheet.values.text_items()):
         if not isinstance(value, str) or len(value) > 30:
             continue
         key = _key(value)
@@ -52,7 +53,7 @@ def labelled_cells(sheet: Sheet) -> dict[str, tuple[int, int]]:
 
 
 def _eta_cell(sheet: Sheet) -> tuple[int, int] | None:
-    for (row, col), value in sorted(sheet.values.items()):
+    for (row, col), value in sorted(sheet.values.text_items()):
         if isinstance(value, str) and len(value) <= 40 and eta_label(value):
             spot = (row, col + 1)
             if isinstance(sheet.values.get(spot), float):
@@ -138,6 +139,9 @@ def read(original: Book, values: Book) -> Walkthrough | None:
                 rewritten = _rewrite(text, name, target, cell_of, eta_cells)
                 virtual["original"].formulas[target] = rewritten
                 virtual["values"].formulas[target] = rewritten
+
+    for which in virtual.values():  # filled as dicts; read as the reader's stores, like any sheet
+        which.values, which.formulas = CellValues.of(which.values), CellFormulas.of(which.formulas)
 
     def book(base: Book, sheet: Sheet) -> Book:
         return Book(base.path, [sheet, *base.sheets], dict(base.properties))

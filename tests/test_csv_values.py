@@ -1,0 +1,204 @@
+"""LibreOffice's CSV of a book's values (office/csv_values.py) against its .xlsx of the same book.
+
+The .xlsx LibreOffice writes is the reference: the CSV must give every cell the same value and the
+same type (text stays text even when it reads "0.5"; an error stays an error; a boolean a boolean),
+or give up (None) so the caller asks for the .xlsx. Verdicts must not depend on which one verify
+read, so a class of right and wrong hand-made books is judged both ways and compared.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
+import pytest
+from handmade_books import EVA8, LAYOUTS, write_handmade
+
+from sheetgen.core import xlsx
+from sheetgen.core.xlsx import ErrorValue
+from sheetgen.office import csv_values, recalc
+from sheetgen.verify import command
+
+ODD_NAMES = ["LR 0.1", "Ünïcode η", "it's", "a.b", "x" * 31, "Empty", "Sheet-1", "E_total (%)"]
+
+
+def _probe(path: Path) -> Path:
+    """A book of every kind of cell a class sends: on a sheet whose data starts at C3."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Data"
+    cells = {
+        "C3": 0.1,
+        "D3": "=C3*3",
+        "E3": "0.5",  # text that looks like a number
+        "F3": 'a,b "q"\nsecond line',
+        "C4": "=1/0",
+        "D4": "=NA()",
+        "E4": True,
+        "F4": "=1>0",
+        "C5": 0.25,  # formatted as a percentage below
+        "D5": "=C5*2",
+        "C6": datetime.date(2024, 1, 2),
+        "D6": "=C6+1",
+        "C7": 1e-300,
+        "D7": 1e300,
+        "E7": -2.5e-20,
+        "F7": '=""',
+        "C8": "#NAME?",  # openpyxl stores it as an error constant
+        "D8": "=FOO(1)",
+        "E8": 123456789.123456789,
+        "C9": "=1/3",
+        "D9": "=-2^2",
+        "E9": "=SQRT(2)*1E+200",
+        "G10": "=SUM(C3:C9)",
+        "H2": "=EXP(-C3)/(1+EXP(-C3))",
+    }
+    for ref, value in cells.items():
+        sheet[ref] = value
+    sheet["C5"].number_format = "0.00%"
+    sheet["C9"].number_format = "0.00"
+    sheet["E8"].number_format = "#,##0.00 €"
+    sheet.row_dimensions[5].hidden = True
+    sheet.column_dimensions["D"].hidden = True
+    sheet["C3"].comment = openpyxl.comments.Comment("a note", "teacher")
+    for name in ODD_NAMES:
+        other = book.create_sheet(name)
+        if name != "Empty":
+            other["A1"] = name
+            other["B2"] = "=Data!C3*2"
+    book.create_sheet("Hidden").sheet_state = "hidden"
+    book["Hidden"]["A1"] = "=Data!D3"
+    book.save(path)
+    return path
+
+
+def _recalculated(path: Path, out: Path, **options):
+    with recalc.Batch([path], out, **options) as batch:
+        output = batch.output(0)
+        assert output is not None, batch.failure(0)
+        return output
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return a == b or math.isclose(a, b, rel_tol=5e-15)
+    return (type(a), a) == (type(b), b)
+
+
+def test_the_csv_gives_every_cell_the_value_and_type_of_libreoffices_xlsx(soffice, tmp_path):
+    path = _probe(tmp_path / "probe.xlsx")
+    original = xlsx.read_book(path)
+    stem = _recalculated(path, tmp_path / "csv", values=True, cells_only=True)
+    from_csv = csv_values.read(stem, original)
+    assert from_csv is not None
+    reference = xlsx.read_book(_recalculated(path, tmp_path / "xlsx", cells_only=True))
+    assert [s.name for s in from_csv.sheets] == [s.name for s in reference.sheets]
+    for ours, theirs in zip(from_csv.sheets, reference.sheets, strict=True):
+        a, b = dict(ours.values.items()), dict(theirs.values.items())
+        assert set(a) == set(b), ours.name
+        different = {cell: (a[cell], b[cell]) for cell in a if not _same(a[cell], b[cell])}
+        assert not different, (ours.name, different)
+    data = from_csv.sheet("Data").values
+    assert data[(3, 5)] == "0.5" and type(data[(3, 5)]) is str
+    assert isinstance(data[(4, 3)], ErrorValue) and data[(4, 3)] == "#DIV/0!"
+    assert data[(5, 3)] == 0.25 and data[(6, 3)] == 45293.0  # plain numbers: formats were made General
+    assert data[(9, 4)] == 4.0 and data[(4, 5)] is True
+    # the formulas are the original's, so every check reads the student's own text
+    assert from_csv.sheet("Data").formula(3, 4) == "C3*3"
+
+
+def test_a_csv_that_would_need_guessing_is_refused_and_verify_asks_for_the_xlsx(soffice, tmp_path, capsys):
+    """A formula returning a date comes back as "2024-01-03" even with General formats: not trusted."""
+    path = tmp_path / "dated.xlsx"
+    write_handmade(path, LAYOUTS["classic"], EVA8, 0.5, 3, None)
+    book = openpyxl.load_workbook(path)
+    book.worksheets[0]["AZ1"] = "=DATE(2024,1,2)"
+    book.save(path)
+    stem = _recalculated(path, tmp_path / "csv", values=True, cells_only=True)
+    assert csv_values.read(stem, xlsx.read_book(path)) is None
+    done = subprocess.run(
+        [sys.executable, "-m", "sheetgen", "verify", str(path), "--json"], capture_output=True, text=True
+    )
+    result = json.loads(done.stdout)["workbooks"][0]
+    assert result["verdict"] == "verified", done.stdout
+
+
+def _write(folder: Path, name: str, text: str) -> None:
+    (folder / name).write_text(text, encoding="utf-8")
+
+
+def _book(*names: str, cells=None) -> xlsx.Book:
+    sheets = [xlsx.Sheet(name) for name in names]
+    for (sheet, row, col), text in (cells or {}).items():
+        sheets[names.index(sheet)].formulas.add(row, col, text)
+    for sheet in sheets:
+        sheet.formulas.finish()
+    return xlsx.Book(Path("x.xlsx"), sheets, {})
+
+
+def test_the_reader_trusts_only_what_it_cannot_misread(tmp_path):
+    stem = tmp_path / "book00000"
+    _write(tmp_path, "book00000-S.csv", '1.5,"text",TRUE,12.5%,"#N/A","#N/A"\n,,,-2E-005,"",""\n')
+    book = csv_values.read(stem, _book("S", cells={("S", 1, 5): "NA()", ("S", 2, 6): '""'}))
+    values = dict(book.sheets[0].values.items())
+    assert values == {
+        (1, 1): 1.5,
+        (1, 2): "text",
+        (1, 3): True,
+        (1, 4): 0.125,
+        (1, 5): "#N/A",
+        (1, 6): "#N/A",
+        (2, 4): -2e-5,
+        (2, 5): "",
+        (2, 6): None,
+    }
+    assert isinstance(values[(1, 5)], ErrorValue)  # a formula's error
+    assert not isinstance(values[(1, 6)], ErrorValue)  # typed text that reads like one
+    for bad in ("01/03/2024\n", '"a"b\n', '1,2"x"\n', "1 234\n"):
+        _write(tmp_path, "book00000-S.csv", bad)
+        assert csv_values.read(stem, _book("S")) is None, bad
+    # a sheet LibreOffice wrote no file for: fine when it has no cells, else not trusted
+    _write(tmp_path, "book00000-S.csv", "1\n")
+    assert csv_values.read(stem, _book("S", "Chart")) is not None
+    assert csv_values.read(stem, _book("S", "Missing", cells={("Missing", 1, 1): "1+1"})) is None
+
+
+def test_a_book_whose_last_cell_is_far_out_is_asked_for_as_an_xlsx():
+    near = _book("S", cells={("S", 1, 1): "1", ("S", 100, 30): "2"})
+    far = _book("S", cells={("S", 1, 1): "1", ("S", 1_048_576, 16_384): "2"})
+    assert csv_values.sheet_area(far.sheets[0]) == 1_048_576 * 16_384
+    assert command.values_will_do(near)
+    assert not command.values_will_do(far)
+
+
+@pytest.fixture(scope="module")
+def small_class(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("class")
+    for layout in ("classic", "course"):
+        write_handmade(folder / f"{layout}-right.xlsx", LAYOUTS[layout], EVA8, 0.5, 4, None)
+        for mistake in ("w3-uses-a_h1-derivative", "E2-from-a_o1", "update-wrong-sign", "w1-circular-update"):
+            write_handmade(folder / f"{layout}-{mistake}.xlsx", LAYOUTS[layout], EVA8, 0.5, 4, mistake)
+    return folder
+
+
+def _verdicts(folder: Path, monkeypatch, capsys, as_values: bool) -> list[dict]:
+    from sheetgen import cli
+
+    monkeypatch.setattr(command, "values_will_do", lambda book: as_values)
+    cli.main(["verify", str(folder), "--json", "--jobs", "2"])
+    books = json.loads(capsys.readouterr().out)["workbooks"]
+    # what a teacher reads; "found" is left out: the CSV's 15 digits print a shade differently
+    wrong = ("sheet", "cell", "column", "diagnosis")
+    return [(b["file"], b["verdict"], {k: (b.get("first_wrong") or {}).get(k) for k in wrong}) for b in books]
+
+
+def test_verdicts_are_the_same_read_from_the_csv_or_from_the_xlsx(soffice, small_class, monkeypatch, capsys):
+    from_csv = _verdicts(small_class, monkeypatch, capsys, True)
+    from_xlsx = _verdicts(small_class, monkeypatch, capsys, False)
+    assert from_csv == from_xlsx
+    assert {verdict for _, verdict, _ in from_csv} >= {"verified", "wrong"}
