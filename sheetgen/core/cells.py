@@ -112,6 +112,17 @@ class _Store(Mapping):
     def __len__(self) -> int:
         return len(self._keys)
 
+    def column(self, rows: list[int], col: int) -> list:
+        """What `get` gives for (row, col) of each row, found by one search for them all."""
+        keys = self.packed()
+        if not len(keys) or not len(rows):
+            return [None] * len(rows)
+        packed = (np.asarray(rows, dtype=np.int64) << _COL_BITS) | col
+        at = np.minimum(np.searchsorted(keys, packed), len(keys) - 1)
+        hit = (keys[at] == packed).tolist()
+        value = self._at
+        return [value(i) if found else None for i, found in zip(at.tolist(), hit, strict=True)]
+
     def packed(self) -> np.ndarray:
         """The cells' packed keys ((row << 15) | col), sorted: an argument for CellValues.lookup."""
         return np.frombuffer(self._keys, dtype=np.int64) if self._keys else np.zeros(0, np.int64)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import reduce
+from functools import lru_cache, reduce
 
 import numpy as np
 from openpyxl.formula.tokenizer import Token, Tokenizer, TokenizerError
@@ -259,7 +259,16 @@ class _Parser:
 
 
 def parse(text: str):
-    """The syntax tree of a formula ('=' optional). Raises FormulaError when it cannot be read."""
+    """The syntax tree of a formula ('=' optional). Raises FormulaError when it cannot be read.
+
+    Trees are immutable, so each text is parsed once: a class's books, and a book's LR sheets,
+    repeat the same formulas at the same cells.
+    """
+    return _parse(text)
+
+
+@lru_cache(maxsize=8192)
+def _parse(text: str):
     source = text if text.startswith("=") else "=" + text
     try:
         tokens = [t for t in Tokenizer(source).items if t.type != Token.WSPACE]

@@ -242,14 +242,15 @@ def finish(reader: Reader, prover: Prover, result: TableProof, eta: float | None
     forms: set = set()
     for col, key in sorted(reader.col_keys.items()):
         failed = unmapped = False
+        stored = sheet.formulas.column(table.rows, col)  # the whole column's formulas at once
         for index, row in enumerate(table.rows):
-            if (row, col) not in sheet.formulas:
+            if stored[index] is None:
                 value = sheet.values.get((row, col))
                 if value not in (None, "") and needs_formula(key, index, w.trained, w.fixed):
                     values_cells.setdefault(key, []).append((row, col))
                 continue
             try:
-                tree = reader.form(row, col)
+                tree = reader.form(row, col, stored[index])
             except (Unmapped, formula.Unsupported, formula.FormulaError) as error:
                 if not unmapped:
                     text = sheet.formula(row, col) or ""
