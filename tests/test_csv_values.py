@@ -20,6 +20,7 @@ import pytest
 from handmade_books import EVA8, LAYOUTS, write_handmade
 
 from sheetgen.core import xlsx
+from sheetgen.core.cells import CellValues
 from sheetgen.core.xlsx import ErrorValue
 from sheetgen.office import csv_values, recalc
 from sheetgen.verify import command
@@ -112,6 +113,20 @@ def test_the_csv_gives_every_cell_the_value_and_type_of_libreoffices_xlsx(soffic
     assert from_csv.sheet("Data").formula(3, 4) == "C3*3"
 
 
+def test_libreoffice_writes_the_same_csv_under_any_locale(soffice, tmp_path, monkeypatch):
+    """Under LANG=de_DE LibreOffice would write 0,1 and WAHR; the profile fixes its locale to en-US."""
+    path = _probe(tmp_path / "probe.xlsx")
+    monkeypatch.setenv("LANG", "de_DE.UTF-8")
+    monkeypatch.setenv("LC_ALL", "de_DE.UTF-8")
+    stem = _recalculated(path, tmp_path / "csv", values=True, cells_only=True)
+    # The Data sheet alone: where de_DE is not installed, LibreOffice cannot write "Ünïcode η" as a
+    # file name, and read() then returns None for the whole book, as it must when a sheet has no file.
+    data_only = xlsx.Book(path, [xlsx.read_book(path).sheet("Data")], {})
+    data = csv_values.read(stem, data_only).sheet("Data").values
+    assert data[(3, 4)] == pytest.approx(0.3, rel=1e-15)
+    assert data[(4, 6)] is True and data[(9, 3)] == 0.333333333333333 and data[(5, 3)] == 0.25
+
+
 def test_a_csv_that_would_need_guessing_is_refused_and_verify_asks_for_the_xlsx(soffice, tmp_path, capsys):
     """A formula returning a date comes back as "2024-01-03" even with General formats: not trusted."""
     path = tmp_path / "dated.xlsx"
@@ -132,11 +147,14 @@ def _write(folder: Path, name: str, text: str) -> None:
     (folder / name).write_text(text, encoding="utf-8")
 
 
-def _book(*names: str, cells=None) -> xlsx.Book:
+def _book(*names: str, cells=None, typed=None) -> xlsx.Book:
+    """A book as the reader gives it: `cells` formulas and `typed` values, by (sheet, row, col)."""
     sheets = [xlsx.Sheet(name) for name in names]
     for (sheet, row, col), text in (cells or {}).items():
         sheets[names.index(sheet)].formulas.add(row, col, text)
     for sheet in sheets:
+        mine = {(r, c): v for (name, r, c), v in (typed or {}).items() if name == sheet.name}
+        sheet.values = CellValues.of(mine)
         sheet.formulas.finish()
     return xlsx.Book(Path("x.xlsx"), sheets, {})
 
@@ -144,7 +162,9 @@ def _book(*names: str, cells=None) -> xlsx.Book:
 def test_the_reader_trusts_only_what_it_cannot_misread(tmp_path):
     stem = tmp_path / "book00000"
     _write(tmp_path, "book00000-S.csv", '1.5,"text",TRUE,12.5%,"#N/A","#N/A"\n,,,-2E-005,"",""\n')
-    book = csv_values.read(stem, _book("S", cells={("S", 1, 5): "NA()", ("S", 2, 6): '""'}))
+    formulas = {("S", 1, 5): "NA()", ("S", 2, 6): '""'}
+    typed = {("S", 1, 1): 1.5, ("S", 1, 2): "text", ("S", 1, 6): "#N/A", ("S", 2, 5): ""}
+    book = csv_values.read(stem, _book("S", cells=formulas, typed=typed))
     values = dict(book.sheets[0].values.items())
     assert values == {
         (1, 1): 1.5,
@@ -162,6 +182,10 @@ def test_the_reader_trusts_only_what_it_cannot_misread(tmp_path):
     for bad in ("01/03/2024\n", '"a"b\n', '1,2"x"\n', "1 234\n"):
         _write(tmp_path, "book00000-S.csv", bad)
         assert csv_values.read(stem, _book("S")) is None, bad
+    # a number typed in that comes back as text was written in a way of its own (a locale's 0,5)
+    _write(tmp_path, "book00000-S.csv", '"0,5"\n')
+    assert csv_values.read(stem, _book("S", typed={("S", 1, 1): 0.5})) is None
+    assert csv_values.read(stem, _book("S", typed={("S", 1, 1): "0,5"})) is not None
     # a sheet LibreOffice wrote no file for: fine when it has no cells, else not trusted
     _write(tmp_path, "book00000-S.csv", "1\n")
     assert csv_values.read(stem, _book("S", "Chart")) is not None
@@ -202,3 +226,45 @@ def test_verdicts_are_the_same_read_from_the_csv_or_from_the_xlsx(soffice, small
     from_xlsx = _verdicts(small_class, monkeypatch, capsys, False)
     assert from_csv == from_xlsx
     assert {verdict for _, verdict, _ in from_csv} >= {"verified", "wrong"}
+
+
+TRUNCATING_SOFFICE = """#!{python}
+# Stands in for LibreOffice asked for CSV: writes each book's sheets as LibreOffice would, but on a
+# book that says cut-me writes half of its first sheet's file and dies, as a crash mid-write would.
+import csv, pathlib, sys, zipfile
+import openpyxl
+args = sys.argv[1:]
+out = pathlib.Path(args[args.index("--outdir") + 1])
+for name in args[args.index("--outdir") + 2:]:
+    with zipfile.ZipFile(name) as book:
+        cut = any(b"cut-me" in book.read(p) for p in book.namelist() if p.endswith(".xml"))
+    for sheet in openpyxl.load_workbook(name, data_only=True).worksheets:
+        target = out / f"{{pathlib.Path(name).stem}}-{{sheet.title}}.csv"
+        with open(target, "w", newline="") as handle:
+            rows = list(sheet.iter_rows(min_row=1, min_col=1, values_only=True))
+            rows = rows[: len(rows) // 2] if cut else rows
+            csv.writer(handle, quoting=csv.QUOTE_NONNUMERIC).writerows(rows)
+        if cut:
+            sys.exit(139)
+"""
+
+
+def test_a_csv_cut_short_by_a_crash_is_never_read(tmp_path, monkeypatch, capsys):
+    from sheetgen import cli
+
+    fake = tmp_path / "soffice"
+    fake.write_text(TRUNCATING_SOFFICE.format(python=sys.executable))
+    fake.chmod(0o755)
+    monkeypatch.setattr(recalc, "find_soffice", lambda: str(fake))
+    books = []
+    for name in ("a", "b"):
+        book = openpyxl.Workbook()
+        sheet = book.active
+        sheet["A1"], sheet["B1"], sheet["A2"], sheet["B2"] = "w1", "w2", 0.15, 0.2
+        sheet["A3"] = "cut-me" if name == "b" else "keep"
+        book.save(tmp_path / f"{name}.xlsx")
+        books.append(str(tmp_path / f"{name}.xlsx"))
+    cli.main(["verify", "--jobs", "1", "--json", *books])
+    verdicts = {Path(b["file"]).stem: b for b in json.loads(capsys.readouterr().out)["workbooks"]}
+    assert verdicts["b"]["verdict"] == "unreadable" and "crashed" in verdicts["b"]["error"]
+    assert "crashed" not in (verdicts["a"]["error"] or "")

@@ -4,11 +4,13 @@ Writing and reading an .xlsx is the dearest part of a recalculation we only need
 so a batch asks LibreOffice for one CSV per sheet and this module puts the values back on the
 original's grid. The CSV is trusted only where it cannot be misread, else `read` returns None and
 the caller asks LibreOffice for an .xlsx of that book instead:
-  * every sheet of the original has its file, STEM-SHEET.csv (a sheet name LibreOffice had to
-    change, or could not use as a file name, has none);
+  * every sheet of the original has its file, STEM-SHEET.csv, by its exact name (a sheet name
+    LibreOffice had to change, or could not use as a file name, has none);
   * text is quoted (token 7 of the filter), so "0.5" typed as text stays text and an unquoted
     field is a number, TRUE or FALSE, or a percentage; anything else unquoted is a value LibreOffice
     wrote in a format of its own (a date a formula returned), and such a book is not trusted;
+  * a cell typed in (no formula) keeps its type: text the file holds as a number means LibreOffice
+    wrote it in a way of its own (a locale's "0,5"), and the book is not trusted;
   * a quoted error text (#DIV/0!, Err:502) in a formula cell is that formula's error, as the
     .xlsx would say, and so in a cell the file stores as an error; else it is text. A formula's
     empty text ("") is a formula without value, as the .xlsx reader has it.
@@ -18,6 +20,7 @@ Numbers carry LibreOffice's 15 significant digits, 5e-16 relative, far inside ev
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -72,8 +75,12 @@ def _read_sheet(text: str, original: Sheet) -> CellValues:
                 (row, col) in formulas or isinstance(saved.get((row, col)), ErrorValue)
             ):
                 values.add(row, col, OBJECT, obj=ErrorValue(field))
-            else:
+            elif (row, col) in formulas or isinstance(saved.get((row, col)), str):
                 values.add(row, col, OBJECT, obj=field)
+            else:  # a typed number come back as text: written in a way of its own (a locale's "0,5")
+                raise Untrusted(
+                    f"{original.name}: the number at row {row}, column {col} came back as {field!r}"
+                )
         elif plain == "TRUE" or plain == "FALSE":
             values.add(row, col, TRUE if plain == "TRUE" else FALSE)
         elif plain:
@@ -98,9 +105,11 @@ def read(stem: Path, original: Book) -> Book | None:
     when they cannot be read back without guessing (see the module's docstring)."""
     sheets, total = [], 0
     try:
+        # Names as written, compared exactly: on a case-insensitive disk "A" and "a" are one file.
+        written = {entry.name for entry in os.scandir(stem.parent) if entry.name.startswith(stem.name + "-")}
         for sheet in original.sheets:
             path = csv_path(stem, sheet.name)
-            if not path.is_file():
+            if path.name not in written:
                 if len(sheet.values) or len(sheet.formulas):
                     return None
                 sheets.append(Sheet(sheet.name, charts=sheet.charts))  # a chart sheet: no cells

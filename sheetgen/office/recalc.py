@@ -10,7 +10,9 @@ LibreOffice 7.4 has traps, each handled here:
     call gets a fresh throw-away profile in a temporary folder;
   * `soffice --convert-to` exits 0 even when a conversion failed, so each output is checked.
   * documents may carry macros: the profile disables macro execution outright, so a submitted
-    .xlsm or .xls is read, never run.
+    .xlsm or .xls is read, never run;
+  * it writes numbers in the machine's locale (0,5 and WAHR under LANG=de_DE), so the profile fixes
+    the locale to en-US: every machine recalculates, and writes its CSV, alike.
 Starting soffice costs a few seconds, so many files go through one process, in order; a class's
 batch may be split over several processes (ParallelBatch), each with its own profile.
 LibreOffice also converts what it can open (.ods, legacy .xls) to .xlsx in the same run.
@@ -59,6 +61,8 @@ oor:op="fuse"><value>3</value></prop></item>
 <prop oor:name="UseThreadedCalculationForFormulaGroups" oor:op="fuse"><value>false</value></prop></item>
 <item oor:path="/org.openoffice.Office.Common/Misc"><prop oor:name="FirstRun" oor:op="fuse">\
 <value>false</value></prop></item>
+<item oor:path="/org.openoffice.Setup/L10N"><prop oor:name="ooSetupSystemLocale" oor:op="fuse">\
+<value>en-US</value></prop></item>
 </oor:items>
 """
 
@@ -270,7 +274,11 @@ class Batch:
             if self._written(index + 1):
                 break
             time.sleep(0.02)
-        return self.outputs[index] if self._written(index) and not self.timed_out_for(index) else None
+        if not self._written(index) or self.timed_out_for(index):
+            return None
+        if not self._written(index + 1) and self.crashed():
+            return None  # died while writing it: what is there may be cut short (crashed() says so)
+        return self.outputs[index]
 
     def timed_out_for(self, index: int) -> bool:
         """True if the batch was stopped by its timeout before output `index` was finished."""
