@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import openpyxl
+import openpyxl.chart
 import pytest
 from handmade_books import EVA8, LAYOUTS, write_handmade
 
@@ -127,20 +128,42 @@ def test_libreoffice_writes_the_same_csv_under_any_locale(soffice, tmp_path, mon
     assert data[(4, 6)] is True and data[(9, 3)] == 0.333333333333333 and data[(5, 3)] == 0.25
 
 
-def test_a_csv_that_would_need_guessing_is_refused_and_verify_asks_for_the_xlsx(soffice, tmp_path, capsys):
+def _verdict(path: Path) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-m", "sheetgen", "verify", str(path), "--json"], capture_output=True, text=True
+    )
+    return json.loads(done.stdout)["workbooks"][0]
+
+
+def test_a_book_with_a_dated_formula_is_asked_for_as_an_xlsx_at_once(soffice, tmp_path):
     """A formula returning a date comes back as "2024-01-03" even with General formats: not trusted."""
     path = tmp_path / "dated.xlsx"
     write_handmade(path, LAYOUTS["classic"], EVA8, 0.5, 3, None)
     book = openpyxl.load_workbook(path)
-    book.worksheets[0]["AZ1"] = "=DATE(2024,1,2)"
+    book.worksheets[0]["AZ1"] = "=IF(1,today(),0)"
     book.save(path)
     stem = _recalculated(path, tmp_path / "csv", values=True, cells_only=True)
+    assert csv_values.read(stem, xlsx.read_book(path)) is None  # what asking for the CSV would give
+    assert not command.values_will_do(xlsx.read_book(path))  # so it is not asked for
+    assert _verdict(path)["verdict"] == "verified"
+
+
+def test_a_csv_found_untrustworthy_is_replaced_by_the_xlsx_of_the_book_alone(soffice, tmp_path):
+    """A book with a chart sheet goes to LibreOffice whole, formats and all: its date cell comes back as
+    a date, which the reader will not guess at; verify then recalculates that book alone as .xlsx."""
+    path = tmp_path / "charted.xlsx"
+    write_handmade(path, LAYOUTS["classic"], EVA8, 0.5, 3, None)
+    book = openpyxl.load_workbook(path)
+    book.worksheets[0]["AZ1"] = datetime.date(2024, 1, 2)
+    chart = openpyxl.chart.LineChart()
+    chart.add_data(openpyxl.chart.Reference(book.worksheets[0], min_col=6, min_row=5, max_row=8))
+    book.create_chartsheet("Chart").add_chart(chart)
+    book.save(path)
+    assert not recalc.cells_only_copy(path, tmp_path / "copy.xlsx")
+    stem = _recalculated(path, tmp_path / "csv", values=True)
     assert csv_values.read(stem, xlsx.read_book(path)) is None
-    done = subprocess.run(
-        [sys.executable, "-m", "sheetgen", "verify", str(path), "--json"], capture_output=True, text=True
-    )
-    result = json.loads(done.stdout)["workbooks"][0]
-    assert result["verdict"] == "verified", done.stdout
+    assert command.values_will_do(xlsx.read_book(path))  # no dated formula: the CSV is tried first
+    assert _verdict(path)["verdict"] == "verified"
 
 
 def _write(folder: Path, name: str, text: str) -> None:

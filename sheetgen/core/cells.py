@@ -11,6 +11,7 @@ Both stores are read-only Mappings: `in`, `get`, `[]`, `items()` and iteration b
 
 from __future__ import annotations
 
+import re
 from abc import abstractmethod
 from array import array
 from bisect import bisect_left
@@ -244,6 +245,11 @@ class CellFormulas(_Store):
         for (row, col), text in sorted(cells.items()):
             store.add(row, col, text)
         return store
+
+    def any_text_matches(self, pattern: re.Pattern[bytes]) -> bool:
+        """Whether a bytes pattern occurs in any formula's text, in one search over all of them (the
+        texts are stored end to end, so a match could straddle two: fit for a cheap first test)."""
+        return pattern.search(self._text) is not None
 
     @property
     def text_bytes(self) -> int:

@@ -34,6 +34,24 @@ _FIELD = re.compile(r'(?:"((?:[^"]|"")*)"|([^,"\r\n]*))(,|\r?\n|$)')
 _ERROR = re.compile(r"#(?:NULL!|DIV/0!|VALUE!|REF!|NAME\?|NUM!|N/A|GETTING_DATA)|Err:\d{3}")
 
 
+# Functions whose results LibreOffice formats as dates or times by itself, whatever the cell's own
+# format: their books are asked for as .xlsx at once (values_will_do), not tried as CSV in vain.
+DATED = re.compile(
+    rb"(?<![\w.])(?:_xlfn\.)?(?:DATE|DATEVALUE|TODAY|NOW|TIME|TIMEVALUE|EDATE|EOMONTH|WORKDAY(?:\.INTL)?)\s*\(",
+    re.IGNORECASE,
+)
+
+
+def dated(book: Book) -> bool:
+    """Whether a formula of the book calls a function LibreOffice gives a date or time format."""
+    for sheet in book.sheets:
+        if sheet.formulas.any_text_matches(DATED):
+            return True
+        if any(DATED.search(text.encode("utf-8")) for text, _ in sheet.shared.values()):
+            return True
+    return False
+
+
 class Untrusted(Exception):
     """The CSV cannot be read back without guessing."""
 

@@ -131,8 +131,10 @@ def values_will_do(book: xlsx.Book) -> bool:
 
     A CSV holds every field from A1 to a sheet's last cell: a book whose rectangles hold more than
     CSV_AREA_PER_CELL fields per cell (a cell far out at XFD1048576), plus a million, is asked for
-    as an .xlsx instead.
+    as an .xlsx instead, and so is a book with a formula LibreOffice gives a date format (=TODAY()).
     """
+    if csv_values.dated(book):  # its CSV would hold "2024-01-03": not to be trusted, so no use asking
+        return False
     cells = sum(len(sheet.values) for sheet in book.sheets)
     return sum(csv_values.sheet_area(sheet) for sheet in book.sheets) <= CSV_AREA_PER_CELL * cells + (1 << 20)
 
