@@ -84,6 +84,36 @@ def test_the_next_build_removes_stale_temporaries_of_its_own_output_only(tmp_pat
     assert all(path.exists() for path in others)
 
 
+@pytest.mark.parametrize("command", ["build", "verify"])
+def test_scratch_folders_of_killed_runs_are_removed_by_the_next_run(tmp_path, command):
+    """kill -9 leaves a run's scratch folder (a batch's LibreOffice profiles, a build's xlsxwriter files) in
+    $TMPDIR; the next run removes those of processes that are gone, and nothing else."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    dead = _dead_pid()
+    stale = [scratch / f"sheetgen-lo-{dead}-abcd_123", scratch / f"sheetgen-build-{dead}-k2j4h5g6"]
+    others = [
+        scratch / f"sheetgen-lo-{os.getpid()}-zzzz9999",  # a run still going
+        scratch / "sheetgen-lo-abcd1234",  # not our pattern (an older version's, or someone else's)
+        scratch / f"other-lo-{dead}-abcd1234",
+    ]
+    for folder in stale + others:
+        (folder / "user" / "profile").mkdir(parents=True)
+        (folder / "user" / "profile" / "registrymodifications.xcu").write_text("<x/>")
+    (scratch / f"sheetgen-lo-{dead}-a1b2c3d4").write_text("a file, not a folder")
+    book = tmp_path / "x.xlsx"
+    argv = ["build", "--iterations", "2", "-o", str(book)]
+    if command == "verify":
+        assert _run(*argv)[0] == 0
+        argv = ["verify", "--engine", "cached", str(book)]
+    process = _sheetgen(*argv, tmpdir=scratch)
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    assert not any(folder.exists() for folder in stale)
+    assert all(folder.exists() for folder in others)
+    assert (scratch / f"sheetgen-lo-{dead}-a1b2c3d4").is_file()
+
+
 def test_a_read_only_output_is_refused_and_kept(tmp_path):
     target = tmp_path / "x.xlsx"
     target.write_bytes(b"the user's own file")

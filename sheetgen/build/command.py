@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from sheetgen.build import params as P
-from sheetgen.core.errors import UserError, check_output_path
+from sheetgen.core.errors import UserError, check_output_path, scratch
 from sheetgen.core.layout import eta_label
 from sheetgen.core.oracle import BIAS_MODES
 from sheetgen.core.xlsx import MAX_CELLS
@@ -75,8 +75,8 @@ def _private_temporary_files():
     """xlsxwriter's temporary files (25-150 MB for a large book) go to a folder of ours, removed when
     the build ends in any way (done, error, Ctrl-C, SIGTERM), not to $TMPDIR where an interrupted
     build would leave them."""
-    with tempfile.TemporaryDirectory(prefix="sheetgen-build-") as scratch:
-        saved, tempfile.tempdir = tempfile.tempdir, scratch
+    with scratch("build") as folder:
+        saved, tempfile.tempdir = tempfile.tempdir, str(folder)
         try:
             yield
         finally:

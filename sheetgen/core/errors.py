@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import signal
 import stat
 import tempfile
@@ -109,6 +110,46 @@ def remove_stale_temporaries(target: Path) -> None:
                 if match.group(1) is None or not _alive(int(match.group(1))):
                     with contextlib.suppress(OSError):
                         os.unlink(entry.path)
+
+
+# Our scratch folders in the system's temporary folder: sheetgen-KIND-PID-XXXXXXXX (mkdtemp's 8).
+_SCRATCH = re.compile(r"sheetgen-[a-z]+-(\d+)-[a-z0-9_]{8}")
+_swept = False
+
+
+def remove_stale_scratch() -> None:
+    """Delete the scratch folders of runs killed before they could (kill -9, power loss): a batch's
+    LibreOffice profiles and outputs, a build's xlsxwriter files. Once per process; only our own
+    pattern, only our user's, only when the process that made the folder is gone."""
+    global _swept
+    if _swept:
+        return
+    _swept = True
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(tempfile.gettempdir()):
+            match = _SCRATCH.fullmatch(entry.name)
+            if not match or not entry.is_dir(follow_symlinks=False) or _alive(int(match.group(1))):
+                continue
+            with contextlib.suppress(OSError):
+                if entry.stat(follow_symlinks=False).st_uid == os.getuid():
+                    shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def scratch_folder(kind: str) -> Path:
+    """A new private folder in the system's temporary folder, named for the process that owns it, so
+    that a later run can tell it is stale (remove_stale_scratch). The caller removes it."""
+    remove_stale_scratch()
+    return Path(tempfile.mkdtemp(prefix=f"sheetgen-{kind}-{os.getpid()}-"))
+
+
+@contextlib.contextmanager
+def scratch(kind: str):
+    """scratch_folder(kind) for the length of a with block, removed however the block ends."""
+    folder = scratch_folder(kind)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextlib.contextmanager

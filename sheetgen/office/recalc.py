@@ -24,12 +24,11 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 import time
 import zipfile
 from pathlib import Path
 
-from sheetgen.core.errors import UserError
+from sheetgen.core.errors import UserError, scratch_folder
 
 INSTALL_HINT = (
     "install LibreOffice (Debian/Ubuntu: apt-get install -y --no-install-recommends "
@@ -197,7 +196,7 @@ class Batch:
         self.paths = [Path(p) for p in paths]
         self.outdir = Path(outdir)
         self.outdir.mkdir(parents=True, exist_ok=True)
-        self._work = Path(tempfile.mkdtemp(prefix="sheetgen-lo-"))
+        self._work = scratch_folder("lo")  # removed by close(), or by a later run if we are killed
         inputs = self._work / "in"
         inputs.mkdir()
         self.inputs = []

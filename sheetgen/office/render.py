@@ -15,11 +15,10 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from sheetgen.core import xlsx
-from sheetgen.core.errors import UserError
+from sheetgen.core.errors import UserError, scratch
 from sheetgen.office import recalc
 
 PDF_FILTER = 'pdf:calc_pdf_Export:{"SinglePageSheets":{"type":"boolean","value":"true"}}'
@@ -121,8 +120,7 @@ def render(book_path: str | Path, outdir: str | Path, dpi: int = 110) -> list[Pa
     pdftoppm = shutil.which("pdftoppm")
     if pdftoppm is None:
         raise UserError(f"pdftoppm was not found: {PDFTOPPM_HINT}")
-    with tempfile.TemporaryDirectory(prefix="sheetgen-render-") as work:
-        work = Path(work)
+    with scratch("render") as work:
         with recalc.Batch([book_path], work, convert_to=PDF_FILTER, suffix=".pdf") as batch:
             pdf = batch.output(0)
             if pdf is None:

@@ -48,14 +48,13 @@ from __future__ import annotations
 
 import math
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from sheetgen.core import xlsx
 from sheetgen.core.columns import ALL_COLUMNS
-from sheetgen.core.errors import UserError, atomic_output, check_output_path
+from sheetgen.core.errors import UserError, atomic_output, check_output_path, scratch
 from sheetgen.core.tolerance import DEFAULT_TOL, FLOOR
 from sheetgen.office import csv_values, recalc
 from sheetgen.verify import built, checks, classroom, intake, network, perturb, report, tables, walkthrough
@@ -486,7 +485,7 @@ def verify_books(
     Each original is read while LibreOffice works on the batch, and each recalculated copy as soon as
     LibreOffice has moved on to the next file, so Python's work overlaps LibreOffice's.
     """
-    with tempfile.TemporaryDirectory(prefix="sheetgen-verify-") as work:
+    with scratch("verify") as work:
         verification = _Verification(
             paths, engine, tol, on_result, jobs=jobs, on_read=on_read, on_done=on_done
         )

@@ -9,13 +9,12 @@ Every value of the perturbed copy is checked as usual; the result settles what t
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from sheetgen.core import xlsx
-from sheetgen.core.errors import UserError
+from sheetgen.core.errors import UserError, scratch
 from sheetgen.office import recalc
 from sheetgen.verify import checks, tables
 from sheetgen.verify.worlds import ETA, with_gradient
@@ -60,7 +59,7 @@ def settle(result, source: Path, tol: float) -> None:
     cells = {cell: name for t in open_tables for cell, name in t.input_cells.items()}
     values = _values(set(cells.values()))
     edits = {cell: values[name] for cell, name in cells.items()}
-    with tempfile.TemporaryDirectory(prefix="sheetgen-perturb-") as work:
+    with scratch("perturb") as work:
         copy = Path(work) / ("perturbed" + source.suffix.lower())
         try:
             _write_copy(source, copy, edits)
