@@ -335,10 +335,12 @@ FAKE_SOFFICE = """#!{python}
 # Stands in for LibreOffice: "recalculates" by copying (or, asked for CSV, writes each sheet's saved
 # values as LibreOffice would: from A1, text quoted), and dies on a book that says crash-me (its
 # content, not its name: LibreOffice gets copies under names of its own).
-import csv, pathlib, shutil, sys, zipfile
+import csv, os, pathlib, shutil, sys, time, zipfile
 import openpyxl
 args = sys.argv[1:]
 out = pathlib.Path(args[args.index("--outdir") + 1])
+if out.name.startswith("job1"):  # a second process slow to start, when a test asks for one
+    time.sleep(float(os.environ.get("FAKE_JOB1_DELAY", "0")))
 as_csv = args[args.index("--convert-to") + 1].startswith("csv")
 for name in args[args.index("--outdir") + 2:]:
     with zipfile.ZipFile(name) as book:
@@ -373,3 +375,31 @@ def test_a_libreoffice_crash_costs_only_the_book_that_caused_it(tmp_path, capsys
     assert sorted(verdicts) == sorted(str(b) for b in books if b != books[1])
     assert all(v.startswith("RIGHT ONLY AT ITS NUMBERS") for v in verdicts.values())
     assert lines[4] == "4 workbook(s): 0 verified, 0 wrong, 1 unreadable, 3 right only at their numbers"
+
+
+def test_books_already_recalculated_are_judged_while_a_slow_process_starts_and_shown_in_order(
+    tmp_path, monkeypatch
+):
+    """Process 2 (books 1, 3) is slow to start: books 0 and 2 are judged first; the report keeps the order."""
+    import sys
+
+    from sheetgen.verify import command
+
+    fake = tmp_path / "soffice"
+    fake.write_text(FAKE_SOFFICE.format(python=sys.executable))
+    fake.chmod(0o755)
+    monkeypatch.setattr(recalc, "find_soffice", lambda: str(fake))
+    monkeypatch.setenv("FAKE_JOB1_DELAY", "3")
+    books = [write_values(tmp_path / f"{n}.xlsx", [(3, 0, 0.5, "η")]) for n in range(4)]
+    judged, shown = [], []
+    results = command.verify_books(
+        books,
+        "libreoffice",
+        1e-9,
+        on_result=lambda result: shown.append(books.index(result.path)),
+        jobs=2,
+        on_read=lambda index, book, source: judged.append(index),
+    )
+    assert judged[:2] == [0, 2] and sorted(judged) == [0, 1, 2, 3]
+    assert shown == [0, 1, 2, 3]
+    assert all(r.verdict == "right_only_at_its_numbers" for r in results), [r.verdict for r in results]

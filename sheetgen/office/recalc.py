@@ -243,6 +243,10 @@ class Batch:
         """Whether output `index` is values only (CSV files), not an .xlsx; the same for every book."""
         return self.values
 
+    def ready(self, index: int) -> bool:
+        """Whether output(index) would answer at once (the next book begun, or the process ended)."""
+        return self.process.poll() is not None or self._written(index + 1)
+
     def _finished(self) -> bool:
         if self.process.poll() is not None:
             return True
@@ -378,6 +382,10 @@ class ParallelBatch:
     def gives_values(self, index: int) -> bool:
         """Whether book `index` comes back as values only (CSV), not as an .xlsx."""
         return self._place[index][0].values
+
+    def ready(self, index: int) -> bool:
+        batch, position = self._place[index]
+        return batch.ready(position)
 
     def output(self, index: int) -> Path | None:
         batch, position = self._place[index]

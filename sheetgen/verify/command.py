@@ -123,6 +123,7 @@ def accepted_labels(width: int = 100) -> str:
 DESCRIPTION = __doc__.replace("{aliases}", accepted_labels())
 ENGINES = ("libreoffice", "cached")
 CSV_AREA_PER_CELL = 8
+LOOKAHEAD_PER_JOB = 2  # how far past the next book in order verify may judge one already recalculated
 
 
 def values_will_do(book: xlsx.Book) -> bool:
@@ -337,6 +338,8 @@ class _Verification:
         self.on_done = on_done  # on_done(index, result): before on_result(result)
         # .ods/.xls: LibreOffice's .xlsx of them is the book (formulas and values), under either engine
         self.converted = {i for i, p in enumerate(paths) if p.suffix.lower() in intake.CONVERTED}
+        self.next_shown = 0  # books before this one are shown (or wait for a retry of their own)
+        self.retrying: set[int] = set()  # books LibreOffice crashed before reaching: run alone at the end
 
     def admit(self, index: int) -> str | None:
         """How LibreOffice gives book `index` back (see recalc.ParallelBatch), None if not at all.
@@ -368,11 +371,36 @@ class _Verification:
         return _unreadable(path, self.engine, message.removeprefix(f"{path}: "))
 
     def finish(self, index: int, result: report.BookResult) -> None:
+        """Keep a book's verdict; show it (hooks, the report line) once every book before it is shown."""
         self.results[index] = result
+        if index < self.next_shown:  # a book retried alone after the rest: shown as it comes
+            self.show(index)
+        self.show_ready()
+
+    def show(self, index: int) -> None:
+        result = self.results[index]
         if self.on_done:
             self.on_done(index, result)
         if self.on_result:
             self.on_result(result)
+
+    def show_ready(self) -> None:
+        """Show the finished books that follow the last one shown, in input order."""
+        while self.next_shown < len(self.paths):
+            index = self.next_shown
+            if index not in self.retrying:
+                if self.results[index] is None:
+                    return
+                self.show(index)
+            self.next_shown += 1
+
+    def next_to_judge(self, pending: list[int], batch) -> int:
+        """The first of the next few books whose recalculation is done, else the first: while one
+        LibreOffice process is still busy (starting, or on a large book), another's books go on."""
+        for index in pending[: LOOKAHEAD_PER_JOB * self.jobs]:
+            if batch is None or not batch.admitted(index) or batch.ready(index):
+                return index
+        return pending[0]
 
     def check(self, index: int, batch, position: int) -> bool:
         """Judge one book; False when LibreOffice crashed before reaching it (worth a retry alone)."""
@@ -454,12 +482,17 @@ class _Verification:
             else None
         )
         retry = []
+        # Refused books have their verdicts already, and are shown in their place in the order.
+        pending = [index for index in range(len(self.paths)) if self.results[index] is None]
         try:
-            for index in range(len(self.paths)):
-                if self.results[index] is not None:  # refused above; reported in its place in the order
-                    self.finish(index, self.results[index])
-                elif not self.check(index, batch if batch and batch.admitted(index) else None, index):
+            self.show_ready()
+            while pending:
+                index = self.next_to_judge(pending, batch)
+                pending.remove(index)
+                if not self.check(index, batch if batch and batch.admitted(index) else None, index):
                     retry.append(index)
+                    self.retrying.add(index)
+                    self.show_ready()
         finally:
             if batch is not None:
                 batch.close()
