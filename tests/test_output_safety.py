@@ -153,3 +153,62 @@ def test_verify_report_obeys_the_same_rules(tmp_path):
     status, _, err = _run("verify", "--engine", "cached", str(book), "--report", str(tmp_path / "report.csv"))
     assert status == 0, err
     assert (tmp_path / "report.csv").is_symlink() and str(book) in target.read_text()
+
+
+def _live_soffice_under(folder: Path) -> list[int]:
+    """soffice processes (not yet-to-be-reaped zombies) whose profile lies under `folder`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if "soffice" in command and str(folder) in command and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.parametrize(
+    "signum,status,word", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")]
+)
+def test_a_stopped_class_verify_leaves_no_process_and_nothing_behind(soffice, tmp_path, signum, status, word):
+    """Ctrl-C (to the whole process group, as a terminal sends it) or SIGTERM (to verify alone) while worker
+    processes and their LibreOffice processes run: one line, and no soffice, profile or CSV left."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("/proc and worker processes: Linux only")
+    scratch, folder = tmp_path / "tmp", tmp_path / "class"
+    scratch.mkdir()
+    folder.mkdir()
+    first = folder / "a00.xlsx"
+    assert _run("build", "-o", str(first))[0] == 0
+    for n in range(1, 16):
+        (folder / f"a{n:02d}.xlsx").write_bytes(first.read_bytes())
+    env = dict(os.environ, PYTHONPATH=str(REPO), TMPDIR=str(scratch))
+    verify = subprocess.Popen(
+        [sys.executable, "-m", "sheetgen", "verify", str(folder), "--jobs", "2"],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while not _live_soffice_under(scratch):  # LibreOffice is recalculating
+        assert verify.poll() is None and time.monotonic() < deadline, (
+            "verify ended before it could be stopped"
+        )
+        time.sleep(0.05)
+    time.sleep(1)
+    if signum == signal.SIGINT:
+        os.killpg(verify.pid, signum)
+    else:
+        verify.send_signal(signum)
+    _, err = verify.communicate(timeout=120)
+    assert verify.returncode == status, err
+    assert len(err.splitlines()) == 1 and err.startswith(f"sheetgen verify: {word}"), err
+    time.sleep(0.5)
+    assert _live_soffice_under(scratch) == []
+    assert list(scratch.iterdir()) == []

@@ -390,6 +390,7 @@ def test_books_already_recalculated_are_judged_while_a_slow_process_starts_and_s
     fake.chmod(0o755)
     monkeypatch.setattr(recalc, "find_soffice", lambda: str(fake))
     monkeypatch.setenv("FAKE_JOB1_DELAY", "3")
+    monkeypatch.setattr(command.workers, "worthwhile", lambda books, jobs: False)  # one process, two soffice
     books = [write_values(tmp_path / f"{n}.xlsx", [(3, 0, 0.5, "η")]) for n in range(4)]
     judged, shown = [], []
     results = command.verify_books(

@@ -542,3 +542,27 @@ def test_libreoffice_never_runs_a_submitted_books_macros(tmp_path):
     assert re.search(r'"DisableMacrosExecution" oor:op="fuse"><value>true<', settings)
     assert re.search(r'"MacroSecurityLevel" oor:op="fuse"><value>3<', settings)
     assert re.search(r'"OOXMLRecalcMode" oor:op="fuse"><value>1<', settings)  # a conversion keeps the values
+
+
+def test_worker_processes_give_the_verdicts_one_process_gives(klass, monkeypatch, capsys):
+    """The class fixture ran with --jobs 2, so over two worker processes (verify/workers.py): the same
+    books verified in this one process must come out the same, in the same order."""
+    from sheetgen import cli
+    from sheetgen.verify import command
+
+    monkeypatch.setattr(command.workers, "worthwhile", lambda books, jobs: False)
+    cli.main(["verify", str(klass["folder"]), "--recursive", "--json", "--jobs", "2"])
+    alone = json.loads(capsys.readouterr().out)["workbooks"]
+    split = json.loads(klass["done"].stdout)["workbooks"]
+
+    def essentials(book):
+        wrong = book.get("first_wrong") or {}
+        return (
+            book["file"],
+            book["verdict"],
+            book["error"],
+            [wrong.get(k) for k in ("sheet", "cell", "diagnosis")],
+        )
+
+    assert [essentials(b) for b in split] == [essentials(b) for b in alone]
+    assert len({b["verdict"] for b in alone}) >= 3

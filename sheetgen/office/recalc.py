@@ -228,13 +228,16 @@ class Batch:
             str(self.outdir),
             *map(str, self.inputs),
         ]
+        env = soffice_env()
+        env["TMPDIR"] = str(self._work / "tmp")  # its own lu*.tmp files go where close() removes them
+        (self._work / "tmp").mkdir()
         self._log = open(self._work / "soffice.log", "wb")  # noqa: SIM115 (closed in close())
         self.process = subprocess.Popen(
             command,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env=soffice_env(),
+            env=env,
             start_new_session=True,
         )
         self.timed_out = False

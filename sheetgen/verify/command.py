@@ -57,7 +57,18 @@ from sheetgen.core.columns import ALL_COLUMNS
 from sheetgen.core.errors import UserError, atomic_output, check_output_path, scratch
 from sheetgen.core.tolerance import DEFAULT_TOL, FLOOR
 from sheetgen.office import csv_values, recalc
-from sheetgen.verify import built, checks, classroom, intake, network, perturb, report, tables, walkthrough
+from sheetgen.verify import (
+    built,
+    checks,
+    classroom,
+    intake,
+    network,
+    perturb,
+    report,
+    tables,
+    walkthrough,
+    workers,
+)
 
 
 def _spellings(column) -> list[str]:
@@ -516,13 +527,33 @@ def verify_books(
     """Verify every workbook, LibreOffice recalculating them in `jobs` processes; results in input order.
 
     Each original is read while LibreOffice works on the batch, and each recalculated copy as soon as
-    LibreOffice has moved on to the next file, so Python's work overlaps LibreOffice's.
+    LibreOffice has moved on to the next file, so Python's work overlaps LibreOffice's. A class large
+    enough is split over `jobs` worker processes, each with its own LibreOffice (verify/workers.py).
     """
     with scratch("verify") as work:
         verification = _Verification(
             paths, engine, tol, on_result, jobs=jobs, on_read=on_read, on_done=on_done
         )
-        return verification.run(Path(work))
+        if not workers.worthwhile(len(paths), jobs):
+            return verification.run(Path(work))
+
+        def run_share(share: list[Path], share_read, share_done, share_work: Path):
+            return _Verification(share, engine, tol, on_read=share_read, on_done=share_done).run(share_work)
+
+        def arrived(index: int, result: report.BookResult, book, source) -> None:
+            if book is not None:
+                verification.read(index, book, source)
+            verification.finish(index, result)
+
+        def failed(index: int, why: str) -> None:
+            message = f"could not be checked ({why}); please report this file"
+            verification.finish(index, verification.unreadable(index, message))
+
+        workers.verify_split(paths, jobs, run_share, arrived, failed, Path(work))
+        for index, result in enumerate(verification.results):
+            if result is None:  # never sent: its worker ended without a word about it
+                failed(index, "its worker process sent no verdict")
+        return verification.results
 
 
 def exit_status(results: list[report.BookResult]) -> int:
