@@ -197,7 +197,8 @@ def add_arguments(parser) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="LibreOffice processes recalculating the batch at once, each with its own profile "
+        help="LibreOffice processes recalculating the batch at once, each with its own profile; a class of "
+        "at least 2N books is also read and judged by N worker processes, one per LibreOffice "
         f"(default: the number of cores, {recalc.default_jobs()} here)",
     )
 
