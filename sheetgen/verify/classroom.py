@@ -117,4 +117,5 @@ def progress_bar(total: int):
         return None
     from tqdm import tqdm
 
+    tqdm.monitor_interval = 0  # no monitor thread: a class is split over forked worker processes
     return tqdm(total=total, file=sys.stderr, unit="book", desc="verify", leave=False, dynamic_ncols=True)
