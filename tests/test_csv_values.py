@@ -209,10 +209,10 @@ def test_the_reader_trusts_only_what_it_cannot_misread(tmp_path):
     _write(tmp_path, "book00000-S.csv", '"0,5"\n')
     assert csv_values.read(stem, _book("S", typed={("S", 1, 1): 0.5})) is None
     assert csv_values.read(stem, _book("S", typed={("S", 1, 1): "0,5"})) is not None
-    # a sheet LibreOffice wrote no file for: fine when it has no cells, else not trusted
+    # a sheet LibreOffice wrote no file for (it writes one for every sheet, even empty): not trusted
     _write(tmp_path, "book00000-S.csv", "1\n")
-    assert csv_values.read(stem, _book("S", "Chart")) is not None
-    assert csv_values.read(stem, _book("S", "Missing", cells={("Missing", 1, 1): "1+1"})) is None
+    assert csv_values.read(stem, _book("S")) is not None
+    assert csv_values.read(stem, _book("S", "Empty")) is None
 
 
 def test_a_book_whose_last_cell_is_far_out_is_asked_for_as_an_xlsx():
@@ -291,3 +291,20 @@ def test_a_csv_cut_short_by_a_crash_is_never_read(tmp_path, monkeypatch, capsys)
     verdicts = {Path(b["file"]).stem: b for b in json.loads(capsys.readouterr().out)["workbooks"]}
     assert verdicts["b"]["verdict"] == "unreadable" and "crashed" in verdicts["b"]["error"]
     assert "crashed" not in (verdicts["a"]["error"] or "")
+
+
+def test_sheet_names_libreoffice_writes_otherwise_are_never_mixed_up(soffice, tmp_path):
+    """LibreOffice writes the sheet "a%20b" to the file of "a b": a book with both is read from its .xlsx."""
+    path = tmp_path / "names.xlsx"
+    book = openpyxl.Workbook()
+    book.active.title = "a b"
+    book.active["A1"] = 1.0
+    book.create_sheet("a%20b")  # empty, so its CSV (written last) would stand for "a b"
+    for name in ("50%", "x&y", "(p)", " lead", "中文"):  # names kept as they are: read from the CSV
+        book.create_sheet(name)["A1"] = 2.0
+    book.save(path)
+    stem = _recalculated(path, tmp_path / "csv", values=True, cells_only=True)
+    original = xlsx.read_book(path)
+    assert csv_values.read(stem, original) is None
+    kept = xlsx.Book(path, [s for s in original.sheets if s.name not in ("a b", "a%20b")], {})
+    assert all(s.values[(1, 1)] == 2.0 for s in csv_values.read(stem, kept).sheets)

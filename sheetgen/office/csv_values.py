@@ -5,7 +5,8 @@ so a batch asks LibreOffice for one CSV per sheet and this module puts the value
 original's grid. The CSV is trusted only where it cannot be misread, else `read` returns None and
 the caller asks LibreOffice for an .xlsx of that book instead:
   * every sheet of the original has its file, STEM-SHEET.csv, by its exact name (a sheet name
-    LibreOffice had to change, or could not use as a file name, has none);
+    LibreOffice had to change, or could not use as a file name, has none; "a%20b" is written as
+    "a b", so of two sheets "a b" and "a%20b" one has none);
   * text is quoted (token 7 of the filter), so "0.5" typed as text stays text and an unquoted
     field is a number, TRUE or FALSE, or a percentage; anything else unquoted is a value LibreOffice
     wrote in a format of its own (a date a formula returned), and such a book is not trusted;
@@ -127,11 +128,8 @@ def read(stem: Path, original: Book) -> Book | None:
         written = {entry.name for entry in os.scandir(stem.parent) if entry.name.startswith(stem.name + "-")}
         for sheet in original.sheets:
             path = csv_path(stem, sheet.name)
-            if path.name not in written:
-                if len(sheet.values) or len(sheet.formulas):
-                    return None
-                sheets.append(Sheet(sheet.name, charts=sheet.charts))  # a chart sheet: no cells
-                continue
+            if path.name not in written:  # LibreOffice writes every sheet, chart sheets and empty ones too
+                return None
             total += path.stat().st_size
             if total > MAX_BYTES:
                 return None
