@@ -6,8 +6,9 @@ Prints, in one run:
   * wall time of `sheetgen verify BOOK` (a fresh process, LibreOffice start included) for a
     6 x 100 book (target <= 6 s) and a 1 x 10,000 book;
   * the batch: LibreOffice alone recalculating N books of 6 x 100 in one soffice run (the floor),
-    then `sheetgen verify --jobs J` on the same N books (J soffice processes, the formula proof
-    included), and their ratio (target <= 0.75 with the default J, the number of cores);
+    then `sheetgen verify --jobs J` on the same N books (J soffice processes, and for N >= 2J as many
+    worker processes reading and judging; the formula proof included), and their ratio (target
+    <= 0.75 with the default J, the number of cores);
     with --one-job also `--jobs 1` (target <= 1.5).
 Speed targets are checked here, never in the tests. Share of the CPU matters: the load average
 is printed alongside.
