@@ -38,6 +38,13 @@ def _cell_key(cell) -> int:
     return -1
 
 
+def extent(keys: np.ndarray) -> tuple[int, int]:
+    """(last row, last column) among packed keys, in one pass over the array; (0, 0) for none."""
+    if not len(keys):
+        return 0, 0
+    return int(keys.max()) >> _COL_BITS, int((keys & _COL_MASK).max())
+
+
 def unpack(key: int) -> tuple[int, int]:
     """(row, col) of a packed key, as packed() and lookup() use them."""
     return key >> _COL_BITS, key & _COL_MASK
@@ -115,14 +122,18 @@ class _Store(Mapping):
 
     def column(self, rows: list[int], col: int) -> list:
         """What `get` gives for (row, col) of each row, found by one search for them all."""
-        keys = self.packed()
-        if not len(keys) or not len(rows):
-            return [None] * len(rows)
         packed = (np.asarray(rows, dtype=np.int64) << _COL_BITS) | col
-        at = np.minimum(np.searchsorted(keys, packed), len(keys) - 1)
-        hit = (keys[at] == packed).tolist()
+        at, hit = self._positions(packed)
         value = self._at
-        return [value(i) if found else None for i, found in zip(at.tolist(), hit, strict=True)]
+        return [value(i) if found else None for i, found in zip(at.tolist(), hit.tolist(), strict=True)]
+
+    def _positions(self, packed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(where each packed key would sit in this store, whether it is there), in one search."""
+        keys = self.packed()
+        if not len(keys):
+            return np.zeros(len(packed), np.int64), np.zeros(len(packed), bool)
+        at = np.minimum(np.searchsorted(keys, packed), len(keys) - 1)
+        return at, keys[at] == packed
 
     def packed(self) -> np.ndarray:
         """The cells' packed keys ((row << 15) | col), sorted: an argument for CellValues.lookup."""
@@ -204,12 +215,10 @@ class CellValues(_Store):
         """(kinds, numbers) of the cells with these packed keys, at once; kind -1 where there is none.
 
         A number cell's number is its value; other kinds' numbers mean nothing outside this store."""
-        keys = self.packed()
         kinds = np.full(len(packed), -1, dtype=np.int8)
         numbers = np.full(len(packed), np.nan)
-        if len(keys) and len(packed):
-            at = np.minimum(np.searchsorted(keys, packed), len(keys) - 1)
-            hit = keys[at] == packed
+        at, hit = self._positions(packed)
+        if hit.any():
             kinds[hit] = np.frombuffer(self._kinds, dtype=np.int8)[at[hit]]
             numbers[hit] = np.frombuffer(self._numbers, dtype=np.float64)[at[hit]]
         return kinds, numbers

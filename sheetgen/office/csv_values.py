@@ -25,7 +25,9 @@ import os
 import re
 from pathlib import Path
 
-from sheetgen.core.cells import EMPTY, FALSE, NUMBER, OBJECT, TRUE, CellValues
+import numpy as np
+
+from sheetgen.core.cells import EMPTY, FALSE, NUMBER, OBJECT, TRUE, CellValues, extent
 from sheetgen.core.xlsx import MAX_CELLS, Book, ErrorValue, Sheet
 
 MAX_BYTES = 32 * MAX_CELLS  # a cell's number takes ~18 characters; the reader's own cell limit holds too
@@ -64,10 +66,8 @@ def csv_path(stem: Path, sheet: str) -> Path:
 
 def sheet_area(sheet: Sheet) -> int:
     """Fields in the rectangle from A1 to the sheet's last cell: what LibreOffice's CSV of it holds."""
-    keys = list(sheet.values) + list(sheet.formulas)
-    if not keys:
-        return 0
-    return max(row for row, _ in keys) * max(col for _, col in keys)
+    last_row, last_col = extent(np.concatenate([sheet.values.packed(), sheet.formulas.packed()]))
+    return last_row * last_col
 
 
 def _number(field: str) -> float:
