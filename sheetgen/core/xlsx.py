@@ -447,6 +447,7 @@ class _Worksheet(_Handler):
             self.start_cell(attrs)
         elif tag == _ROW:
             self.start_row(attrs)
+            return  # a row is no part of a cell: empty rows cost a row each, never a cell's elements
         elif tag is None or not self.in_cell:
             self.budget.other -= 1
             if self.budget.other < 0:

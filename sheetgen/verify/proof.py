@@ -211,6 +211,12 @@ def _input_cells(reader: Reader) -> dict[tuple, str]:
     return cells
 
 
+def _constant(tree) -> bool:
+    """Whether a form reads nothing: a number, or arithmetic on numbers only (=0.5, =1/2)."""
+    arithmetic = (formula.Num, formula.Unary, formula.Binary, formula.Percent)
+    return all(isinstance(node, arithmetic) for node in formula.walk(tree))
+
+
 def needs_formula(key: str, index: int, trained: list[str], fixed: list[str]) -> bool:
     """Whether a typed value in this cell is a value where a formula belongs."""
     if key in fixed:
@@ -239,6 +245,8 @@ def finish(reader: Reader, prover: Prover, result: TableProof, eta: float | None
     sheet = reader.sheet
     values_cells: dict[str, list[tuple[int, int]]] = {}
     typed: dict[tuple, list[tuple[int, int]]] = {}
+    constant_inputs: dict[str, list[tuple[int, int]]] = {}
+    typed_inputs: dict[str, list[tuple[int, int]]] = {}
     forms: set = set()
     for col, key in sorted(reader.col_keys.items()):
         failed = unmapped = False
@@ -248,6 +256,8 @@ def finish(reader: Reader, prover: Prover, result: TableProof, eta: float | None
                 value = sheet.values.get((row, col))
                 if value not in (None, "") and needs_formula(key, index, w.trained, w.fixed):
                     values_cells.setdefault(key, []).append((row, col))
+                elif index > 0 and isinstance(value, float):
+                    typed_inputs.setdefault(key, []).append((row, col))  # an input typed on every row
                 continue
             try:
                 tree = reader.form(row, col, stored[index])
@@ -258,6 +268,11 @@ def finish(reader: Reader, prover: Prover, result: TableProof, eta: float | None
                         CellForm(key, index, row, col, text, None, Outcome("unmapped", detail=str(error)))
                     )
                     unmapped = True
+                continue
+            if not needs_formula(key, index, w.trained, w.fixed) and _constant(tree):
+                # An input given as a constant formula (=0.5 down the t1 column, =0.15 for an initial
+                # weight) is an input as a typed number is: nothing to prove, and an edit changes it.
+                constant_inputs.setdefault(key, []).append((row, col))
                 continue
             forms.add((id(tree), key, index == 0))
             outcome = prover.prove(tree, key, index == 0)
@@ -278,6 +293,16 @@ def finish(reader: Reader, prover: Prover, result: TableProof, eta: float | None
     result.forms = len(forms)
     name = table.sheet
     result.input_cells = _input_cells(reader)
+    given = []
+    for key, cells in constant_inputs.items():
+        result.input_cells.update({(name, row, col): key for row, col in cells})
+        given.append(f"{label_of(key, table)} as ={sheet.formula(*cells[0])} in {_range_text(cells)}")
+    given += [f"{label_of(key, table)} typed on every row" for key in typed_inputs]
+    if given:
+        result.notes.append(
+            f"inputs written as numbers in '{name}' ({'; '.join(given)}): "
+            "each read as that input"
+        )
     for cell in result.unmapped:
         label = table.headers.get(cell.key, cell.key)
         where = f"'{name}'!{address(cell.row, cell.col)}"
