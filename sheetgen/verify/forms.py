@@ -92,6 +92,11 @@ class Reader:
         self.eta = table.eta
         self.network = network_of(table, params, self.col_keys)
         self.constants: dict[str, float] = {}
+        # A number cell whose value several inputs share (η = i2 = 0.1), or a labelled input holding
+        # η's value where η has no cell of its own: "cell:…" -> the quantities it may be. The proof
+        # reads it as the one that makes the formulas reading it right (proof.Prover.reading).
+        self.readings: dict[str, list[str]] = {}
+        self.labels: dict[str, str] = {}  # "cell:…" of a labelled input -> its label's quantity
         self._shapes: dict[tuple, tuple] = {}
         self._forms: dict[tuple, object] = {}
         self.inputs_by_value = self._input_values()
@@ -205,7 +210,7 @@ class Reader:
         if where == self.eta_cell or (self.eta_cell is None and where in self.eta_cells):
             return formula.Var(ETA)  # the table's η, or the one labelled η when its sheet has none
         if where in self.params:
-            return formula.Var(self.params[where])
+            return self._labelled(where, self.params[where])
         other = self.book.sheet(sheet)
         if other is None:
             raise Unmapped(f"sheet '{sheet}' does not exist")
@@ -224,6 +229,23 @@ class Reader:
             return formula.Var(same[0])
         name = f"cell:'{sheet}'!{address(row, col)}"
         self.constants[name] = value
+        if len(same) > 1:  # which input it is, the formulas reading it decide
+            self.readings.setdefault(name, same)
+        return formula.Var(name)
+
+    def _labelled(self, where: tuple, param: str):
+        """A labelled input's cell: that input, unless it also holds η's value while η has no cell of
+        its own; then the formulas reading it decide, as for an unlabelled cell (labels do not
+        overrule what a cell computes)."""
+        value = self.book.sheet(where[0]).values.get(where[1:])
+        if self.eta_cell is not None or self.eta is None or not isinstance(value, float):
+            return formula.Var(param)
+        if not close(value, self.eta, 1e-12):
+            return formula.Var(param)
+        name = f"cell:'{where[0]}'!{address(*where[1:])}"
+        self.constants[name] = value
+        self.readings.setdefault(name, [param, ETA])
+        self.labels[name] = param
         return formula.Var(name)
 
 

@@ -52,6 +52,7 @@ class Outcome:
     expected: float = float("nan")
     detail: str = ""
     point: dict = field(default_factory=dict)  # for "wrong": the world's row-independent values
+    reading: tuple = ()  # for "proven": ((cell, quantity), ...) the readings of ambiguous cells it took
 
 
 @dataclass
@@ -87,6 +88,7 @@ class Prover:
         self.reader = reader
         self._cache: dict[tuple, Outcome] = {}
         self._envs: dict[bool, tuple[int, dict]] = {}
+        self.read_as: dict[str, str] = {}  # an ambiguous cell -> the quantity a proven form read it as
 
     def _env(self, first: bool) -> dict:
         """The world's values and the book's named constants (rebuilt only when constants were added)."""
@@ -139,6 +141,10 @@ class Prover:
         ok = close(got, expected, PROOF_TOL)
         if np.all(ok):
             return Outcome("proven")
+        reading = self._reading(tree, key, first)
+        if reading is not None:
+            self.read_as.update(reading)
+            return Outcome("proven", reading=reading)
         literals = self._typed_inputs(tree, key, first)
         if literals is not None:
             if self.reader.eta_cell is None and all(name == ETA for _, name in literals):
@@ -150,6 +156,29 @@ class Prover:
         return Outcome(
             "wrong", world_index=j, computed=float(got[j]), expected=float(expected[j]), point=point
         )
+
+    def _reading(self, tree, key: str, first: bool):
+        """The readings of its ambiguous cells (η or i2, both 0.1) that make a form right, or None.
+
+        A cell keeps the reading a proven form gave it: the factor of a gradient in the weight
+        updates (proven first, see finish) is η, and then η everywhere.
+        """
+        readings = self.reader.readings
+        names = sorted({n.name for n in formula.walk(tree) if isinstance(n, formula.Var) and n.name in readings})
+        if not names:
+            return None
+        options = [[self.read_as[n]] if n in self.read_as else readings[n] for n in names]
+        for choice in itertools.islice(itertools.product(*options), MAX_LITERAL_CHOICES):
+            chosen = dict(zip(names, choice, strict=True))
+
+            def put(node, chosen=chosen):
+                if isinstance(node, formula.Var) and node.name in chosen:
+                    return formula.Var(chosen[node.name])
+                return None
+
+            if self.holds(formula.transform(tree, put), key, first):
+                return tuple(chosen.items())
+        return None
 
     def _typed_inputs(self, tree, key: str, first: bool):
         """Literals that, read as the inputs whose sheet values they are, make the form right."""
@@ -248,7 +277,9 @@ def finish(reader: Reader, prover: Prover, result: TableProof, eta: float | None
     constant_inputs: dict[str, list[tuple[int, int]]] = {}
     typed_inputs: dict[str, list[tuple[int, int]]] = {}
     forms: set = set()
-    for col, key in sorted(reader.col_keys.items()):
+    # The weight updates first: their factor of a gradient is η, which settles what an ambiguous
+    # cell (η = i2 = 0.1) is before the formulas that read it otherwise are proven.
+    for col, key in sorted(reader.col_keys.items(), key=lambda item: (item[1] not in w.trained, item[0])):
         failed = unmapped = False
         stored = sheet.formulas.column(table.rows, col)  # the whole column's formulas at once
         for index, row in enumerate(table.rows):
@@ -293,6 +324,18 @@ def finish(reader: Reader, prover: Prover, result: TableProof, eta: float | None
     result.forms = len(forms)
     name = table.sheet
     result.input_cells = _input_cells(reader)
+    for cell, quantity in prover.read_as.items():
+        value = reader.constants.get(cell)
+        shown, where = label_of(quantity, table), cell.removeprefix("cell:")
+        others = [label_of(q, table) for q in reader.readings.get(cell, ()) if q != quantity]
+        label = reader.labels.get(cell)
+        if label is not None and label != quantity:
+            held = f"is labelled {label_of(label, table)} and holds {value:g}, {shown}'s value too"
+        else:
+            held = f"holds {value:g}, the value of both {shown} and {' and '.join(others)}"
+        result.notes.append(
+            f"{where} {held}: read as {shown}, the reading that makes the formulas reading it right"
+        )
     given = []
     for key, cells in constant_inputs.items():
         result.input_cells.update({(name, row, col): key for row, col in cells})

@@ -90,7 +90,8 @@ def updated_weight(text: str) -> str | None:
 
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
-_ETA_NAME = r"(?:η|eta|lr|alpha|α|learning ?rate)"
+# ɳ (U+0273) and ƞ (U+019E) are typed for η where a keyboard or font lacks it.
+_ETA_NAME = r"(?:η|ɳ|ƞ|eta|lr|alpha|α|learning ?rate)"
 _ETA = re.compile(rf"^{_ETA_NAME}(?: ?\({_ETA_NAME}\))? ?[:=]? ?({_NUMBER})?$")
 _ASSIGNMENT = re.compile(rf"^(\S{{1,12}}?) ?[:=] ?({_NUMBER})$")  # "i1 = 0.05" in one cell
 
