@@ -36,20 +36,55 @@ def _key(text: str) -> str | None:
     return key if key in BY_KEY and key != "iteration" else None
 
 
-def labelled_cells(sheet: Sheet) -> dict[str, tuple[int, int]]:
-    """key -> (row, col) of the value cell of every labelled quantity (the first label of each key)."""
-    found: dict[str, tuple[int, int]] = {}
+def labelled_cells(
+    sheet: Sheet, source: Sheet | None = None, relabelled: list | None = None
+) -> dict[str, tuple[int, int]]:
+    """key -> (row, col) of the value cell of every labelled quantity (the first label of each key).
+
+    A cell is what it computes before what its label says: one whose formula (in `source`, the
+    sheet as saved) updates w1 from w1 and ∂E/∂w1 is the updated w1, labelled "w1+" or "w1" again
+    alike; `relabelled` collects (spot, label key, key) where the label says otherwise.
+    """
+    candidates: list[tuple[str, tuple[int, int]]] = []
     for (row, col), value in sorted(sheet.values.text_items()):
         if not isinstance(value, str) or len(value) > 30:
             continue
         key = _key(value)
-        if key is None or key in found:
+        if key is None:
             continue
         for spot in ((row, col + 1), (row, col + 2)):
             if isinstance(sheet.values.get(spot), float) or spot in sheet.formulas:
-                found[key] = spot
+                candidates.append((key, spot))
                 break
+    first: dict[str, tuple[int, int]] = {}
+    for key, spot in candidates:
+        first.setdefault(key, spot)
+    found: dict[str, tuple[int, int]] = {}
+    for key, spot in candidates:
+        updated = _update_of(source or sheet, spot, first, sheet.name)
+        if updated is not None and key in (updated, UPDATED + updated):
+            if key == updated and relabelled is not None:
+                relabelled.append((spot, key, UPDATED + updated))
+            key = UPDATED + updated  # its label is the weight's own (or "w1+"); its formula, the update
+        found.setdefault(key, spot)
     return found
+
+
+def _update_of(sheet: Sheet, spot: tuple[int, int], first: dict, name: str) -> str | None:
+    """The weight whose update the cell's formula computes (it reads the cells labelled w and ∂E/∂w
+    of its own sheet: w − η·∂E/∂w, or a mistaken version the checks then find), or None."""
+    text = sheet.formula(*spot)
+    if text is None:
+        return None
+    try:
+        tree = formula.parse(text)
+    except formula.FormulaError:
+        return None
+    read = {(ref.row, ref.col) for ref in formula.references(tree) if ref.sheet in (None, name)}
+    for weight in (*oracle.WEIGHTS, *oracle.BIASES):
+        if first.get(weight) in read and first.get("dE_d" + weight) in read and spot != first[weight]:
+            return weight
+    return None
 
 
 def _eta_cell(sheet: Sheet) -> tuple[int, int] | None:
@@ -74,6 +109,7 @@ class Walkthrough:
     values: Book
     origin: dict[tuple[int, int], tuple[str, str]] = field(default_factory=dict)  # virtual cell -> sheet, A1
     sheets: list[str] = field(default_factory=list)
+    relabelled: list[tuple[str, tuple, str, str]] = field(default_factory=list)  # (sheet, spot, label, key)
 
     def where(self, sheet: str, cell: str) -> tuple[str, str]:
         """The original (sheet, address) of a virtual cell given as (sheet name, A1 address)."""
@@ -88,8 +124,11 @@ class Walkthrough:
 def read(original: Book, values: Book) -> Walkthrough | None:
     """The book's iteration sheets as one virtual table, or None when it has none."""
     found = []
+    relabelled: list[tuple[str, tuple, str, str]] = []
     for sheet in values.sheets:
-        cells = labelled_cells(sheet)
+        moved: list = []
+        cells = labelled_cells(sheet, original.sheet(sheet.name), moved)
+        relabelled += [(sheet.name, spot, label, key) for spot, label, key in moved]
         if is_iteration(cells):
             found.append((sheet.name, cells))
     if not found:
@@ -108,6 +147,7 @@ def read(original: Book, values: Book) -> Walkthrough | None:
             eta_cells[(name, *spot)] = ETA_CELL
 
     walk = Walkthrough(original, values, sheets=[name for name, _ in found])
+    walk.relabelled = [r for r in relabelled if r[0] in walk.sheets]
     virtual = {
         "original": Sheet(SHEET, values={}, formulas={}),
         "values": Sheet(SHEET, values={}, formulas={}),
@@ -203,6 +243,14 @@ def report_in_place(result, walk: Walkthrough) -> None:
             if unproven.sheet == SHEET:
                 unproven.cells = _range(walk, unproven.cells)
                 unproven.sheet = walk.sheets[0]
+        if walk.relabelled:
+            sheet, spot, label, key = walk.relabelled[0]
+            more = f" (and {len(walk.relabelled) - 1} more such cells)" if len(walk.relabelled) > 1 else ""
+            weight = key.removeprefix(UPDATED)
+            check.notes.append(
+                f"'{sheet}'!{address(*spot)} is labelled {label} but computes {weight} − η·∂E/∂{weight}: "
+                f"read as the updated {weight}{more}"
+            )
         check.notes.append(
             "read in Mazur's layout: one iteration per sheet ("
             + ", ".join(f"'{name}'" for name in walk.sheets)
