@@ -29,7 +29,7 @@ from sheetgen.verify.dataflow import FIXED, TableData, dependencies_for, equatio
 from sheetgen.verify.diagnose import diagnose, diagnose_formula
 from sheetgen.verify.forms import label_of
 from sheetgen.verify.proof import Unproven
-from sheetgen.verify.tables import UPDATED, Table
+from sheetgen.verify.tables import UPDATED, Table, assign_spare
 
 
 @dataclass
@@ -320,13 +320,16 @@ def check_table(
     quantity for any inputs (verify/proof.py), and identifies unlabelled columns by their formulas.
     """
     anchor = anchor or {}
-    _require_inputs(table)
+    if not table.spare:  # else the formulas first say which shared-label column is which input
+        _require_inputs(table)
     started = failed = None
     if book is not None:
         try:
             started = proof.start(book, table, header_cells or set(), identify=identify.identify_columns)
         except _PROOF_FAILURES as error:  # a book nobody foresaw: its values are still checked
             failed = error
+    assign_spare(table, sheet)
+    _require_inputs(table)
     data = read_table(sheet, table)
     _fill_context(data, anchor)
     eta, eta_note = _choose_eta(data)

@@ -37,7 +37,8 @@ def _unknown_columns(reader: Reader) -> list[int]:
     probe_rows = set(table.rows[:2])
     cols = {col for (row, col) in sheet.formulas if row in probe_rows}
     # Another table side by side: its labelled columns are its own, not this table's unknowns.
-    others = {col for (name, _, col) in reader.header_cells if name == table.sheet}
+    others = {col for (name, _, col) in reader.header_cells if name == table.sheet} - set(table.spare)
+    cols |= set(table.spare)  # typed inputs under a shared label: placed by the formulas reading them
     return sorted(c for c in cols if c not in reader.col_keys and c not in others)
 
 
@@ -129,6 +130,13 @@ def _record(reader: Reader, result: TableProof, col: int, key: str) -> None:
     reader.col_keys[col] = key
     reader.forget_forms()
     result.identified.append((header or "(no header)", column_letters(col), label(key)))
+    shared = table.spare.pop(col, None)
+    if shared is not None and shared != key:
+        result.notes.append(
+            f"column {column_letters(col)} is headed {header!r}, as another column is, but the formulas "
+            f"reading it use it as {label(key)}: read as {label(key)}"
+        )
+        header = label(key)
     if (key in BY_KEY or key.startswith(UPDATED)) and key not in table.columns:
         table.columns[key] = col
         table.headers[key] = header or label(key)
@@ -153,6 +161,8 @@ def identify_columns(reader: Reader, prover: Prover, result: TableProof) -> None
             progress = True
     course = [c.key for c in COLUMNS if c.key in keys and c.key not in reader.col_keys.values()]
     for col in _unknown_columns(reader):
+        if col in reader.table.spare:
+            continue  # typed inputs: tables.assign_spare reads them by their labels
         key = _by_one_edit(reader, prover, col, [k for k in course if k not in reader.col_keys.values()])
         if key is not None:
             _record(reader, result, col, key)

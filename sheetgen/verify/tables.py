@@ -118,6 +118,10 @@ class Table:
     eta_source: str = ""  # e.g. "cell B2"; empty when η must be inferred
     params: dict[str, float] = field(default_factory=dict)  # inputs/targets found outside the table
     param_sources: dict[str, str] = field(default_factory=dict)
+    # Columns under an input's label that another column has too (the t2 column headed "i2"):
+    # col -> that label's key. What they are, the formulas reading them decide (identify.py);
+    # assign_spare reads the ones they do not decide by their labels.
+    spare: dict[int, str] = field(default_factory=dict)
 
     @property
     def address(self) -> str:
@@ -168,7 +172,8 @@ def _split_header(cells: list[tuple[int, str, str]]) -> list[list[tuple[int, str
     parts: list[list[tuple[int, str, str]]] = []
     for cell in sorted(cells):
         current = parts[-1] if parts else None
-        if current is None or cell[0] - current[-1][0] > MAX_GAP or any(k == cell[1] for _, k, _ in current):
+        repeated = cell[1] not in INPUTS and any(k == cell[1] for _, k, _ in current or ())
+        if current is None or cell[0] - current[-1][0] > MAX_GAP or repeated:
             parts.append([cell])
         else:
             current.append(cell)
@@ -212,11 +217,33 @@ def find_tables(sheet: Sheet) -> list[Table]:
                     key = UPDATED + key  # a weight again, right of its gradient: the updated weight
                 columns.setdefault(key, col)
                 headers.setdefault(key, text)
-            table = Table(sheet.name, row, columns, headers)
+            spare = _shared_input_labels(group)
+            for key in set(spare.values()):
+                del columns[key], headers[key]
+            table = Table(sheet.name, row, columns, headers, spare=spare)
             table.rows = _rows_below(sheet, row, table.columns)
             if table.rows:
                 tables.append(table)
     return tables
+
+
+def _shared_input_labels(group: list[tuple[int, str, str]]) -> dict[int, str]:
+    """col -> key of the columns of a header whose input label (i1, i2, t1, t2) another column has too."""
+    cols: dict[str, list[int]] = {}
+    for col, key, _ in group:
+        if key in INPUTS:
+            cols.setdefault(key, []).append(col)
+    return {col: key for key, found in cols.items() if len(found) > 1 for col in found}
+
+
+def assign_spare(table: Table, sheet: Sheet) -> None:
+    """Read the shared-label columns the formulas did not place by their labels, the first of each."""
+    for col, key in sorted(table.spare.items()):
+        if key not in table.columns:
+            table.columns[key] = col
+            text = sheet.values.get((table.header_row, col)) if sheet is not None else None
+            table.headers[key] = text.strip() if isinstance(text, str) else key
+    table.spare.clear()
 
 
 def _number_near(sheet: Sheet, row: int, col: int) -> tuple[float, tuple[int, int]] | None:
@@ -264,7 +291,7 @@ def find_eta(sheet: Sheet, table: Table) -> None:
 def find_params(book: Book, sheet: Sheet, table: Table, header_cells: set[tuple[str, int, int]]) -> None:
     """Inputs/targets (and biases, if labelled) the table has no column for, from labelled cells
     (this sheet first)."""
-    wanted = [k for k in INPUTS + BIASES if k not in table.columns]
+    wanted = [k for k in INPUTS + BIASES if k not in table.columns and k not in table.spare.values()]
     for other in [sheet] + [s for s in book.sheets if s is not sheet]:
         for (row, col), value in other.values.text_items():
             if not wanted:
@@ -286,7 +313,7 @@ def find_params(book: Book, sheet: Sheet, table: Table, header_cells: set[tuple[
 
 def header_cells(tables: list[Table]) -> set[tuple[str, int, int]]:
     """(sheet, row, col) of every label cell in a table header, so they are not mistaken for parameters."""
-    return {(t.sheet, t.header_row, col) for t in tables for col in t.columns.values()}
+    return {(t.sheet, t.header_row, col) for t in tables for col in (*t.columns.values(), *t.spare)}
 
 
 def find_all(book: Book) -> list[Table]:
