@@ -97,6 +97,7 @@ class Reader:
         # reads it as the one that makes the formulas reading it right (proof.Prover.reading).
         self.readings: dict[str, list[str]] = {}
         self.labels: dict[str, str] = {}  # "cell:…" of a labelled input -> its label's quantity
+        self.closed: dict[tuple[int, int], str] = {}  # cell -> its formula that lacks closing parentheses
         self._shapes: dict[tuple, tuple] = {}
         self._forms: dict[tuple, object] = {}
         self.inputs_by_value = self._input_values()
@@ -154,7 +155,7 @@ class Reader:
             raise Unmapped(f"{address(row, col)} holds no formula")
         info = self._shapes.get(shape)
         if info is None:
-            tree = formula.parse(text)
+            tree = self._parse(text, at)
             refs = [r for r in formula.references(tree) if not r.row_abs]
             info = (tree, at[0], at[1], sorted({r.row - at[0] for r in refs}))
             self._shapes[shape] = info
@@ -170,6 +171,19 @@ class Reader:
         if isinstance(found, Exception):
             raise found
         return found
+
+    def _parse(self, text: str, at: tuple[int, int]):
+        """The formula's tree; one lacking closing parentheses is closed at its end, as LibreOffice and
+        Excel close it when they read it (the cell is noted in `closed`)."""
+        try:
+            return formula.parse(text)
+        except formula.FormulaError:
+            missing = _unclosed(text)
+            if missing <= 0:
+                raise
+            tree = formula.parse(text + ")" * missing)
+            self.closed.setdefault(at, text)
+            return tree
 
     def _map(self, tree, drow: int, dcol: int, at: int, depth: int, sheet: str | None = None):
         """The tree with every cell reference replaced by its quantity (a Var, or an inlined form)."""
@@ -247,6 +261,23 @@ class Reader:
         self.readings.setdefault(name, [param, ETA])
         self.labels[name] = param
         return formula.Var(name)
+
+
+def _unclosed(text: str) -> int:
+    """How many '(' a formula leaves open, outside its strings and quoted sheet names."""
+    depth, quote = 0, None
+    for char in text:
+        if quote:
+            quote = None if char == quote else quote
+        elif char in "\"'":
+            quote = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth < 0:
+                return -1
+    return depth
 
 
 _PER_BOOK: dict = {}  # function -> (book, its result): the tables of one book share what is read once

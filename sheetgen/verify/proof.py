@@ -336,6 +336,13 @@ def finish(reader: Reader, prover: Prover, result: TableProof, eta: float | None
         result.notes.append(
             f"{where} {held}: read as {shown}, the reading that makes the formulas reading it right"
         )
+    if reader.closed:
+        (row, col), text = next(iter(reader.closed.items()))
+        more = f" (and {len(reader.closed) - 1} more formulas)" if len(reader.closed) > 1 else ""
+        result.notes.append(
+            f"'{name}'!{address(row, col)}'s formula ={text} lacks its closing parenthesis{more}: read closed "
+            "at its end, as LibreOffice and Excel close it when they open the book"
+        )
     given = []
     for key, cells in constant_inputs.items():
         result.input_cells.update({(name, row, col): key for row, col in cells})
