@@ -23,8 +23,12 @@ LABELS = {
 ETA = 0.5
 
 
-def write(path, sheets: int = 3, mistake: dict | None = None) -> dict:
-    """Write the book; returns {(sheet index, key): (sheet name, A1 address)} of every value cell."""
+def write(path, sheets: int = 3, mistake: dict | None = None, updated_label: str = "{w}+") -> dict:
+    """Write the book; returns {(sheet index, key): (sheet name, A1 address)} of every value cell.
+
+    updated_label spells the label of each updated weight beside its gradient: "w1+" as the post does,
+    or "{w}", the weight's own label again, as some reproductions do.
+    """
     params = read_template("mazur").params
     columns = [c for c in columns_for("fixed") if c.key != "iteration"]
     mistake = mistake or {}
@@ -67,7 +71,7 @@ def write(path, sheets: int = 3, mistake: dict | None = None) -> dict:
             values[key] = value
             if key.startswith("dE_dw"):  # the updated weight beside its gradient, as the post does
                 w = "w" + key[5:]
-                sheet.write_string(row, 2, f"{w}+")
+                sheet.write_string(row, 2, updated_label.format(w=w))
                 updated = values[w] - ETA * value
                 sheet.write_formula(row, 3, f"={cells[w]}-$B$1*B{row + 1}", None, updated)
                 values["new_" + w] = updated

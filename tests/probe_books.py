@@ -156,6 +156,7 @@ def write_table(
     refs: dict | None = None,
     names: dict | None = None,
     other_sheets: dict | None = None,
+    edit: Callable | None = None,
 ) -> Where:
     """One iteration table: header row, then `rows` data rows.
 
@@ -165,7 +166,8 @@ def write_table(
     (label text, value) cell pair above the table (η is always one). `formula_rows` writes
     formulas in that many rows only (the rest of the table stays empty). `refs` changes how
     formulas read a key (a defined name, another sheet's cell); with eta_above=False η has no
-    cell above the table (refs must say where it is).
+    cell above the table (refs must say where it is). edit(cells, where) may change the cells
+    (1-based (row, col) -> content) before they are saved.
     """
     labelled = ({"eta": ("η", ETA)} if eta_above else {}) | (labelled or {})
     cells: dict = {}
@@ -200,6 +202,8 @@ def write_table(
             else:
                 content = None
             cells[(row, column[key])] = content
+    if edit is not None:
+        edit(cells, where)
     save(path, cells, values_only=values_only, writer=writer, names=names, other_sheets=other_sheets)
     return where
 

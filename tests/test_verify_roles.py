@@ -1,0 +1,229 @@
+"""A cell is what it computes before what its label or value says (issue 21): no false alarms on course books.
+
+Each book (tests/role_books.py, tests/mazur_layout.py) is one class of real course workbook that
+verify misjudged: the updated weight labelled with the weight's own name, η labelled with a
+look-alike glyph (or not at all) where i2 has its value, inputs repeated on every row as constant
+formulas, a Google Sheets export padded with empty rows, the t2 column headed "i2", a formula
+missing its closing parenthesis. Each right book must be VERIFIED with a note saying how it was
+read, each deliberately wrong variant still WRONG or RIGHT ONLY AT ITS NUMBERS where a careful
+teacher would say so: reading by role must never hide a mistake.
+"""
+
+from __future__ import annotations
+
+import mazur_layout
+import openpyxl
+import pytest
+import role_books
+from backprop_reference import matrix_train
+from probe_books import ERA, EVA8, HEADERS, ORDER, _e2_reads_t1, _mistaken, write_222, write_table
+
+from sheetgen.core import xlsx
+from sheetgen.office.recalc import recalculate
+from sheetgen.verify import command as verify
+from sheetgen.verify import report
+
+
+def _judge(path):
+    book = xlsx.read_book(path)
+    return verify.judge(path, book, book, "cached", 1e-9)
+
+
+def _notes(result) -> str:
+    return "\n".join(note for check in result.tables for note in check.notes)
+
+
+# --- 1. Mazur's one-iteration-per-sheet layout, the updated weight labelled "w1" again --------------
+
+
+def test_an_updated_weight_labelled_with_the_weights_own_name_is_the_updated_weight(tmp_path):
+    path = tmp_path / "mazur-same-label.xlsx"
+    where = mazur_layout.write(path, sheets=3, updated_label="{w}")
+    result = _judge(path)
+    assert result.verdict == report.VERIFIED, report.details(result)
+    (check,) = result.tables
+    assert check.rows == 3 and check.eta == 0.5
+    sheet, cell = where[(0, "new_w1")]
+    assert f"'{sheet}'!{cell} is labelled w1 but computes w1 − η·∂E/∂w1" in _notes(result)
+
+
+def test_a_wrong_update_labelled_with_the_weights_own_name_is_still_wrong(soffice, tmp_path):
+    path = tmp_path / "mazur-same-label-sign.xlsx"
+    where = mazur_layout.write(path, sheets=2, updated_label="{w}")
+    sheet, cell = where[(0, "new_w1")]
+    book = openpyxl.load_workbook(path)
+    book[sheet][cell] = book[sheet][cell].value.replace("-", "+", 1)  # w1 + η·∂E/∂w1
+    book.save(path)
+    (recalculated,) = recalculate([path], tmp_path / "out")
+    result = verify.judge(path, xlsx.read_book(path), xlsx.read_book(recalculated), "libreoffice", 1e-9)
+    assert result.verdict == report.WRONG, report.details(result)
+    first = result.first_wrong
+    assert (first.sheet, first.address) == (sheet, cell)
+    assert "sign" in first.diagnosis
+    assert first.expected == pytest.approx(0.149780716, abs=1e-9)  # Mazur's post: w1⁺ = 0.149780716
+
+
+# --- 2. η labelled with a look-alike glyph, or not at all, where i2 has the same value ------------------
+
+
+def test_eta_labelled_with_a_look_alike_glyph_is_eta(tmp_path):
+    path = tmp_path / "eta-lookalike.xlsx"
+    role_books.write_eta_labelled(path, "ɳ = ")  # U+0273 beside 0.1, and i2 = 0.1
+    result = _judge(path)
+    assert result.verdict == report.VERIFIED, report.details(result)
+    assert result.tables[0].eta == 0.1 and "B1" in result.tables[0].eta_note
+
+
+@pytest.mark.parametrize("label", ["step", "k ="])
+def test_an_unlabelled_eta_sharing_i2s_value_is_read_by_its_role(tmp_path, label):
+    path = tmp_path / "eta-unlabelled.xlsx"
+    role_books.write_eta_labelled(path, label)
+    result = _judge(path)
+    assert result.verdict == report.VERIFIED, report.details(result)
+    notes = _notes(result)
+    assert "'Sheet1'!B1 holds 0.1, the value of both η and i2: read as η" in notes
+
+
+def _h1_reads_the_eta_cell(R, r, f):
+    f["h1"] = f"{R('w1')}*{R('i1')}+{R('w2')}*{R('eta')}"
+
+
+@pytest.mark.parametrize(
+    ("mistake", "column", "words"),
+    [(_e2_reads_t1, "E2", ("t1", "t2")), (_h1_reads_the_eta_cell, "h1", ("i2",))],
+)
+def test_a_reading_by_role_never_hides_a_mistake(tmp_path, mistake, column, words):
+    """η = i2 = 0.1 and B1 unlabelled: E2 reading t1 is still wrong, and so is h1 reading η's cell as i2."""
+    path = tmp_path / "eta-unlabelled-wrong.xlsx"
+    where = write_table(
+        path,
+        ORDER,
+        HEADERS,
+        EVA8,
+        _mistaken(mistake),
+        givens=role_books.INPUT_KEYS,
+        labelled={"eta": ("step", 0.1)},
+        eta_above=False,
+    )
+    result = _judge(path)
+    assert result.verdict == report.WRONG, report.details(result)
+    first = result.first_wrong
+    assert first.address == where.cell(column, 0)
+    assert all(word in first.diagnosis for word in words)
+    truth = matrix_train(EVA8, 0.1, 1)
+    assert first.expected == pytest.approx(float(truth[0][column]), rel=1e-12)
+
+
+# --- 3. inputs repeated on every row, typed or as constant formulas ---------------------------------
+
+
+@pytest.mark.parametrize("typed", [False, True])
+def test_inputs_repeated_on_every_row_are_inputs(tmp_path, typed):
+    path = tmp_path / "inputs.xlsx"
+    role_books.write_inputs_on_every_row(path, typed=typed, constant_weights=not typed)
+    result = _judge(path)
+    assert result.verdict == report.VERIFIED, report.details(result)
+    notes = _notes(result)
+    if typed:
+        assert "t1 typed on every row" in notes
+    else:
+        assert "t1 as =0.5 in B5:B10" in notes and "w1 as =0.15 in F5" in notes
+    # The constant formulas are the inputs a perturbed recalculation changes.
+    cells = result.tables[0].input_cells
+    assert cells.get(("Sheet1", 7, 2)) == "t1"
+
+
+def test_a_computed_cell_typed_as_a_number_is_right_only_at_its_numbers_whatever_the_inputs(tmp_path):
+    """h1 of the first row typed as 0.0275, in a book whose inputs are constant formulas and which a
+    Google Sheets export padded with empty rows: the typed h1 is named."""
+    path = tmp_path / "h1-typed.xlsx"
+    value = ERA["w1"] * ERA["i1"] + ERA["w2"] * ERA["i2"]
+
+    def formulas(R, r):
+        f = _mistaken()(R, r)
+        f.update({k: repr(float(ERA[k])) for k in role_books.INPUT_KEYS})
+        return f
+
+    def edit(cells, where):
+        cells[(where.first_row, role_books._column(where, "h1"))] = round(value, 12)
+
+    where = write_table(path, ORDER, HEADERS, ERA, formulas, givens=(), edit=edit)
+    role_books.pad_with_empty_rows(path, 400)
+    result = _judge(path)
+    assert result.verdict == report.RIGHT_ONLY, report.details(result)
+    (unproven,) = result.tables[0].unproven
+    assert unproven.kind == "values" and unproven.cells == where.cell("h1", 0)
+
+
+def test_a_computed_cell_typed_as_a_number_is_named(tmp_path):
+    path = tmp_path / "h1-typed.xlsx"
+    where, value = role_books.write_h1_typed_in_first_row(path)
+    assert value == pytest.approx(0.0275)
+    result = _judge(path)
+    assert result.verdict == report.RIGHT_ONLY, report.details(result)
+    assert where.cell("h1", 0) in report.details(result)[0]
+
+
+# --- 4. a Google Sheets export: empty rows after the last cell --------------------------------------
+
+
+@pytest.mark.parametrize("count", [300, 5_000])
+def test_empty_rows_after_the_last_cell_cost_a_row_each(tmp_path, count):
+    path = tmp_path / "padded.xlsx"
+    write_222(path, ERA)
+    role_books.pad_with_empty_rows(path, count)
+    result = _judge(path)
+    assert result.verdict == report.VERIFIED, report.details(result)
+
+
+# --- 5. a column under another input's label ------------------------------------------------------
+
+
+@pytest.mark.parametrize("params", [EVA8, ERA], ids=["eva8", "era"])
+def test_the_column_E2_reads_as_its_target_is_t2_whatever_its_header(tmp_path, params):
+    path = tmp_path / "t2-headed-i2.xlsx"
+    where = role_books.write_t2_headed_i2(path, params)
+    result = _judge(path)
+    assert result.verdict == report.VERIFIED, report.details(result)
+    (check,) = result.tables
+    letter = where.letters["t2"]
+    assert check.table.columns["t2"] == role_books._column(where, "t2")
+    assert check.table.columns["i2"] == role_books._column(where, "i2")
+    assert f"column {letter} is headed 'i2', as another column is, but the formulas reading it use it as t2" in (
+        _notes(result)
+    )
+
+
+def test_a_mistake_in_a_book_with_the_t2_column_headed_i2_is_still_found(tmp_path):
+    path = tmp_path / "t2-headed-i2-wrong.xlsx"
+    where = write_222(path, EVA8, _e2_reads_t1, headers={"t2": "i2"})
+    result = _judge(path)
+    assert result.verdict == report.WRONG, report.details(result)
+    assert result.first_wrong.address == where.cell("E2", 0)
+    truth = matrix_train(EVA8, 0.5, 1)
+    assert result.first_wrong.expected == pytest.approx(float(truth[0]["E2"]), rel=1e-12)
+
+
+# --- issue 22: a formula missing its closing parenthesis -----------------------------------------
+
+
+def test_a_formula_lacking_its_closing_parenthesis_is_read_closed_with_a_note(tmp_path):
+    path = tmp_path / "unbalanced.xlsx"
+    where = write_222(path, ERA)
+    cell = where.cell("a_h1", 2)
+    text = role_books.drop_closing_parenthesis(path, cell)
+    result = _judge(path)
+    assert result.verdict == report.VERIFIED, report.details(result)
+    assert f"'Sheet1'!{cell}'s formula {text} lacks its closing parenthesis" in _notes(result)
+
+
+def test_libreoffice_agrees_on_padded_and_unclosed_books(soffice, tmp_path):
+    """The same books recalculated by LibreOffice: it reads the padded rows and closes the formula."""
+    padded, unbalanced = tmp_path / "padded.xlsx", tmp_path / "unbalanced.xlsx"
+    write_222(padded, ERA)
+    role_books.pad_with_empty_rows(padded, 300)
+    where = write_222(unbalanced, ERA)
+    role_books.drop_closing_parenthesis(unbalanced, where.cell("a_h1", 2))
+    for path, recalculated in zip((padded, unbalanced), recalculate([padded, unbalanced], tmp_path / "out")):
+        result = verify.judge(path, xlsx.read_book(path), xlsx.read_book(recalculated), "libreoffice", 1e-9)
+        assert result.verdict == report.VERIFIED, report.details(result)
