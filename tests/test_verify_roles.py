@@ -189,9 +189,27 @@ def test_the_column_E2_reads_as_its_target_is_t2_whatever_its_header(tmp_path, p
     letter = where.letters["t2"]
     assert check.table.columns["t2"] == role_books._column(where, "t2")
     assert check.table.columns["i2"] == role_books._column(where, "i2")
-    assert f"column {letter} is headed 'i2', as another column is, but the formulas reading it use it as t2" in (
-        _notes(result)
+    note = f"column {letter} is headed 'i2', but the formulas reading it use it as t2: read as t2"
+    assert note in _notes(result)
+
+
+def test_a_t2_column_headed_i2_beside_a_labelled_i2_cell_is_t2(tmp_path):
+    """i1, i2 as labelled cells, t1 and t2 as columns, the t2 column headed "i2": t2 by its role."""
+    path = tmp_path / "cells-t2-headed-i2.xlsx"
+    order = tuple(k for k in ORDER if k not in ("i1", "i2"))
+    labelled = {k: (k, EVA8[k]) for k in ("i1", "i2")}
+    headers = HEADERS | {"t2": "i2"}
+    where = write_table(path, order, headers, EVA8, _mistaken(), givens=("t1", "t2"), labelled=labelled)
+    result = _judge(path)
+    assert result.verdict == report.VERIFIED, report.details(result)
+    assert result.tables[0].table.columns["t2"] == role_books._column(where, "t2")
+    assert f"column {where.letters['t2']} is headed 'i2'" in _notes(result)
+    wrong = tmp_path / "cells-t2-headed-i2-wrong.xlsx"
+    where = write_table(
+        wrong, order, headers, EVA8, _mistaken(_e2_reads_t1), givens=("t1", "t2"), labelled=labelled
     )
+    result = _judge(wrong)
+    assert result.verdict == report.WRONG and result.first_wrong.address == where.cell("E2", 0)
 
 
 def test_a_mistake_in_a_book_with_the_t2_column_headed_i2_is_still_found(tmp_path):
@@ -224,6 +242,7 @@ def test_libreoffice_agrees_on_padded_and_unclosed_books(soffice, tmp_path):
     role_books.pad_with_empty_rows(padded, 300)
     where = write_222(unbalanced, ERA)
     role_books.drop_closing_parenthesis(unbalanced, where.cell("a_h1", 2))
-    for path, recalculated in zip((padded, unbalanced), recalculate([padded, unbalanced], tmp_path / "out")):
+    books = (padded, unbalanced)
+    for path, recalculated in zip(books, recalculate(list(books), tmp_path / "out"), strict=True):
         result = verify.judge(path, xlsx.read_book(path), xlsx.read_book(recalculated), "libreoffice", 1e-9)
         assert result.verdict == report.VERIFIED, report.details(result)

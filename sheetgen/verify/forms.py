@@ -110,7 +110,12 @@ class Reader:
         last = max(self.table.columns.values()) + 2 * MAX_GAP  # the header row, a gap beyond its last label
         for col in range(max(1, min(self.table.columns.values()) - MAX_GAP), last + 1):
             value = values.get((row, col))
-            if col not in self.col_keys and col not in self.table.spare and isinstance(value, str) and len(value) < 40:
+            if (
+                col not in self.col_keys
+                and col not in self.table.spare
+                and isinstance(value, str)
+                and len(value) < 40
+            ):
                 key = lookup_any(value)
                 if key is not None and key not in self.col_keys.values() and key != "iteration":
                     self.col_keys[col] = key

@@ -129,12 +129,13 @@ def _record(reader: Reader, result: TableProof, col: int, key: str) -> None:
     header = header.strip() if isinstance(header, str) else ""
     reader.col_keys[col] = key
     reader.forget_forms()
-    result.identified.append((header or "(no header)", column_letters(col), label(key)))
     shared = table.spare.pop(col, None)
-    if shared is not None and shared != key:
+    if shared is None:
+        result.identified.append((header or "(no header)", column_letters(col), label(key)))
+    elif shared != key:  # an input column whose label says another input: the formulas decide
         result.notes.append(
-            f"column {column_letters(col)} is headed {header!r}, as another column is, but the formulas "
-            f"reading it use it as {label(key)}: read as {label(key)}"
+            f"column {column_letters(col)} is headed {header!r}, but the formulas reading it use it as "
+            f"{label(key)}: read as {label(key)}"
         )
         header = label(key)
     if (key in BY_KEY or key.startswith(UPDATED)) and key not in table.columns:

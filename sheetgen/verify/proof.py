@@ -164,7 +164,9 @@ class Prover:
         updates (proven first, see finish) is η, and then η everywhere.
         """
         readings = self.reader.readings
-        names = sorted({n.name for n in formula.walk(tree) if isinstance(n, formula.Var) and n.name in readings})
+        names = sorted(
+            {n.name for n in formula.walk(tree) if isinstance(n, formula.Var) and n.name in readings}
+        )
         if not names:
             return None
         options = [[self.read_as[n]] if n in self.read_as else readings[n] for n in names]
@@ -276,6 +278,7 @@ def finish(reader: Reader, prover: Prover, result: TableProof, eta: float | None
     typed: dict[tuple, list[tuple[int, int]]] = {}
     constant_inputs: dict[str, list[tuple[int, int]]] = {}
     typed_inputs: dict[str, list[tuple[int, int]]] = {}
+    constant: dict[int, bool] = {}  # id(form) -> whether it reads nothing (forms live as long as the reader)
     forms: set = set()
     # The weight updates first: their factor of a gradient is η, which settles what an ambiguous
     # cell (η = i2 = 0.1) is before the formulas that read it otherwise are proven.
@@ -300,7 +303,8 @@ def finish(reader: Reader, prover: Prover, result: TableProof, eta: float | None
                     )
                     unmapped = True
                 continue
-            if not needs_formula(key, index, w.trained, w.fixed) and _constant(tree):
+            is_input = not needs_formula(key, index, w.trained, w.fixed)
+            if is_input and constant.setdefault(id(tree), _constant(tree)):
                 # An input given as a constant formula (=0.5 down the t1 column, =0.15 for an initial
                 # weight) is an input as a typed number is: nothing to prove, and an edit changes it.
                 constant_inputs.setdefault(key, []).append((row, col))
@@ -340,8 +344,8 @@ def finish(reader: Reader, prover: Prover, result: TableProof, eta: float | None
         (row, col), text = next(iter(reader.closed.items()))
         more = f" (and {len(reader.closed) - 1} more formulas)" if len(reader.closed) > 1 else ""
         result.notes.append(
-            f"'{name}'!{address(row, col)}'s formula ={text} lacks its closing parenthesis{more}: read closed "
-            "at its end, as LibreOffice and Excel close it when they open the book"
+            f"'{name}'!{address(row, col)}'s formula ={text} lacks its closing parenthesis{more}: "
+            "read closed at its end, as LibreOffice and Excel close it when they open the book"
         )
     given = []
     for key, cells in constant_inputs.items():
@@ -350,8 +354,7 @@ def finish(reader: Reader, prover: Prover, result: TableProof, eta: float | None
     given += [f"{label_of(key, table)} typed on every row" for key in typed_inputs]
     if given:
         result.notes.append(
-            f"inputs written as numbers in '{name}' ({'; '.join(given)}): "
-            "each read as that input"
+            f"inputs written as numbers in '{name}' ({'; '.join(given)}): each read as that input"
         )
     for cell in result.unmapped:
         label = table.headers.get(cell.key, cell.key)

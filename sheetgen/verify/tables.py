@@ -291,7 +291,7 @@ def find_eta(sheet: Sheet, table: Table) -> None:
 def find_params(book: Book, sheet: Sheet, table: Table, header_cells: set[tuple[str, int, int]]) -> None:
     """Inputs/targets (and biases, if labelled) the table has no column for, from labelled cells
     (this sheet first)."""
-    wanted = [k for k in INPUTS + BIASES if k not in table.columns and k not in table.spare.values()]
+    wanted = [k for k in INPUTS + BIASES if k not in table.columns]
     for other in [sheet] + [s for s in book.sheets if s is not sheet]:
         for (row, col), value in other.values.text_items():
             if not wanted:
@@ -324,4 +324,20 @@ def find_all(book: Book) -> list[Table]:
         sheet = book.sheet(table.sheet)
         find_eta(sheet, table)
         find_params(book, sheet, table, headers)
+        if _distrust_input_labels(table):
+            find_params(book, sheet, table, headers)
     return tables
+
+
+def _distrust_input_labels(table: Table) -> bool:
+    """When an input has neither a column nor a labelled cell, yet other input columns are labelled,
+    a label may be wrong (the t2 column headed "i2" beside a labelled i2 cell): every input column
+    is then left for the formulas reading it to place (identify.py), as a shared label's are."""
+    given = set(table.columns) | set(table.params) | set(table.spare.values())
+    if all(k in given for k in INPUTS) or not any(k in table.columns for k in INPUTS):
+        return False
+    for key in INPUTS:
+        if key in table.columns:
+            table.spare[table.columns.pop(key)] = key
+            table.headers.pop(key, None)
+    return True

@@ -61,6 +61,10 @@ def labelled_cells(
         first.setdefault(key, spot)
     found: dict[str, tuple[int, int]] = {}
     for key, spot in candidates:
+        weight = key.removeprefix(UPDATED)
+        if weight not in oracle.WEIGHTS and weight not in oracle.BIASES:
+            found.setdefault(key, spot)
+            continue
         updated = _update_of(source or sheet, spot, first, sheet.name)
         if updated is not None and key in (updated, UPDATED + updated):
             if key == updated and relabelled is not None:
