@@ -193,6 +193,31 @@ def test_the_column_E2_reads_as_its_target_is_t2_whatever_its_header(tmp_path, p
     assert note in _notes(result)
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [{"t2": "i1"}, {"t2": "t1"}, {"i1": "t2"}, {"t2": "i2", "i2": "t2"}],
+    ids=["t2-headed-i1", "t2-headed-t1", "i1-headed-t2", "i2-t2-swapped"],
+)
+def test_input_columns_are_what_the_formulas_read_them_as(tmp_path, headers):
+    """Input columns headed with another input's label (shared, or swapped between two columns)."""
+    path = tmp_path / "mislabelled.xlsx"
+    where = write_222(path, EVA8, headers=headers)
+    result = _judge(path)
+    assert result.verdict == report.VERIFIED, report.details(result)
+    columns = result.tables[0].table.columns
+    assert all(columns[key] == role_books._column(where, key) for key in role_books.INPUT_KEYS)
+    for key, header in headers.items():
+        note = (
+            f"column {where.letters[key]} is headed {header!r}, but the formulas reading it use it as {key}"
+        )
+        assert note in _notes(result)
+    wrong = tmp_path / "mislabelled-wrong.xlsx"
+    where = write_222(wrong, EVA8, _e2_reads_t1, headers=headers)
+    result = _judge(wrong)
+    assert result.verdict == report.WRONG and result.first_wrong.address == where.cell("E2", 0)
+    assert "t1" in result.first_wrong.diagnosis and "t2" in result.first_wrong.diagnosis
+
+
 def test_a_t2_column_headed_i2_beside_a_labelled_i2_cell_is_t2(tmp_path):
     """i1, i2 as labelled cells, t1 and t2 as columns, the t2 column headed "i2": t2 by its role."""
     path = tmp_path / "cells-t2-headed-i2.xlsx"

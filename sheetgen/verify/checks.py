@@ -312,6 +312,7 @@ def check_table(
     known_etas: tuple[float, ...] = (),
     book: Book | None = None,
     header_cells: set | None = None,
+    relabelled: bool = False,
 ) -> TableCheck:
     """Judge every cell of `table`; `anchor` holds the parameter block row 0 must equal (built books).
 
@@ -352,8 +353,22 @@ def check_table(
         reader, prover, proven = started
         try:
             proof.finish(reader, prover, proven, eta)
+            swapped = identify.swapped_inputs(reader, prover) if proven.failures and not relabelled else None
         except _PROOF_FAILURES as error:
-            failed, proven = error, None
+            failed, proven, swapped = error, None, None
+        if swapped:  # labels swapped between input columns: read them as the formulas do, and again
+            _read_swapped(sheet, table, swapped)
+            return check_table(
+                sheet,
+                table,
+                tol=tol,
+                anchor=anchor,
+                formula_of=formula_of,
+                known_etas=known_etas,
+                book=book,
+                header_cells=header_cells,
+                relabelled=True,
+            )
 
         def fix(row, col, key, reader=reader, prover=prover):
             try:
@@ -389,6 +404,7 @@ def check_table(
     result.first_wrong = result.wrong_cells[0] if result.wrong_cells else None
     result.wrong_columns = [findings[k].label for _, _, k in order]
     result.verified = not result.wrong_cells and not result.unproven
+    result.notes[:0] = table.notes
     result.incomplete = _incomplete(sheet, table)
     if _loss_without_half(data, wrong_keys, tol):
         result.network_difference = (
@@ -396,6 +412,22 @@ def check_table(
             "(right for that loss; sheetgen verifies E = ½(t − a)²)"
         )
     return result
+
+
+def _read_swapped(sheet: Sheet, table: Table, swapped: dict[int, str]) -> None:
+    """Give the input columns the quantities the formulas read them as, noting each label that differs."""
+    for col, key in swapped.items():
+        header = sheet.values.get((table.header_row, col))
+        header = header.strip() if isinstance(header, str) else ""
+        table.notes.append(
+            f"column {address(table.header_row, col).rstrip('0123456789')} is headed {header!r}, but the "
+            f"formulas reading it use it as {key}: read as {key}"
+        )
+    moved = {key: col for col, key in swapped.items()}
+    for key in moved:
+        table.columns.pop(key, None)
+    table.columns.update(moved)
+    table.headers.update({key: key for key in moved})
 
 
 def _add_proof(result, proven, data, findings, by_key, wrong_keys, sheet, formula_of, fix) -> None:

@@ -8,13 +8,15 @@ until nothing new is found. A column already identified by its label is never re
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
-from sheetgen.core import formula
+from sheetgen.core import formula, oracle
 from sheetgen.core.columns import BY_KEY, COLUMNS
 from sheetgen.core.intermediates import LABELS as TERM_LABELS
 from sheetgen.core.tolerance import close
-from sheetgen.core.xlsx import column_letters
+from sheetgen.core.xlsx import column_letters, column_number
 from sheetgen.verify.forms import Reader, Unmapped
 from sheetgen.verify.proof import PROOF_TOL, Prover, TableProof
 from sheetgen.verify.tables import UPDATED
@@ -76,10 +78,13 @@ def _by_use(reader: Reader, prover: Prover, col: int, keys: list[str]) -> str | 
                 continue
             names = {n.name for n in formula.walk(tree) if isinstance(n, formula.Var)}
             reads = [n for n in names if n.startswith(unknown)]
-            if not reads or any(n.startswith("?") and not n.startswith(unknown) for n in names):
+            others = _as_labelled(
+                table, [n for n in names if n.startswith("?") and not n.startswith(unknown)]
+            )
+            if not reads or others is None:
                 continue
             for key in keys:
-                guess = {n: f"{key}@{n.rpartition('@')[2]}" for n in reads}
+                guess = others | {n: f"{key}@{n.rpartition('@')[2]}" for n in reads}
                 changed = formula.transform(
                     tree,
                     lambda node, guess=guess: (
@@ -91,6 +96,20 @@ def _by_use(reader: Reader, prover: Prover, col: int, keys: list[str]) -> str | 
                 if prover.holds(changed, reader_key, index == 0):
                     return key
     return None
+
+
+def _as_labelled(table, names: list[str]) -> dict[str, str] | None:
+    """Other unplaced columns a formula reads, each as its label says (an input column under a shared
+    or doubted label, table.spare), so h1 = w1·?D + w2·?E can place D with E as labelled; None when
+    one of them has no such label."""
+    found = {}
+    for name in names:
+        letters, _, offset = name[1:].partition("@")
+        key = table.spare.get(column_number(letters))
+        if key is None:
+            return None
+        found[name] = f"{key}@{offset}"
+    return found
 
 
 ONE_EDIT_TRIES = 300  # per (column, quantity): identification by a mistake must stay cheap
@@ -173,3 +192,52 @@ def identify_columns(reader: Reader, prover: Prover, result: TableProof) -> None
             result.notes.append(
                 f"column {column_letters(col)} ({shown}) computes no quantity of the network: not checked"
             )
+
+
+def swapped_inputs(reader: Reader, prover: Prover) -> dict[int, str] | None:
+    """col -> input when the input columns' labels are swapped (the t2 column headed "i2", the i2
+    column headed "t2"): the assignment of the labelled inputs to the input columns under which the
+    most formulas reading them prove, when that is more than under their labels; else None.
+
+    Run only for a table whose proof failed, so a right book pays nothing for it.
+    """
+    table = reader.table
+    cols = {col: key for col, key in reader.col_keys.items() if key in oracle.INPUTS}
+    if len(cols) < 2:
+        return None
+    inputs = set(cols.values())
+    forms = []
+    for col, key in reader.col_keys.items():
+        if key in oracle.INPUTS:
+            continue
+        for index in sorted({0, min(1, len(table.rows) - 1)}):
+            try:
+                tree = reader.form(table.rows[index], col)
+            except (Unmapped, formula.Unsupported, formula.FormulaError):
+                continue
+            names = {n.name for n in formula.walk(tree) if isinstance(n, formula.Var)}
+            if any((split_var(n) or ("",))[0] in inputs for n in names):
+                forms.append((tree, key, index == 0))
+
+    def proven(mapping: dict[str, str]) -> int:
+        def rename(node):
+            if isinstance(node, formula.Var):
+                parts = split_var(node.name)
+                if parts and parts[0] in mapping:
+                    return formula.Var(f"{mapping[parts[0]]}@{parts[1]}")
+            return None
+
+        return sum(prover.holds(formula.transform(tree, rename), key, first) for tree, key, first in forms)
+
+    keys = list(cols.values())
+    best, best_mapping = proven({}), None
+    for order in itertools.permutations(keys):
+        mapping = dict(zip(keys, order, strict=True))
+        if order == tuple(keys):
+            continue
+        score = proven(mapping)
+        if score > best:
+            best, best_mapping = score, mapping
+    if best_mapping is None:
+        return None
+    return {col: best_mapping[key] for col, key in cols.items() if best_mapping[key] != key}

@@ -122,6 +122,7 @@ class Table:
     # col -> that label's key. What they are, the formulas reading them decide (identify.py);
     # assign_spare reads the ones they do not decide by their labels.
     spare: dict[int, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # how the table was read where its labels disagree
 
     @property
     def address(self) -> str:
