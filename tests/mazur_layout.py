@@ -27,7 +27,7 @@ def write(path, sheets: int = 3, mistake: dict | None = None, updated_label: str
     """Write the book; returns {(sheet index, key): (sheet name, A1 address)} of every value cell.
 
     updated_label spells the label of each updated weight beside its gradient: "w1+" as the post does,
-    or "{w}", the weight's own label again, as some reproductions do.
+    or "{w}", the weight's own label again, as some reproductions do ("": no label at all).
     """
     params = read_template("mazur").params
     columns = [c for c in columns_for("fixed") if c.key != "iteration"]
@@ -71,7 +71,8 @@ def write(path, sheets: int = 3, mistake: dict | None = None, updated_label: str
             values[key] = value
             if key.startswith("dE_dw"):  # the updated weight beside its gradient, as the post does
                 w = "w" + key[5:]
-                sheet.write_string(row, 2, updated_label.format(w=w))
+                if updated_label:  # "": the updated weight without a label
+                    sheet.write_string(row, 2, updated_label.format(w=w))
                 updated = values[w] - ETA * value
                 sheet.write_formula(row, 3, f"={cells[w]}-$B$1*B{row + 1}", None, updated)
                 values["new_" + w] = updated

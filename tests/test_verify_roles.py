@@ -36,15 +36,16 @@ def _notes(result) -> str:
 # --- 1. Mazur's one-iteration-per-sheet layout, the updated weight labelled "w1" again --------------
 
 
-def test_an_updated_weight_labelled_with_the_weights_own_name_is_the_updated_weight(tmp_path):
+@pytest.mark.parametrize(("label", "said"), [("{w}", "is labelled w1 but"), ("", "has no label but")])
+def test_an_updated_weight_labelled_with_the_weights_own_name_is_the_updated_weight(tmp_path, label, said):
     path = tmp_path / "mazur-same-label.xlsx"
-    where = mazur_layout.write(path, sheets=3, updated_label="{w}")
+    where = mazur_layout.write(path, sheets=3, updated_label=label)
     result = _judge(path)
     assert result.verdict == report.VERIFIED, report.details(result)
     (check,) = result.tables
     assert check.rows == 3 and check.eta == 0.5
     sheet, cell = where[(0, "new_w1")]
-    assert f"'{sheet}'!{cell} is labelled w1 but computes w1 − η·∂E/∂w1" in _notes(result)
+    assert f"'{sheet}'!{cell} {said} computes w1 − η·∂E/∂w1" in _notes(result)
 
 
 def test_a_wrong_update_labelled_with_the_weights_own_name_is_still_wrong(soffice, tmp_path):

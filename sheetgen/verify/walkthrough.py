@@ -74,6 +74,23 @@ def labelled_cells(
     return found
 
 
+def _unlabelled_updates(sheet: Sheet, cells: dict, relabelled: list) -> None:
+    """Add the updated weights no label names (the formula right of ∂E/∂w1 with nothing beside it):
+    a formula that updates w1 from w1 and ∂E/∂w1 is the updated w1."""
+    missing = [w for w in (*oracle.WEIGHTS, *oracle.BIASES) if w in cells and UPDATED + w not in cells]
+    if not missing:
+        return
+    taken = set(cells.values())
+    first = {key: spot for key, spot in cells.items()}
+    for spot in sorted(sheet.formulas):
+        if spot in taken:
+            continue
+        weight = _update_of(sheet, spot, first, sheet.name)
+        if weight is not None and UPDATED + weight not in cells:
+            cells[UPDATED + weight] = spot
+            relabelled.append((sheet.name, spot, "", UPDATED + weight))
+
+
 def _update_of(sheet: Sheet, spot: tuple[int, int], first: dict, name: str) -> str | None:
     """The weight whose update the cell's formula computes (it reads the cells labelled w and ∂E/∂w
     of its own sheet: w − η·∂E/∂w, or a mistaken version the checks then find), or None."""
@@ -134,6 +151,7 @@ def read(original: Book, values: Book) -> Walkthrough | None:
         cells = labelled_cells(sheet, original.sheet(sheet.name), moved)
         relabelled += [(sheet.name, spot, label, key) for spot, label, key in moved]
         if is_iteration(cells):
+            _unlabelled_updates(original.sheet(sheet.name) or sheet, cells, relabelled)
             found.append((sheet.name, cells))
     if not found:
         return None
@@ -251,8 +269,9 @@ def report_in_place(result, walk: Walkthrough) -> None:
             sheet, spot, label, key = walk.relabelled[0]
             more = f" (and {len(walk.relabelled) - 1} more such cells)" if len(walk.relabelled) > 1 else ""
             weight = key.removeprefix(UPDATED)
+            named = f"is labelled {label} but" if label else "has no label but"
             check.notes.append(
-                f"'{sheet}'!{address(*spot)} is labelled {label} but computes {weight} − η·∂E/∂{weight}: "
+                f"'{sheet}'!{address(*spot)} {named} computes {weight} − η·∂E/∂{weight}: "
                 f"read as the updated {weight}{more}"
             )
         check.notes.append(
