@@ -353,7 +353,8 @@ def check_table(
         reader, prover, proven = started
         try:
             proof.finish(reader, prover, proven, eta)
-            swapped = identify.swapped_inputs(reader, prover) if proven.failures and not relabelled else None
+            failures = proven.failures if not relabelled else []
+            swapped = identify.swapped_inputs(reader, prover, failures) if failures else None
         except _PROOF_FAILURES as error:
             failed, proven, swapped = error, None, None
         if swapped:  # labels swapped between input columns: read them as the formulas do, and again

@@ -194,18 +194,35 @@ def identify_columns(reader: Reader, prover: Prover, result: TableProof) -> None
             )
 
 
-def swapped_inputs(reader: Reader, prover: Prover) -> dict[int, str] | None:
+def swapped_inputs(reader: Reader, prover: Prover, failures: list) -> dict[int, str] | None:
     """col -> input when the input columns' labels are swapped (the t2 column headed "i2", the i2
     column headed "t2"): the assignment of the labelled inputs to the input columns under which the
     most formulas reading them prove, when that is more than under their labels; else None.
 
-    Run only for a table whose proof failed, so a right book pays nothing for it.
+    Run only for a table whose proof failed (`failures`, proof.CellForm), so a right book pays
+    nothing, and a wrong one little: only assignments that make a failing formula prove are
+    scored over all the formulas, each compiled once and evaluated with the inputs renamed.
     """
     table = reader.table
     cols = {col: key for col, key in reader.col_keys.items() if key in oracle.INPUTS}
     if len(cols) < 2:
         return None
-    inputs = set(cols.values())
+    keys = list(cols.values())
+
+    def reads_inputs(tree) -> bool:
+        return any(
+            isinstance(n, formula.Var) and (split_var(n.name) or ("",))[0] in keys for n in formula.walk(tree)
+        )
+
+    def compiled(tree, key, first):
+        try:
+            return prover.compiled(tree), key, first
+        except formula.Unsupported:
+            return None
+
+    failing = [
+        compiled(f.form, f.key, f.index == 0) for f in failures if f.form is not None and reads_inputs(f.form)
+    ]
     forms = []
     for col, key in reader.col_keys.items():
         if key in oracle.INPUTS:
@@ -215,29 +232,51 @@ def swapped_inputs(reader: Reader, prover: Prover) -> dict[int, str] | None:
                 tree = reader.form(table.rows[index], col)
             except (Unmapped, formula.Unsupported, formula.FormulaError):
                 continue
-            names = {n.name for n in formula.walk(tree) if isinstance(n, formula.Var)}
-            if any((split_var(n) or ("",))[0] in inputs for n in names):
-                forms.append((tree, key, index == 0))
+            if reads_inputs(tree):
+                forms.append(compiled(tree, key, index == 0))
+    failing, forms = [f for f in failing if f], [f for f in forms if f]
+    if not failing or not forms:
+        return None
+    envs = {first: prover.environment(first) for first in (True, False)}
+    named = {
+        first: [(n, split_var(n)) for n in env if (split_var(n) or ("",))[0] in keys]
+        for first, env in envs.items()
+    }
 
-    def proven(mapping: dict[str, str]) -> int:
-        def rename(node):
-            if isinstance(node, formula.Var):
-                parts = split_var(node.name)
-                if parts and parts[0] in mapping:
-                    return formula.Var(f"{mapping[parts[0]]}@{parts[1]}")
-            return None
+    def proven(candidates, mapping: dict[str, str], beat: int = -1) -> int:
+        """How many candidates hold under `mapping`; stops once it cannot exceed `beat`."""
+        renamed = {first: _renamed(envs[first], named[first], mapping) for first in envs}
+        score, left = 0, len(candidates)
+        for fn, key, first in candidates:
+            left -= 1
+            score += prover.holds_compiled(fn, key, first, renamed[first])
+            if score + left <= beat:
+                return score
+        return score
 
-        return sum(prover.holds(formula.transform(tree, rename), key, first) for tree, key, first in forms)
-
-    keys = list(cols.values())
-    best, best_mapping = proven({}), None
+    best, best_mapping = None, None
     for order in itertools.permutations(keys):
-        mapping = dict(zip(keys, order, strict=True))
         if order == tuple(keys):
             continue
-        score = proven(mapping)
+        mapping = dict(zip(keys, order, strict=True))
+        if not proven(failing, mapping):
+            continue  # fixes none of the failing formulas
+        if best is None:
+            best = proven(forms, {})
+        score = proven(forms, mapping, best)
         if score > best:
             best, best_mapping = score, mapping
     if best_mapping is None:
         return None
     return {col: best_mapping[key] for col, key in cols.items() if best_mapping[key] != key}
+
+
+def _renamed(env: dict, named: list[tuple[str, tuple]], mapping: dict[str, str]) -> dict:
+    """The world with each input column's quantity read as another's: t2@0 holds what i2@0 does.
+    `named` lists the world's names of those quantities with their (key, offset)."""
+    if not mapping:
+        return env
+    changed = dict(env)
+    for name, (key, offset) in named:
+        changed[name] = env[f"{mapping[key]}@{offset}"]
+    return changed

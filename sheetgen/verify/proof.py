@@ -88,6 +88,7 @@ class Prover:
         self.reader = reader
         self._cache: dict[tuple, Outcome] = {}
         self._envs: dict[bool, tuple[int, dict]] = {}
+        self._compiled: dict[int, tuple] = {}  # id(tree) -> (tree, its compiled function)
         self.read_as: dict[str, str] = {}  # an ambiguous cell -> the quantity a proven form read it as
 
     def _env(self, first: bool) -> dict:
@@ -101,10 +102,30 @@ class Prover:
             cached = self._envs[first] = (len(constants), values)
         return cached[1]
 
+    def compiled(self, tree):
+        """The tree compiled, once: the entry keeps the tree alive, so its id is never reused."""
+        entry = self._compiled.get(id(tree))
+        if entry is None or entry[0] is not tree:
+            entry = self._compiled[id(tree)] = (tree, formula.compile_tree(tree))
+        return entry[1]
+
     def evaluate(self, tree, first: bool):
-        compiled = formula.compile_tree(tree)  # a tree is proven once (prove caches), so no cache here
+        compiled = self.compiled(tree)
         with np.errstate(all="ignore"):
             return np.broadcast_to(np.asarray(compiled(self._env(first)), dtype=np.float64), (K_WORLDS,))
+
+    def environment(self, first: bool) -> dict:
+        """The values a compiled form is evaluated with: the world's and the book's named constants."""
+        return self._env(first)
+
+    def holds_compiled(self, compiled, key: str, first: bool, env: dict) -> bool:
+        """Whether a compiled form equals quantity `key` everywhere in `env` (a world, renamed or not)."""
+        try:
+            with np.errstate(all="ignore"):
+                got = np.broadcast_to(np.asarray(compiled(env), dtype=np.float64), (K_WORLDS,))
+        except (KeyError, formula.Unsupported):
+            return False
+        return bool(np.all(close(got, self.expected(key, first), PROOF_TOL)))
 
     def expected(self, key: str, first: bool) -> np.ndarray:
         return self.reader.world(first).values[var(key, 0)]
