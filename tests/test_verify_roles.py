@@ -16,7 +16,18 @@ import openpyxl
 import pytest
 import role_books
 from backprop_reference import matrix_train
-from probe_books import ERA, EVA8, HEADERS, ORDER, _e2_reads_t1, _mistaken, write_222, write_table
+from probe_books import (
+    ERA,
+    EVA8,
+    GRADS,
+    HEADERS,
+    ORDER,
+    WEIGHTS,
+    _e2_reads_t1,
+    _mistaken,
+    write_222,
+    write_table,
+)
 
 from sheetgen.core import xlsx
 from sheetgen.office.recalc import recalculate
@@ -113,6 +124,52 @@ def test_a_reading_by_role_never_hides_a_mistake(tmp_path, mistake, column, word
     assert all(word in first.diagnosis for word in words)
     truth = matrix_train(EVA8, 0.1, 1)
     assert first.expected == pytest.approx(float(truth[0][column]), rel=1e-12)
+
+
+def _updates_reading(eta_ref: str):
+    def formulas(R, r):
+        f = _mistaken()(R, r)
+        if r > 0:
+            f.update(
+                {
+                    w: f"{R(w, -1)}-{eta_ref or R('t1')}*{R(g, -1)}"
+                    for w, g in zip(WEIGHTS, GRADS, strict=True)
+                }
+            )
+        return f
+
+    return formulas
+
+
+@pytest.mark.parametrize(("eta_ref", "verdict"), [("0.5", report.VERIFIED), ("", report.WRONG)])
+def test_a_labelled_input_holding_etas_value_is_its_label_when_formulas_read_it_so(
+    tmp_path, eta_ref, verdict
+):
+    """No η cell, t1 = η = 0.5 in a cell labelled t1: η typed into the updates is η (VERIFIED, no
+    note on t1's cell); the updates reading t1's cell as η, which E1 reads as t1, are WRONG."""
+    path = tmp_path / "t1-cell.xlsx"
+    order = tuple(k for k in ORDER if k not in role_books.INPUT_KEYS)
+    labelled = {k: (k, ERA[k]) for k in role_books.INPUT_KEYS}
+    where = write_table(
+        path,
+        order,
+        HEADERS,
+        ERA,
+        _updates_reading(eta_ref),
+        givens=(),
+        labelled=labelled,
+        eta_above=False,
+        refs={"eta": "0.5"},
+    )
+    result = _judge(path)
+    assert result.verdict == verdict, report.details(result)
+    if verdict == report.WRONG:
+        first = result.first_wrong
+        assert first.address == where.cell("w1", 1) and "η" in first.diagnosis
+        truth = matrix_train(ERA, 0.5, 1)
+        assert first.expected == pytest.approx(float(truth[1]["w1"]), rel=1e-12)
+    else:
+        assert "read as" not in _notes(result)
 
 
 # --- 3. inputs repeated on every row, typed or as constant formulas ---------------------------------

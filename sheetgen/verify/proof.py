@@ -263,6 +263,17 @@ def _input_cells(reader: Reader) -> dict[tuple, str]:
     return cells
 
 
+def _labelled_eta_value(reader: Reader) -> bool:
+    """Whether a labelled input's cell holds η's value while η has no cell (forms.Reader._labelled)."""
+    if reader.eta_cell is not None or reader.eta is None:
+        return False
+    for sheet, row, col in reader.params:
+        value = reader.book.sheet(sheet).values.get((row, col))
+        if isinstance(value, float) and close(value, reader.eta, 1e-12):
+            return True
+    return False
+
+
 def _constant(tree) -> bool:
     """Whether a form reads nothing: a number, or arithmetic on numbers only (=0.5, =1/2)."""
     arithmetic = (formula.Num, formula.Unary, formula.Binary, formula.Percent)
@@ -301,9 +312,14 @@ def finish(reader: Reader, prover: Prover, result: TableProof, eta: float | None
     typed_inputs: dict[str, list[tuple[int, int]]] = {}
     constant: dict[int, bool] = {}  # id(form) -> whether it reads nothing (forms live as long as the reader)
     forms: set = set()
-    # The weight updates first: their factor of a gradient is η, which settles what an ambiguous
-    # cell (η = i2 = 0.1) is before the formulas that read it otherwise are proven.
-    for col, key in sorted(reader.col_keys.items(), key=lambda item: (item[1] not in w.trained, item[0])):
+    # The weight updates first: their factor of a gradient is η, which settles what an unlabelled
+    # ambiguous cell (η = i2 = 0.1) is before the formulas that read it otherwise are proven. A
+    # labelled input holding η's value is its label's quantity if a formula reads it so: then the
+    # other formulas go first.
+    updates_last = _labelled_eta_value(reader)
+    for col, key in sorted(
+        reader.col_keys.items(), key=lambda item: ((item[1] in w.trained) == updates_last, item[0])
+    ):
         failed = unmapped = False
         stored = sheet.formulas.column(table.rows, col)  # the whole column's formulas at once
         for index, row in enumerate(table.rows):
@@ -354,7 +370,9 @@ def finish(reader: Reader, prover: Prover, result: TableProof, eta: float | None
         shown, where = label_of(quantity, table), cell.removeprefix("cell:")
         others = [label_of(q, table) for q in reader.readings.get(cell, ()) if q != quantity]
         label = reader.labels.get(cell)
-        if label is not None and label != quantity:
+        if label == quantity:
+            continue  # read as its label says: nothing to note
+        if label is not None:
             held = f"is labelled {label_of(label, table)} and holds {value:g}, {shown}'s value too"
         else:
             held = f"holds {value:g}, the value of both {shown} and {' and '.join(others)}"
