@@ -23,11 +23,15 @@ LABELS = {
 ETA = 0.5
 
 
-def write(path, sheets: int = 3, mistake: dict | None = None, updated_label: str = "{w}+") -> dict:
+def write(
+    path, sheets: int = 3, mistake: dict | None = None, updated_label: str = "{w}+", retype: str = ""
+) -> dict:
     """Write the book; returns {(sheet index, key): (sheet name, A1 address)} of every value cell.
 
     updated_label spells the label of each updated weight beside its gradient: "w1+" as the post does,
-    or "{w}", the weight's own label again, as some reproductions do ("": no label at all).
+    or "{w}", the weight's own label again, as some reproductions do ("": no label at all). retype
+    "typed" or "constant" gives each later sheet its inputs and biases again, as numbers or as
+    constant formulas (=0.05), instead of reading them from the sheet before.
     """
     params = read_template("mazur").params
     columns = [c for c in columns_for("fixed") if c.key != "iteration"]
@@ -57,6 +61,12 @@ def write(path, sheets: int = 3, mistake: dict | None = None, updated_label: str
             if key in inputs and index == 0:
                 value = float(params[key])
                 sheet.write_number(row, 1, value)
+            elif key in inputs and key not in oracle.WEIGHTS and retype == "typed":
+                value = float(params[key])
+                sheet.write_number(row, 1, value)
+            elif key in inputs and key not in oracle.WEIGHTS and retype == "constant":
+                value = float(params[key])
+                sheet.write_formula(row, 1, f"={value!r}", None, value)
             elif key in inputs:  # read from the sheet before: its updated weight, or the same input
                 source = (
                     f"D{previous_rows[key] + 1}" if key in oracle.WEIGHTS else f"B{previous_rows[key] + 1}"

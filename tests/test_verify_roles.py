@@ -59,6 +59,20 @@ def test_an_updated_weight_labelled_with_the_weights_own_name_is_the_updated_wei
     assert f"'{sheet}'!{cell} {said} computes w1 − η·∂E/∂w1" in _notes(result)
 
 
+@pytest.mark.parametrize("retype", ["typed", "constant"])
+def test_a_walkthrough_giving_each_sheet_its_inputs_again_is_verified(tmp_path, retype):
+    """Each sheet types its inputs again, or writes them as =0.05: inputs, named by their own sheets."""
+    path = tmp_path / "mazur-retyped.xlsx"
+    where = mazur_layout.write(path, sheets=3, retype=retype)
+    result = _judge(path)
+    assert result.verdict == report.VERIFIED, report.details(result)
+    first, last = (f"'{where[(n, 'i1')][0]}'!{where[(n, 'i1')][1]}" for n in (1, 2))
+    if retype == "typed":
+        assert f"i1 typed on every row, {first} … {last}" in _notes(result)
+    else:
+        assert f"i1 as =0.05 in {first} … {last}" in _notes(result)
+
+
 def test_a_wrong_update_labelled_with_the_weights_own_name_is_still_wrong(soffice, tmp_path):
     path = tmp_path / "mazur-same-label-sign.xlsx"
     where = mazur_layout.write(path, sheets=2, updated_label="{w}")
@@ -185,7 +199,7 @@ def test_inputs_repeated_on_every_row_are_inputs(tmp_path, typed):
     if typed:
         assert "t1 typed on every row" in notes
     else:
-        assert "t1 as =0.5 in B5:B10" in notes and "w1 as =0.15 in F5" in notes
+        assert "t1 as =0.5 in 'Sheet1'!B5:B10" in notes and "w1 as =0.15 in 'Sheet1'!F5" in notes
     # The constant formulas are the inputs a perturbed recalculation changes.
     cells = result.tables[0].input_cells
     assert cells.get(("Sheet1", 7, 2)) == "t1"

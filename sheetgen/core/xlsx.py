@@ -103,6 +103,9 @@ class Book:
     path: Path
     sheets: list[Sheet]
     properties: dict[str, str]  # custom document properties (docProps/custom.xml)
+    # A book made up from another (Mazur's layout read as one table): (sheet, row, col) of a made-up
+    # cell -> where it came from, "'Iteration 1'!B5", so notes can name the cell a reader sees.
+    origin: dict[tuple[str, int, int], str] = field(default_factory=dict)
 
     def sheet(self, name: str) -> Sheet | None:
         return next((s for s in self.sheets if s.name == name), None)

@@ -97,6 +97,7 @@ class Reader:
         # reads it as the one that makes the formulas reading it right (proof.Prover.reading).
         self.readings: dict[str, list[str]] = {}
         self.labels: dict[str, str] = {}  # "cell:…" of a labelled input -> its label's quantity
+        self.places: dict[str, tuple] = {}  # "cell:…" -> its (sheet, row, col)
         self.closed: dict[tuple[int, int], str] = {}  # cell -> its formula that lacks closing parentheses
         self._shapes: dict[tuple, tuple] = {}
         self._forms: dict[tuple, object] = {}
@@ -250,6 +251,7 @@ class Reader:
         self.constants[name] = value
         if len(same) > 1:  # which input it is, the formulas reading it decide
             self.readings.setdefault(name, same)
+            self.places[name] = where
         return formula.Var(name)
 
     def _labelled(self, where: tuple, param: str):
@@ -265,6 +267,7 @@ class Reader:
         self.constants[name] = value
         self.readings.setdefault(name, [param, ETA])
         self.labels[name] = param
+        self.places[name] = where
         return formula.Var(name)
 
 

@@ -263,6 +263,16 @@ def _input_cells(reader: Reader) -> dict[tuple, str]:
     return cells
 
 
+def _where(reader: Reader, cells: list[tuple[str, int, int]]) -> str:
+    """The cells as a reader finds them: 'Sheet1'!B5:B10, or where a made-up book's cells came from."""
+    origin = reader.book.origin
+    if origin and all(cell in origin for cell in cells):
+        first, last = origin[min(cells)], origin[max(cells)]
+        return first if first == last else f"{first} … {last}"
+    sheet = cells[0][0]
+    return f"'{sheet}'!{_range_text([(row, col) for _, row, col in cells])}"
+
+
 def _labelled_eta_value(reader: Reader) -> bool:
     """Whether a labelled input's cell holds η's value while η has no cell (forms.Reader._labelled)."""
     if reader.eta_cell is not None or reader.eta is None:
@@ -367,7 +377,7 @@ def finish(reader: Reader, prover: Prover, result: TableProof, eta: float | None
     result.input_cells = _input_cells(reader)
     for cell, quantity in prover.read_as.items():
         value = reader.constants.get(cell)
-        shown, where = label_of(quantity, table), cell.removeprefix("cell:")
+        shown, where = label_of(quantity, table), _where(reader, [reader.places[cell]])
         others = [label_of(q, table) for q in reader.readings.get(cell, ()) if q != quantity]
         label = reader.labels.get(cell)
         if label == quantity:
@@ -383,18 +393,20 @@ def finish(reader: Reader, prover: Prover, result: TableProof, eta: float | None
         (row, col), text = next(iter(reader.closed.items()))
         more = f" (and {len(reader.closed) - 1} more formulas)" if len(reader.closed) > 1 else ""
         result.notes.append(
-            f"'{name}'!{address(row, col)}'s formula ={text} lacks its closing parenthesis{more}: "
+            f"{_where(reader, [(name, row, col)])}'s formula ={text} lacks its closing parenthesis{more}: "
             "read closed at its end, as LibreOffice and Excel close it when they open the book"
         )
     given = []
     for key, cells in constant_inputs.items():
         result.input_cells.update({(name, row, col): key for row, col in cells})
-        given.append(f"{label_of(key, table)} as ={sheet.formula(*cells[0])} in {_range_text(cells)}")
-    given += [f"{label_of(key, table)} typed on every row" for key in typed_inputs]
-    if given:
-        result.notes.append(
-            f"inputs written as numbers in '{name}' ({'; '.join(given)}): each read as that input"
+        where = _where(reader, [(name, *cell) for cell in cells])
+        given.append(f"{label_of(key, table)} as ={sheet.formula(*cells[0])} in {where}")
+    for key, cells in typed_inputs.items():
+        given.append(
+            f"{label_of(key, table)} typed on every row, {_where(reader, [(name, *c) for c in cells])}"
         )
+    if given:
+        result.notes.append(f"inputs written as numbers ({'; '.join(given)}): each read as that input")
     for cell in result.unmapped:
         label = table.headers.get(cell.key, cell.key)
         where = f"'{name}'!{address(cell.row, cell.col)}"

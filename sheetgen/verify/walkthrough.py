@@ -205,8 +205,10 @@ def read(original: Book, values: Book) -> Walkthrough | None:
     for which in virtual.values():  # filled as dicts; read as the reader's stores, like any sheet
         which.values, which.formulas = CellValues.of(which.values), CellFormulas.of(which.formulas)
 
+    origin = {(SHEET, *cell): f"'{name}'!{a1}" for cell, (name, a1) in walk.origin.items()}
+
     def book(base: Book, sheet: Sheet) -> Book:
-        return Book(base.path, [sheet, *base.sheets], dict(base.properties))
+        return Book(base.path, [sheet, *base.sheets], dict(base.properties), origin)
 
     walk.original = book(original, virtual["original"])
     walk.values = book(values, virtual["values"])
