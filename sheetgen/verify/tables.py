@@ -163,7 +163,8 @@ _TABLE_EVIDENCE = set(INPUTS) | {c.key for c in COLUMNS if c.formula and c.key n
 
 
 def _split_header(cells: list[tuple[int, str, str]]) -> list[list[tuple[int, str, str]]]:
-    """Cut a header row into tables: at a gap of more than MAX_GAP columns, or where a label repeats.
+    """Cut a header row into tables: at a gap of more than MAX_GAP columns, or where a label repeats
+    (but an input's label among the inputs leading a table, before its weights).
 
     A part with fewer than four weights, or with weights but no inputs or computed quantities, is
     not a table of its own (a block of updated weights, a second "Error" column, the backward pass
@@ -173,7 +174,11 @@ def _split_header(cells: list[tuple[int, str, str]]) -> list[list[tuple[int, str
     parts: list[list[tuple[int, str, str]]] = []
     for cell in sorted(cells):
         current = parts[-1] if parts else None
-        repeated = cell[1] not in INPUTS and any(k == cell[1] for _, k, _ in current or ())
+        keys = [k for _, k, _ in current or ()]
+        # An input label again among the inputs leading a table (the t2 column headed "i2") is that
+        # table's; after its weights, it starts the next table side by side.
+        shared = cell[1] in INPUTS and not set(keys) & set(WEIGHTS)
+        repeated = cell[1] in keys and not shared
         if current is None or cell[0] - current[-1][0] > MAX_GAP or repeated:
             parts.append([cell])
         else:
