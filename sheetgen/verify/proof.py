@@ -350,8 +350,10 @@ def finish(reader: Reader, prover: Prover, result: TableProof, eta: float | None
                     )
                     unmapped = True
                 continue
-            is_input = not needs_formula(key, index, w.trained, w.fixed)
-            if is_input and constant.setdefault(id(tree), _constant(tree)):
+            is_input = key in w.fixed or (index == 0 and key in w.trained)  # not needs_formula(...)
+            if is_input and id(tree) not in constant:
+                constant[id(tree)] = _constant(tree)
+            if is_input and constant[id(tree)]:
                 # An input given as a constant formula (=0.5 down the t1 column, =0.15 for an initial
                 # weight) is an input as a typed number is: nothing to prove, and an edit changes it.
                 constant_inputs.setdefault(key, []).append((row, col))
