@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -263,8 +264,26 @@ def csv_row(result: BookResult) -> dict:
     return row
 
 
+# A field a spreadsheet would read as a formula (OWASP, "CSV Injection"): = + - @, tab, carriage
+# return, and a line feed, which some importers strip before looking.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def inert(value: object) -> object:
+    """A CSV field no spreadsheet evaluates: text starting as a formula gets a leading apostrophe
+    ('=A1*B1 still reads as the formula it quotes); a plain number such as -0.25 stays a number."""
+    if not isinstance(value, str) or _NUMBER.fullmatch(value.strip()):
+        return value
+    if not value.lstrip(" ").startswith(_FORMULA_START):  # (an importer may trim leading spaces)
+        return value
+    return "'" + value
+
+
 def write_csv(results: list[BookResult], handle) -> None:
+    """One row per book. Every field comes from a student's file (its name, sheet names, formulas,
+    labels), so each is made inert (see inert) before a teacher opens the file in a spreadsheet."""
     writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
     writer.writeheader()
     for result in results:
-        writer.writerow(csv_row(result))
+        writer.writerow({key: inert(value) for key, value in csv_row(result).items()})
