@@ -79,6 +79,16 @@ class BookResult:
         return max((t.max_rel_error for t in self.tables), default=0.0)
 
 
+def reference(sheet: str, cells: str) -> str:
+    """'Sheet'!A1 (or a range); a range already naming its sheets (Mazur's layout) is kept as it is."""
+    return cells if "!" in cells else f"'{sheet}'!{cells}"
+
+
+def table_place(check) -> str:
+    """Where a table is: its header's cell, or what the reading says it spans (Mazur's layout)."""
+    return getattr(check, "place", None) or reference(check.table.sheet, check.table.address)
+
+
 def _finding_text(finding) -> str:
     formula = f", formula ={finding.formula}" if finding.formula else ", typed value (no formula)"
     text = (
@@ -126,7 +136,7 @@ def details(result: BookResult) -> list[str]:
     """The single-workbook report: the verdict, then one block per table."""
     lines = [one_line(result)]
     for table in result.tables:
-        where = f"'{table.table.sheet}'!{table.table.address}"
+        where = table_place(table)
         verdict = "verified" if table.verified else "NOT verified"
         lines.append(
             f"  {where}: {verdict}, {table.rows} rows, largest relative error {table.max_rel_error:.1e}"
@@ -203,6 +213,7 @@ def as_dict(result: BookResult) -> dict:
             {
                 "sheet": t.table.sheet,
                 "header": t.table.address,
+                "place": table_place(t),  # the sheets and cells as the book has them
                 "verified": t.verified,
                 "rows": t.rows,
                 "max_rel_error": t.max_rel_error,
@@ -229,9 +240,18 @@ def as_dict(result: BookResult) -> dict:
 
 
 def as_json(results: list[BookResult]) -> str:
+    from sheetgen.verify import census  # (census reads the verdicts defined here)
+
     counts = {v: sum(r.verdict == v for r in results) for v in VERDICTS}
+    kinds = census.mistakes(results, [str(r.path) for r in results])
     return json.dumps(
-        {"workbooks": [as_dict(r) for r in results], "summary": counts}, ensure_ascii=False, indent=1
+        {
+            "workbooks": [as_dict(r) for r in results],
+            "summary": counts,
+            "mistakes": [{"mistake": m.text, "books": m.books} for m in kinds],
+        },
+        ensure_ascii=False,
+        indent=1,
     )
 
 
