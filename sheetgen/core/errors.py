@@ -70,9 +70,7 @@ def check_output_path(path: str | os.PathLike, *, suffix: str | None = None, fla
     try:
         return _check_output_path(out, suffix, flag)
     except OSError as error:  # a name longer than the file system allows, a folder we may not search
-        raise UserError(
-            f"output '{out}': {error.strerror or error}: choose another {flag} path"
-        ) from None
+        raise UserError(f"output '{out}': {error.strerror or error}: choose another {flag} path") from None
 
 
 def _check_output_path(out: Path, suffix: str | None, flag: str) -> Path:

@@ -115,7 +115,9 @@ def _book_kinds(result, texts: dict) -> set:
             elif item.kind == "constant":
                 column = BY_KEY.get(item.quantity or "")
                 name = column.label if column else ("η" if item.quantity in (None, "eta") else item.quantity)
-                kinds.add((f"{name} typed into the formulas as a number where the sheet has a cell for it", ""))
+                kinds.add(
+                    (f"{name} typed into the formulas as a number where the sheet has a cell for it", "")
+                )
     if verdict == "incomplete":
         kinds.add(("incomplete: nothing (or no weight update) computed", ""))
     if not kinds:

@@ -20,12 +20,14 @@ from sheetgen.verify.intake import Submission
 def prepare_outdir(name: str) -> Path:
     """The --annotate folder, created if missing; refused (one line) if it cannot be written."""
     folder = Path(name)
-    if folder.exists() and not folder.is_dir():
-        raise UserError(f"--annotate '{folder}' is a file: give a folder for the annotated copies")
     try:
+        if folder.exists() and not folder.is_dir():
+            raise UserError(f"--annotate '{folder}' is a file: give a folder for the annotated copies")
         folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UserError(f"--annotate '{folder}': cannot create it ({error.strerror})") from None
+    except OSError as error:  # a name too long, a parent that is a file, no permission
+        raise UserError(
+            f"--annotate '{folder}': cannot create it ({error.strerror or error}): choose another folder"
+        ) from None
     if not os.access(folder, os.W_OK):
         raise UserError(f"--annotate '{folder}' is not writable: choose another folder")
     return folder
@@ -133,13 +135,15 @@ class Classroom:
             if isinstance(error, OSError) and error.strerror:
                 reason = error.strerror  # not the temporary's name, which the user never chose
             if result.verdict != "unreadable":  # an unreadable file failing again is no news
-                self.echo(f"sheetgen verify: warning: {submission.name}: no annotated copy ({reason})", err=True)
+                self.echo(
+                    f"sheetgen verify: warning: {submission.name}: no annotated copy ({reason})", err=True
+                )
             return "unreadable: no copy" if result.verdict == "unreadable" else f"no copy: {reason}"
 
-    def echo(self, line: str, err: bool = False) -> None:
-        """Print a line without tearing the progress bar; names and texts from the files are escaped
-        (printable.shown), so none can act on the terminal."""
-        line = "\n".join(shown(part) for part in line.split("\n"))
+    def echo(self, *lines: str, err: bool = False) -> None:
+        """Print lines without tearing the progress bar. Each is escaped (printable.shown): a name or a
+        text from a file holding ESC or a newline can neither act on the terminal nor split a line."""
+        line = "\n".join(shown(line) for line in lines)
         stream = sys.stderr if err else sys.stdout
         if self.bar is not None and not self.bar.disable:
             self.bar.write(line, file=stream)

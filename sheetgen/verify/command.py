@@ -616,7 +616,7 @@ def run(args) -> int:
             print(f"sheetgen verify: error: {shown(result.path)}: {shown(result.error)}", file=sys.stderr)
             return
         lines = report.details(result) if single else [report.one_line(result)]
-        klass.echo("\n".join(lines))
+        klass.echo(*lines)
 
     try:
         results = verify_books(

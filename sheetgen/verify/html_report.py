@@ -122,7 +122,9 @@ def _first_wrong(result) -> tuple[str, str]:
         items = unproven(table)
         if items:
             item = items[0]
-            return f"<code>{_e(reference(item.sheet, item.cells))}</code> ({_e(item.label)})", _e(item.message)
+            return f"<code>{_e(reference(item.sheet, item.cells))}</code> ({_e(item.label)})", _e(
+                item.message
+            )
     return none, _e(_reason(result))
 
 
