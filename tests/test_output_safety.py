@@ -250,13 +250,14 @@ def test_names_as_long_as_the_file_system_allows_are_written(tmp_path):
 
 def _fill(folder: Path) -> None:
     """Fill the file system of `folder` to the last byte."""
-    with open(folder / "filler", "wb") as handle:
-        try:
-            while True:
-                handle.write(b"\0" * 4096)
-                handle.flush()
-        except OSError:
-            pass
+    handle = open(folder / "filler", "wb", buffering=0)  # noqa: SIM115 (closed below, full or not)
+    try:
+        while True:
+            handle.write(b"\0" * 4096)
+    except OSError:
+        pass
+    finally:
+        handle.close()
 
 
 @pytest.fixture

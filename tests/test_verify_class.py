@@ -534,7 +534,9 @@ def test_an_annotate_folder_holding_the_originals_never_overwrites_them(soffice,
         text=True,
         timeout=300,
     )
-    assert done.returncode == 1 and "would overwrite the original" in done.stderr
+    # refused before anything is read or written (issue 22): one line, exit status 2
+    assert done.returncode == 2 and done.stdout == "", done.stdout
+    assert done.stderr.count("\n") == 1 and "would be written over the workbook" in done.stderr
     assert _sha(book) == before and sorted(p.name for p in tmp_path.iterdir()) == ["w3.xlsx"]
 
 
@@ -748,3 +750,110 @@ def test_the_class_report_renders_readably(report_class, chromium, tmp_path):
     assert image.size == (1400, 1000) and len(image.getcolors(maxcolors=1 << 20)) > 20
     page = report_class["html"].read_text(encoding="utf-8")
     assert "late/<wbr>sign-course.xlsx" in page  # a path breaks between folders, not inside a name
+
+
+def test_a_sheet_libreoffice_renames_is_named_and_marked_as_the_book_has_it(soffice, tmp_path):
+    """Issue 22, item 13: 'a/b' is no name Excel allows; LibreOffice reads it as 'Sheet1'."""
+    source = tmp_path / "source.xlsx"
+    write_handmade(source, LAYOUTS["classic"], EVA8, 0.5, 4, "w3-uses-a_h1-derivative")
+    names = ("a/b", "x*y?", "[q]:")
+    for n, name in enumerate(names):
+        with zipfile.ZipFile(source) as src, zipfile.ZipFile(tmp_path / f"s{n}.xlsx", "w") as out:
+            for info in src.infolist():
+                data = src.read(info)
+                if info.filename == "xl/workbook.xml":
+                    data = data.replace(b'name="Sheet1"', f'name="{name}"'.encode())
+                out.writestr(info, data)
+    books = [str(tmp_path / f"s{n}.xlsx") for n in range(len(names))]
+    done = subprocess.run(
+        [sys.executable, "-m", "sheetgen", "verify", *books, "--json", "--annotate", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1 and done.stderr == "", done.stderr
+    for n, (book, name) in enumerate(zip(json.loads(done.stdout)["workbooks"], names, strict=True)):
+        assert book["verdict"] == "wrong" and "please report" not in json.dumps(book)
+        assert (book["first_wrong"]["sheet"], book["first_wrong"]["cell"]) == (name, "AA6")
+        assert W3_MISTAKE in book["first_wrong"]["diagnosis"]
+        # the copy's mark lands on that sheet's AA6: a comment on it, in the part the sheet's name leads to
+        with zipfile.ZipFile(tmp_path / "out" / f"s{n}.xlsx") as copy:
+            workbook = copy.read("xl/workbook.xml").decode()
+            rid = re.search(rf'name="{re.escape(name)}" sheetId="\d+" r:id="(rId\d+)"', workbook).group(1)
+            rels = copy.read("xl/_rels/workbook.xml.rels").decode()
+            part = re.search(rf'Id="{rid}"[^>]*Target="/?(?:xl/)?([^"]+)"', rels).group(1)
+            sheet_rels = copy.read(f"xl/worksheets/_rels/{Path(part).name}.rels").decode()
+            comments = re.search(r'Target="(?:\.\./)?([^"]*comments[^"]*)"', sheet_rels).group(1)
+            assert 'ref="AA6"' in copy.read("xl/" + comments.removeprefix("/xl/")).decode()
+
+
+def test_names_are_short_unique_and_the_same_every_run(tmp_path):
+    from sheetgen.verify import intake
+
+    for folder in ("c1/late", "c2", "x/class", "y/class", "z"):
+        (tmp_path / folder).mkdir(parents=True)
+    for book in ("c1/x.xlsx", "c1/late/x.xlsx", "c2/x.xlsx", "x/class/y.xlsx", "y/class/y.xlsx", "z/q.xlsx"):
+        (tmp_path / book).write_bytes(b"")
+    os.link(tmp_path / "z" / "q.xlsx", tmp_path / "z" / "hard.xlsx")
+    given = [str(tmp_path / p) for p in ("c1", "c2", "x/class", "y/class")]
+    given += [
+        str(tmp_path / "z" / "q.xlsx"),
+        str(tmp_path / "c1" / "x.xlsx"),
+        str(tmp_path / "z" / "hard.xlsx"),
+    ]
+    found = intake.collect(given, recursive=True)
+    assert [str(s.name) for s in found] == [
+        "late/x.xlsx",  # its own path in c1: no other book has it
+        "c1/x.xlsx",  # x.xlsx of c1 and of c2: each with its folder
+        "c2/x.xlsx",
+        "x/class/y.xlsx",  # two folders both named class: one more folder each
+        "y/class/y.xlsx",
+        "q.xlsx",  # a file given by itself: its name; given again (c1/x.xlsx, a hard link): one book
+    ]
+    assert [s.path for s in found] == [s.path for s in intake.collect(given, recursive=True)]
+    assert all(not s.name.is_absolute() for s in found)
+
+
+def test_the_census_of_unexplained_and_typed_mistakes(tmp_path):
+    """Census rules on results made by hand: 'other' once per book, the random point left out."""
+    from types import SimpleNamespace
+
+    from sheetgen.verify import census
+
+    def finding(key, label, diagnosis, formula="A1"):
+        return SimpleNamespace(
+            sheet="S", address="A1", key=key, label=label, diagnosis=diagnosis, formula=formula
+        )
+
+    def table(findings, unproven=(), headers=None, forms=3):
+        return SimpleNamespace(
+            first_wrong=findings[0] if findings else None, wrong_cells=list(findings),
+            unproven=list(unproven), table=SimpleNamespace(headers=headers or {}), proven_forms=forms,
+            network_difference=None, incomplete=None,
+        )  # fmt: skip
+
+    def book(verdict, *tables):
+        return SimpleNamespace(verdict=verdict, tables=list(tables), network_difference=None, problems=[])
+
+    point = "; with i1 = 0.31, w1 = 0.176 it computes 0.2 where 0.3 is right"
+    unexplained = [finding("h1", "net h1", "no one-edit change makes the formula right" + point)]
+    books = [
+        book("wrong", table(unexplained), table([finding("a_h1", "a_h1", None)])),  # two sheets, both other
+        book(
+            "wrong",
+            table(
+                [finding("dE_dw2", "grad2", "uses i1 in place of i2" + point)], headers={"dE_dw2": "grad2"}
+            ),
+        ),
+        book("wrong", table([finding("dE_dw2", "∂E/∂w2", "uses i1 in place of i2")])),
+        book(
+            "right_only_at_its_numbers",
+            table([], [SimpleNamespace(kind="constant", quantity="eta", label="w1", cells="B2")]),
+        ),
+    ]
+    found = {m.text: m.books for m in census.mistakes(books, ["p", "q", "r", "s"])}
+    assert found == {
+        census.OTHER: ["p"],
+        "uses i1 in place of i2 in ∂E/∂w2": ["q", "r"],
+        "η typed into the formulas as a number where the sheet has a cell for it": ["s"],
+    }

@@ -27,7 +27,7 @@ from sheetgen.verify.annotate import unproven, wrong_cells
 OTHER = "other: wrong values no known mistake explains"
 PASTED = "sheets of values only, no formulas (pasted or typed)"
 TYPED_VALUES = "values typed where formulas belong"
-_UNEXPLAINED = ("no known mistake fits", "no one-edit change makes the formula right")
+_UNEXPLAINED = re.compile(r"no known mistake fits|no one-edit change makes (the|its) formula right")
 # The tail of a diagnosis saying where a wrong formula shows (at random inputs): not the mistake.
 _WHERE_IT_SHOWS = re.compile(r"; (?:with |at the sheet's numbers|shows with ).*$", re.DOTALL)
 _ORDER = {key: n for n, key in enumerate(BY_KEY)}
@@ -72,7 +72,7 @@ def _pasted(table) -> bool:
 def _finding_kind(finding, table) -> tuple[tuple[str, str], str, str] | None:
     """((kind key), its text for this quantity, the quantity) of one wrong cell; None for "other"."""
     diagnosis = _WHERE_IT_SHOWS.sub("", finding.diagnosis or "").strip()
-    if not diagnosis or diagnosis.startswith(_UNEXPLAINED):
+    if not diagnosis or _UNEXPLAINED.match(diagnosis):
         return None
     diagnosis = _canonical(diagnosis, table)
     quantity = _quantity(finding)
