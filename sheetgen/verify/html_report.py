@@ -46,8 +46,8 @@ td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 white-space:nowrap}
 code{font-family:"DejaVu Sans Mono",Consolas,monospace;font-size:13px;overflow-wrap:anywhere}
 .books{color:#3c4043;font-size:13px}
-td.file{min-width:10em}
-td.file code,.books span{overflow-wrap:anywhere}
+td.file{min-width:10em}td.where{min-width:9em}td.copy{min-width:8em}
+td.file code,.books span,td.copy a{overflow-wrap:anywhere}
 .books{min-width:12em}.books span{display:inline-block;max-width:100%}
 .none{color:#80868b}
 """
@@ -90,6 +90,14 @@ def _name(name: object) -> str:
     return _e(shown(name)).replace("/", "/<wbr>")
 
 
+def _listed(names) -> str:
+    """Names in order, comma-separated, each kept whole with its comma when the list wraps."""
+    ordered = sorted(names)
+    return " ".join(
+        f"<span>{_name(name)}{',' if n < len(ordered) - 1 else ''}</span>" for n, name in enumerate(ordered)
+    )
+
+
 def _reason(result) -> str:
     """Why a book has its verdict, when that is not a wrong cell: said as the verdict says it."""
     verdict = result.verdict
@@ -118,6 +126,8 @@ def _first_wrong(result) -> tuple[str, str]:
             why = _e(f.diagnosis) if f.diagnosis else '<span class="none">no known mistake fits</span>'
             formula = f"<br><code>={_e(f.formula)}</code>" if f.formula else "<br><i>typed value</i>"
             return where, why + formula
+    if result.verdict == "wrong" and result.problems:  # a built book's broken promise, not a cell's value
+        return none, _e(_reason(result))
     for table in result.tables:
         items = unproven(table)
         if items:
@@ -149,13 +159,14 @@ def render(results, names, copies, mistakes: list[Mistake], identical, page: Pat
             link = f'<span class="none">{_e(copy or "—")}</span>'
         rows.append(
             f'<tr data-verdict="{_e(result.verdict)}"><td class="file"><code>{_name(names[i])}</code></td>'
-            f"<td>{_badge(result.verdict)}</td><td>{where}</td><td>{why}</td><td>{link}</td></tr>"
+            f'<td>{_badge(result.verdict)}</td><td class="where">{where}</td><td>{why}</td>'
+            f'<td class="copy">{link}</td></tr>'
         )
     if mistakes:
         census = "".join(
             f'<tr><td>{_e(m.text)}</td><td class="n">{len(m.books)} '
             f"book{'s' if len(m.books) != 1 else ''}</td>"
-            f'<td class="books">{", ".join(f"<span>{_name(b)}</span>" for b in sorted(m.books))}</td></tr>'
+            f'<td class="books">{_listed(m.books)}</td></tr>'
             for m in mistakes
         )
         census = f"<table><tr><th>mistake</th><th>books</th><th>which</th></tr>{census}</table>"
