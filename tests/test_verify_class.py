@@ -738,6 +738,10 @@ def test_a_mazur_layout_book_is_named_by_its_own_sheets(report_class, soffice):
     assert "η = 0.5 from 'Iteration 1'!B1" in done.stdout  # mazur_layout writes η in B1 of each sheet
     page = report_class["html"].read_text(encoding="utf-8")
     assert "Iterations" not in page
+    feedback = openpyxl.load_workbook(report_class["out"] / "mazur.xlsx")["Feedback"]
+    texts = [str(c) for row in feedback.iter_rows(values_only=True) for c in row if c is not None]
+    assert not [t for t in texts if "Iterations" in t]
+    assert "'Iteration 1' … 'Iteration 3' (one iteration per sheet): η = 0.5 from 'Iteration 1'!B1" in texts
 
 
 def test_the_class_report_renders_readably(report_class, chromium, tmp_path):

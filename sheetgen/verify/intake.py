@@ -79,7 +79,7 @@ def names(found: list[tuple[Path, Path]]) -> list[Path]:
         for i in range(len(found)):
             groups.setdefault(str(name(i)), []).append(i)
         clashes = [i for group in groups.values() if len(group) > 1 for i in group]
-        if not clashes:
+        if not clashes or all(depth[i] > len(bases[i]) for i in clashes):  # (one file twice: no more to add)
             return [name(i) for i in range(len(found))]
         for i in clashes:
             depth[i] += 1
