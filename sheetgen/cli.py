@@ -14,6 +14,7 @@ import os
 import sys
 
 from sheetgen.core.errors import EXIT_USAGE, Terminated, UserError, handle_sigterm
+from sheetgen.core.printable import shown
 
 SUBCOMMANDS = {
     "build": "write the live-formula backpropagation workbook",
@@ -52,7 +53,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (what was wrong, what to do) and exit status 2."""
 
     def error(self, message: str):
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        # shown(): an argument may be a file name holding ESC or a newline; it must not act on the terminal
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {shown(message)} (see {self.prog} --help)\n")
 
 
 def make_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
@@ -81,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except UserError as error:
-        print(f"sheetgen {args.command}: error: {error}", file=sys.stderr)
+        print(f"sheetgen {args.command}: error: {shown(error)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt as stop:
         # Ctrl-C or SIGTERM: temporaries are already gone (every write unwinds); the status says which.

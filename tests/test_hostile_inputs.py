@@ -234,6 +234,13 @@ def sheetgen_workspace(tmp_path_factory) -> Path:
                 lol = '<!DOCTYPE w [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>'
                 data = data.replace(b"?>", b"?>" + lol.encode(), 1)
             laughs.writestr(item, data)
+    # a class whose subfolder holds another student's book of the same name (issue 22, item 1)
+    (space / "class" / "sub").mkdir(parents=True)
+    (space / "class" / "x.xlsx").write_bytes(good)
+    (space / "class" / "sub" / "x.xlsx").write_bytes(good)
+    (space / "report-link.csv").symlink_to(space / "good.xlsx")  # a report that is a workbook given
+    (space / "copies").mkdir()
+    (space / "copies" / "good.xlsx").symlink_to(space / "good.xlsx")  # a copy's place that is one
     return space
 
 
@@ -283,6 +290,17 @@ SHEETGEN_CASES = [
     (VERIFY + ["strings-bomb.xlsx"], "more than 250,000 shared strings"),
     (VERIFY + ["laughs.xlsx"], "xl/workbook.xml: a DTD"),
     (VERIFY + ["--tol", "nan", "good.xlsx"], "--tol nan"),
+    # outputs of verify: never over a workbook given, and the message names the flag to change
+    (VERIFY + ["class", "--recursive", "--annotate", "class/sub"], "over the workbook 'class/sub/x.xlsx'"),
+    (VERIFY + ["good.xlsx", "--annotate", "."], "over the workbook 'good.xlsx' given to check"),
+    (VERIFY + ["good.xlsx", "--annotate", "copies"], "over the workbook 'good.xlsx' given to check"),
+    (VERIFY + ["good.xlsx", "--report", "report-link.csv"], "the report would be written over the workbook"),
+    (VERIFY + ["good.xlsx", "--report", "good.xlsx/r.csv"], "not a directory: choose another --report path"),
+    (VERIFY + ["good.xlsx", "--html", "good.xlsx/r.html"], "not a directory: choose another --html path"),
+    (VERIFY + ["good.xlsx", "--report", "readonly.csv"], "or choose another --report path"),
+    (VERIFY + ["good.xlsx", "--report", "a-folder.xlsx"], "is a directory: give a file name, e.g. --report"),
+    (VERIFY + ["good.xlsx", "--report", "r" * 300 + ".csv"], "File name too long: choose another --report"),
+    (VERIFY + ["good.xlsx", "--annotate", "r" * 300], "File name too long): choose another folder"),
 ]
 
 
@@ -312,3 +330,124 @@ def test_sheetgen_verify_gives_cached_infinities_a_verdict_without_warnings(tmp_
     status, out, err = run_cli(["sheetgen", "verify", "--engine", "cached", "inf.xlsx"], tmp_path)
     assert status == 1 and "WRONG" in out, (status, out, err)
     assert err == "", err
+
+
+# --- verify's outputs and names (issue 22) -----------------------------------------------------------
+
+
+def _class_of_built_books(folder: Path, names: dict[str, bool]) -> None:
+    """Built books (6 × 6) under `folder`: name -> wrong? A wrong one has one saved value changed
+    (the cached engine then finds it), so no LibreOffice is needed."""
+    import re
+    import zipfile
+
+    good = folder.parent / "good-source.xlsx"  # beside the class, not in it
+    if not good.exists():
+        assert run_cli(["sheetgen", "build", "--iterations", "5", "-o", good.name], folder.parent)[0] == 0
+    for name, wrong in names.items():
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not wrong:
+            shutil.copyfile(good, target)
+            continue
+        with zipfile.ZipFile(good) as source, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as book:
+            for item in source.infolist():
+                data = source.read(item)
+                if item.filename == "xl/worksheets/sheet3.xml":
+                    data = re.sub(rb'(<c r="H7"[^>]*><f>[^<]*</f>)<v>[^<]*</v>', rb"\1<v>0.125</v>", data)
+                book.writestr(item, data)
+
+
+def test_two_books_of_one_name_get_their_own_names_and_copies_and_no_input_is_written(tmp_path):
+    """Issue 22, items 2 and 14: a/x.xlsx (wrong) and b/x.xlsx (right), copies into b."""
+    _class_of_built_books(tmp_path / "w", {"a/x.xlsx": True, "b/x.xlsx": False})
+    tmp_path = tmp_path / "w"
+    before = snapshot(tmp_path)
+    status, out, err = run_cli(VERIFY + ["a/x.xlsx", "b/x.xlsx", "--annotate", "b"], tmp_path)
+    assert status == 1 and err == "", err
+    assert out.splitlines()[0].startswith("a/x.xlsx: WRONG: first wrong cell 'LR 0.1'!H7")
+    assert out.splitlines()[1].startswith("b/x.xlsx: VERIFIED")
+    after = snapshot(tmp_path)
+    files = {k: v for k, v in before.items() if v[2] != "folder"}
+    assert {k: after[k] for k in files} == files  # no file given was written
+    assert set(after) - set(before) == {"b/a", "b/a/x.xlsx"}  # the wrong book's copy, by its name
+    # Two folders, --recursive: both books named apart, in the text, the CSV and the page
+    status, out, err = run_cli(
+        VERIFY + ["a", "b", "--recursive", "--report", "r.csv", "--html", "r.html"], tmp_path
+    )
+    names = [line.split(": ")[0] for line in out.splitlines()[:-1]]
+    assert names == ["w/a/x.xlsx", "b/a/x.xlsx", "b/x.xlsx"], out  # a/x.xlsx twice: each with its folder
+    rows = (tmp_path / "r.csv").read_text().splitlines()[1:]
+    assert [row.split(",")[0] for row in rows] == names
+    page = (tmp_path / "r.html").read_text()
+    assert all(f"<code>{name.replace('/', '/<wbr>')}</code>" in page for name in names)
+
+
+def test_the_csv_report_never_makes_a_spreadsheet_evaluate_a_formula(tmp_path, soffice):
+    """Issue 22, item 3: file names, formulas, texts that start like a formula are made inert."""
+    import csv
+
+    from sheetgen.verify import report
+
+    hostile = ["=1+2.xlsx", "@SUM(1,2).xlsx", "+3.xlsx", "-4+1.xlsx"]
+    _class_of_built_books(tmp_path / "c", {name: True for name in hostile})
+    status, out, _ = run_cli(VERIFY + ["c", "--report", "r.csv", "--json"], tmp_path)
+    assert status == 1
+    import json
+
+    saved = {b["file"]: b for b in json.loads(out)["workbooks"]}
+    with open(tmp_path / "r.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert sorted(row["file"] for row in rows) == sorted("'" + name for name in hostile)
+    for row in rows:
+        book = saved[row["file"][1:]]
+        assert row["formula"] == "'=" + book["first_wrong"]["formula"]  # still readable as the formula
+        assert float(row["expected"]) == book["first_wrong"]["expected"]  # numbers stay numbers
+        for field in row.values():
+            assert not field.lstrip(" ").startswith(("=", "+", "@", "\t", "\r")), field
+            assert not field.startswith("-") or float(field) < 0, field
+    # LibreOffice, told to evaluate formulas in the CSV, finds none in it; in the raw text it would.
+    raw = tmp_path / "raw.csv"
+    raw.write_text("file\n" + "\n".join(hostile) + "\n")
+    assert report.inert("=1+2.xlsx") == "'=1+2.xlsx" and report.inert("-0.25") == "-0.25"
+    from sheetgen.core import xlsx
+    from sheetgen.office import recalc
+
+    for name, formulas in (("r.csv", 0), ("raw.csv", 1)):
+        done = subprocess.run(
+            [soffice, "--headless", "--convert-to", "xlsx", "--outdir", str(tmp_path / "lo")]
+            + ["--infilter=CSV:44,34,76,1,,0,false,true,false,false,false,-1,true", str(tmp_path / name)]
+            + [f"-env:UserInstallation=file://{tmp_path / 'profile'}"],
+            capture_output=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        sheet = xlsx.read_book(tmp_path / "lo" / Path(name).with_suffix(".xlsx")).sheets[0]
+        assert (len(sheet.formulas) > 0) == bool(formulas), (name, dict(sheet.formulas.items()))
+    del recalc
+
+
+def test_control_characters_in_names_are_printed_escaped(tmp_path):
+    """Issue 22, item 4: ESC, BEL, a newline in a file name never reach the terminal raw."""
+    import json
+
+    escape = "a\x1b[8mb\x07\nc.xlsx"
+    _class_of_built_books(tmp_path / "c", {escape: True, "ok.xlsx": False})
+    (tmp_path / "c" / "e\x1b]0;x\x07.xlsx").write_bytes(b"not a zip")
+    raw = [chr(c) for c in range(32) if chr(c) != "\n"] + ["\x7f", "\x9b"]
+    for argv in (
+        VERIFY + ["c", "--annotate", "out"],
+        VERIFY + ["c", "--json"],
+        VERIFY + ["c/e\x1b]0;x\x07.xlsx"],
+        VERIFY + ["c/missing\x1b[2J.xlsx"],
+        VERIFY + ["c/" + escape],
+    ):
+        status, out, err = run_cli(argv, tmp_path)
+        assert not [c for c in raw if c in out or c in err], (argv, out, err)
+        if "--json" in argv:
+            assert escape in {b["file"] for b in json.loads(out)["workbooks"]}
+        elif len(argv) == len(VERIFY) + 3:  # the folder: one line per book and the count
+            assert len(out.splitlines()) == 4 and "a\\x1b[8mb\\x07\\nc.xlsx: WRONG" in out, out
+        else:  # one book: its lines, or one line on stderr
+            assert status in (1, 2) and ("\\x1b" in out + err)
+            assert status == 1 or len(err.splitlines()) == 1, err

@@ -152,7 +152,7 @@ def test_verify_report_obeys_the_same_rules(tmp_path):
     (tmp_path / "report.csv").symlink_to(target)
     status, _, err = _run("verify", "--engine", "cached", str(book), "--report", str(tmp_path / "report.csv"))
     assert status == 0, err
-    assert (tmp_path / "report.csv").is_symlink() and str(book) in target.read_text()
+    assert (tmp_path / "report.csv").is_symlink() and "\nb.xlsx,verified," in target.read_text()
 
 
 def _live_soffice_under(folder: Path) -> list[int]:
@@ -212,3 +212,112 @@ def test_a_stopped_class_verify_leaves_no_process_and_nothing_behind(soffice, tm
     time.sleep(0.5)
     assert _live_soffice_under(scratch) == []
     assert list(scratch.iterdir()) == []
+
+
+# --- verify's report, page and copies: long names, a full disk (issue 22, items 9 and 10) -------
+
+
+def _wrong_and_right(folder: Path, wrong_name: str = "w.xlsx") -> None:
+    """A built book and a copy with one saved value changed (WRONG under --engine cached)."""
+    import re
+    import zipfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    assert _run("build", "--iterations", "3", "--lr-list", "0.5", "-o", str(folder / "ok.xlsx"))[0] == 0
+    with zipfile.ZipFile(folder / "ok.xlsx") as source, zipfile.ZipFile(folder / wrong_name, "w") as book:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "xl/worksheets/sheet3.xml":
+                data = re.sub(rb'(<c r="H6"[^>]*><f>[^<]*</f>)<v>[^<]*</v>', rb"\1<v>0.125</v>", data)
+            book.writestr(item, data)
+
+
+def test_names_as_long_as_the_file_system_allows_are_written(tmp_path):
+    """The temporary beside an output is named within the limit whenever the output's name is."""
+    limit = os.pathconf(tmp_path, "PC_NAME_MAX")
+    book = "b" * (limit - len(".xlsx") - 10) + ".xlsx"
+    _wrong_and_right(tmp_path / "class", book)
+    report, page = "r" * (limit - 4) + ".csv", "h" * (limit - 5) + ".html"
+    status, out, err = _run(
+        "verify", "--engine", "cached", str(tmp_path / "class"), "--annotate", str(tmp_path / "copies"),
+        "--report", str(tmp_path / report), "--html", str(tmp_path / page),
+    )  # fmt: skip
+    assert status == 1 and err == "", err
+    assert (tmp_path / report).read_text().count("\n") == 3 and "</html>" in (tmp_path / page).read_text()
+    assert [p.name for p in (tmp_path / "copies").iterdir()] == [book]
+    assert [p.name for p in tmp_path.rglob(".*")] == []  # no temporary left
+
+
+def _fill(folder: Path) -> None:
+    """Fill the file system of `folder` to the last byte."""
+    handle = open(folder / "filler", "wb", buffering=0)  # noqa: SIM115 (closed below, full or not)
+    try:
+        while True:
+            handle.write(b"\0" * 4096)
+    except OSError:
+        pass
+    finally:
+        handle.close()
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A full 512 KiB tmpfs (mounting one needs root; without, the test is skipped and the next
+    one, which makes the disk 'full' in-process, still runs)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if (
+        os.geteuid() != 0
+        or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(disk)], capture_output=True
+        ).returncode
+    ):
+        pytest.skip("mounting a small tmpfs needs root")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+
+
+def test_a_full_disk_is_one_line_and_leaves_the_old_report_whole(tmp_path, full_disk):
+    _wrong_and_right(tmp_path / "class")
+    for name in ("r.csv", "r.html"):
+        (full_disk / name).write_text("the report of last week\n")
+    _fill(full_disk)
+    before = sorted(p.name for p in full_disk.iterdir())
+    for flag, name in (("--report", "r.csv"), ("--html", "r.html")):
+        status, out, err = _run(
+            "verify", "--engine", "cached", str(tmp_path / "class"), flag, str(full_disk / name)
+        )
+        assert status == 2 and len(err.splitlines()) == 1 and "Traceback" not in err, err
+        assert (
+            f"sheetgen verify: error: {flag} '{full_disk / name}': could not write it (No space left" in err
+        )
+        assert (full_disk / name).read_text() == "the report of last week\n"  # nothing half-written
+        assert sorted(p.name for p in full_disk.iterdir()) == before  # no temporary left
+        assert "w.xlsx: WRONG" in out  # the verdicts were given before
+
+
+def test_a_write_that_fails_midway_is_one_line_in_process(tmp_path, monkeypatch, capsys):
+    """The same without root: every write of the report fails after half its bytes, as on a full disk."""
+    import errno
+
+    from sheetgen import cli
+    from sheetgen.verify import report
+
+    _wrong_and_right(tmp_path / "class")
+    (tmp_path / "r.csv").write_text("old\n")
+
+    def half_then_full(results, handle):
+        handle.write("file,verdict\n")
+        handle.flush()
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(report, "write_csv", half_then_full)
+    status = cli.main(
+        ["verify", "--engine", "cached", str(tmp_path / "class"), "--report", str(tmp_path / "r.csv")]
+    )
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1 and "--report" in err and "No space left on device" in err
+    assert (tmp_path / "r.csv").read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["class", "r.csv"]

@@ -62,7 +62,7 @@ def test_right_values_are_right_only_at_their_numbers(tmp_path, capsys):
     status, out, err = run_cli(capsys, path, "--engine", "cached")
     assert status == 3, out + err
     assert out.splitlines()[0].startswith(
-        f"{path}: RIGHT ONLY AT ITS NUMBERS: typed values where formulas belong"
+        "ok.xlsx: RIGHT ONLY AT ITS NUMBERS: typed values where formulas belong"  # named as in its folder
     )
     assert "'Class'!F5:AF13" in out  # the first row's inputs and weights are inputs, typed by right
     assert "η = 0.5 from cell B2" in out
@@ -130,9 +130,10 @@ def test_batch_lines_summary_csv_and_exit_status(tmp_path, capsys):
     assert status == 1
     lines = out.splitlines()
     assert len(lines) == 4
-    assert lines[0].startswith(f"{folder / 'alice.xlsx'}: RIGHT ONLY AT ITS NUMBERS")
-    assert lines[1].startswith(f"{folder / 'bob.xlsx'}: WRONG: first wrong cell 'Class'!H6 (w3)")
-    assert lines[2].startswith(f"{folder / 'carol.xlsx'}: UNREADABLE: not an .xlsx workbook")
+    # each book named by its path in the folder given, never by an absolute path (issue 21)
+    assert lines[0].startswith("alice.xlsx: RIGHT ONLY AT ITS NUMBERS")
+    assert lines[1].startswith("bob.xlsx: WRONG: first wrong cell 'Class'!H6 (w3)")
+    assert lines[2].startswith("carol.xlsx: UNREADABLE: not an .xlsx workbook")
     assert lines[3] == "3 workbook(s): 0 verified, 1 wrong, 1 unreadable, 1 right only at their numbers"
     with open(report_path, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
@@ -371,8 +372,8 @@ def test_a_libreoffice_crash_costs_only_the_book_that_caused_it(tmp_path, capsys
     lines = out.splitlines()
     assert status == 3
     verdicts = dict(line.split(": ", 1) for line in lines[:4])
-    assert verdicts.pop(str(books[1])) == "UNREADABLE: LibreOffice crashed on it"
-    assert sorted(verdicts) == sorted(str(b) for b in books if b != books[1])
+    assert verdicts.pop(books[1].name) == "UNREADABLE: LibreOffice crashed on it"
+    assert sorted(verdicts) == sorted(b.name for b in books if b != books[1])
     assert all(v.startswith("RIGHT ONLY AT ITS NUMBERS") for v in verdicts.values())
     assert lines[4] == "4 workbook(s): 0 verified, 0 wrong, 1 unreadable, 3 right only at their numbers"
 

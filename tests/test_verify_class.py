@@ -328,11 +328,13 @@ def test_the_html_report_renders_in_chromium(klass, chromium, tmp_path):
     # the hostile file name is text, never markup
     assert not [t for t, _ in dom.tags if t == "img"]
     assert any(r["cells"][0] == HOSTILE for r in rows)
-    # the census: books with the ∂E/∂w3 mistake, counted from the JSON
-    w3_books = {n for n, b in books.items() if b["first_wrong"] and b["first_wrong"]["key"] == "dE_dw3"}
+    # the census: books with a_h1's derivative for a_h2's in ∂E/∂w3 or, the same kind, ∂E/∂w4,
+    # counted from the JSON
+    keys = ("dE_dw3", "dE_dw4")
+    w3_books = {n for n, b in books.items() if b["first_wrong"] and b["first_wrong"]["key"] in keys}
     census = {r["cells"][0]: r["cells"][1] for r in dom.rows if r["section"] == "mistakes" and r["cells"]}
-    line = f"uses {W3_MISTAKE} in ∂E/∂w3"
-    assert census[line] == f"{len(w3_books)} books" and len(w3_books) == 4
+    line = f"uses {W3_MISTAKE} in ∂E/∂w3; likewise in ∂E/∂w4"
+    assert census[line] == f"{len(w3_books)} books" and len(w3_books) == 7
     # one mistake over all eight weights (the update's sign) is one kind, not eight
     which = [r["cells"][2] for r in dom.rows if r["section"] == "mistakes" and r["cells"]]
     assert sum(HOSTILE in w for w in which) == 1
@@ -532,7 +534,9 @@ def test_an_annotate_folder_holding_the_originals_never_overwrites_them(soffice,
         text=True,
         timeout=300,
     )
-    assert done.returncode == 1 and "would overwrite the original" in done.stderr
+    # refused before anything is read or written (issue 22): one line, exit status 2
+    assert done.returncode == 2 and done.stdout == "", done.stdout
+    assert done.stderr.count("\n") == 1 and "would be written over the workbook" in done.stderr
     assert _sha(book) == before and sorted(p.name for p in tmp_path.iterdir()) == ["w3.xlsx"]
 
 
@@ -566,3 +570,294 @@ def test_worker_processes_give_the_verdicts_one_process_gives(klass, monkeypatch
 
     assert [essentials(b) for b in split] == [essentials(b) for b in alone]
     assert len({b["verdict"] for b in alone}) >= 3
+
+
+# --- the class report reads well: names, the census, verdicts, sheets (issue 21) -----------------
+
+SIGN_WORDS = "instead of subtracting it (update with the wrong sign)"
+
+
+def _sheets_of(path: Path, books: list[tuple[str, Path, bool]]) -> None:
+    """One book of several sheets: each (name, source book, as values) copies the source's first
+    sheet, its formulas, or, as values, what LibreOffice computed for them (a pasted copy)."""
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for name, source, as_values in books:
+        sheet = book.create_sheet(name)
+        if as_values:
+            with recalc.Batch([source], source.parent / f"{path.stem}-{name}-values") as batch:
+                cells = openpyxl.load_workbook(batch.output(0), data_only=True).worksheets[0]
+        else:
+            cells = openpyxl.load_workbook(source).worksheets[0]
+        for row in cells.iter_rows():
+            for cell in row:
+                if cell.value is not None:
+                    sheet[cell.coordinate] = cell.value
+    book.save(path)
+
+
+@pytest.fixture(scope="module")
+def report_class(tmp_path_factory, soffice):
+    """Two folders, each with an x.xlsx; the same mistake on three sheets of one book and in two
+    layouts; pasted-value sheets; another network; Mazur's layout. One run over both folders."""
+    root = tmp_path_factory.mktemp("report-class")
+    a, b, sources = root / "a", root / "b", root / "sources"
+    for folder in (a / "late", b, sources):
+        folder.mkdir(parents=True)
+
+    def source(name, layout, mistake):
+        path = sources / f"{name}.xlsx"
+        write_handmade(path, LAYOUTS[layout], EVA8, 0.5, 4, mistake)
+        return path
+
+    sign = source("sign", "classic", "update-wrong-sign")
+    w3 = source("w3", "classic", "w3-uses-a_h1-derivative")
+    right = source("right", "classic", None)
+    _sheets_of(a / "sign.xlsx", [(f"LR {k}", sign, False) for k in (1, 2, 3)])
+    write_handmade(a / "late" / "sign-course.xlsx", LAYOUTS["course"], EVA8, 0.5, 4, "update-wrong-sign")
+    _sheets_of(a / "pasted.xlsx", [("mine", w3, False), ("copied", w3, True), ("copied too", right, True)])
+    _sheets_of(a / "pasted-only.xlsx", [("mine", right, False), ("copied", right, True)])
+    write_handmade(a / "x.xlsx", LAYOUTS["classic"], EVA8, 0.5, 4, "E2-from-a_o1")
+    write_handmade(b / "x.xlsx", LAYOUTS["reordered"], EVA8, 0.5, 4, "E2-from-a_o1")
+    write_handmade(a / "late" / "x.xlsx", LAYOUTS["classic"], EVA8, 0.5, 4, None)
+    from probe_books import write_241
+
+    write_241(a / "net.xlsx")
+    from mazur_layout import write as write_mazur
+
+    write_mazur(a / "mazur.xlsx", sheets=3, mistake={"o1": "{w5}*{a_h1}+{w6}*{a_h2}+{b1}"})
+    out, html, csv_path = root / "annotated", root / "report.html", root / "report.csv"
+    done = subprocess.run(
+        [sys.executable, "-m", "sheetgen", "verify", str(a), str(b), "--recursive", "--json"]
+        + ["--annotate", str(out), "--html", str(html), "--report", str(csv_path), "--jobs", "1"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    text = subprocess.run(
+        [sys.executable, "-m", "sheetgen", "verify", str(a), str(b), "--recursive", "--jobs", "1"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    report = json.loads(done.stdout)
+    return dict(
+        root=root, done=done, text=text, report=report, html=html, csv=csv_path, out=out,
+        books={w["file"]: w for w in report["workbooks"]},
+    )  # fmt: skip
+
+
+NAMES = {
+    "sign.xlsx", "late/sign-course.xlsx", "pasted.xlsx", "pasted-only.xlsx", "a/x.xlsx", "b/x.xlsx",
+    "late/x.xlsx", "net.xlsx", "mazur.xlsx",
+}  # fmt: skip
+
+
+def test_books_are_named_by_their_path_in_the_folder_given_and_never_share_a_name(report_class):
+    import csv as csv_module
+
+    books, root = report_class["books"], report_class["root"]
+    assert set(books) == NAMES, report_class["done"].stderr
+    lines = report_class["text"].stdout.splitlines()[:-1]
+    assert sorted(line.split(": ")[0] for line in lines) == sorted(NAMES)
+    with open(report_class["csv"], newline="", encoding="utf-8") as handle:
+        assert sorted(row["file"] for row in csv_module.DictReader(handle)) == sorted(NAMES)
+    page = report_class["html"].read_text(encoding="utf-8")
+    for output in (report_class["text"].stdout, page, report_class["csv"].read_text()):
+        assert str(root) not in output  # no absolute path anywhere
+    # a's x.xlsx and b's x.xlsx are different books: each its own verdict and its own copy
+    assert books["a/x.xlsx"]["first_wrong"]["cell"] != books["b/x.xlsx"]["first_wrong"]["cell"]
+    copies = {str(p.relative_to(report_class["out"])) for p in report_class["out"].rglob("*.xlsx")}
+    assert {"a/x.xlsx", "b/x.xlsx"} <= copies and "late/x.xlsx" not in copies  # verified: no copy
+
+
+def test_the_census_counts_books_once_per_kind_with_full_names(report_class):
+    census = {m["mistake"]: set(m["books"]) for m in report_class["report"]["mistakes"]}
+    books = report_class["books"]
+    # The wrong sign on three sheets of one book, and in another layout's headers: one kind, two books
+    sign = [text for text in census if SIGN_WORDS in text]
+    assert len(sign) == 1 and census[sign[0]] == {"sign.xlsx", "late/sign-course.xlsx"}
+    assert all(f"w{k}" in sign[0] for k in range(1, 9)) and "…" not in sign[0]
+    assert "∂E_total" not in sign[0] and "∂E_t/" not in sign[0]  # the column table's label, ∂E/∂w1
+    # Every book counted once per kind: no book twice in one row, none of a kind twice
+    assert len(census) == len(report_class["report"]["mistakes"])
+    # a_o1 for a_o2 in E2, whatever the header (out_o1 in one layout): both x.xlsx books, one kind
+    e2 = [text for text in census if text.endswith(" in E2")]
+    assert len(e2) == 1 and census[e2[0]] == {"a/x.xlsx", "b/x.xlsx"}
+    # pasted sheets are no mistakes: the book with a real mistake is counted for that alone …
+    w3 = [text for text in census if "a_h1·(1−a_h1) in place of a_h2·(1−a_h2)" in text]
+    assert len(w3) == 1 and census[w3[0]] == {"pasted.xlsx"}
+    assert [text for text, names in census.items() if "pasted.xlsx" in names] == w3
+    # … and a book with nothing but pasted sheets besides right formulas is counted as such
+    assert books["pasted-only.xlsx"]["verdict"] == "right_only_at_its_numbers"
+    assert [text for text, names in census.items() if "pasted-only.xlsx" in names] == [
+        "sheets of values only, no formulas (pasted or typed)"
+    ]
+    # no numbers of the random inputs a mistake was shown at, no name cut short
+    for text in census:
+        assert not re.search(r"\bw… =|; with |wN", text), text
+    # every book that is neither verified nor unreadable is in the census
+    counted = set().union(*census.values())
+    assert counted == {n for n, b in books.items() if b["verdict"] not in ("verified", "unreadable")}
+
+
+def test_every_row_says_what_its_verdict_says(report_class, chromium):
+    import csv as csv_module
+
+    books = report_class["books"]
+    net = books["net.xlsx"]
+    assert net["verdict"] == "different_network"
+    done = _browser(chromium, "--dump-dom", report_class["html"].as_uri())
+    dom = _Dom()
+    dom.feed(done.stdout)
+    rows = {r["cells"][0]: r for r in dom.rows if r["section"] == "books" and r["cells"]}
+    assert set(rows) == NAMES
+    assert rows["net.xlsx"]["cells"][3] == net["network_difference"]
+    for name, row in rows.items():
+        assert "no iteration table" not in row["cells"][3] or books[name]["verdict"] == "unreadable"
+    with open(report_class["csv"], newline="", encoding="utf-8") as handle:
+        csv_rows = {row["file"]: row for row in csv_module.DictReader(handle)}
+    assert csv_rows["net.xlsx"]["message"] == net["network_difference"]
+    line = next(x for x in report_class["text"].stdout.splitlines() if x.startswith("net.xlsx: "))
+    assert line == f"net.xlsx: DIFFERENT NETWORK: {net['network_difference']}"
+
+
+def test_a_mazur_layout_book_is_named_by_its_own_sheets(report_class, soffice):
+    books = report_class["books"]
+    mazur = books["mazur.xlsx"]
+    assert mazur["first_wrong"]["sheet"] == "Iteration 1" and mazur["first_wrong"]["cell"] == "B21"
+    table = mazur["tables"][0]
+    assert table["place"] == "'Iteration 1' … 'Iteration 3' (one iteration per sheet)"
+    book = report_class["root"] / "a" / "mazur.xlsx"
+    done = subprocess.run(
+        [sys.executable, "-m", "sheetgen", "verify", str(book)], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 1, done.stderr
+    assert "Iterations" not in done.stdout  # the virtual table's name, a sheet the book lacks
+    assert "'Iteration 1' … 'Iteration 3' (one iteration per sheet): NOT verified" in done.stdout
+    assert "η = 0.5 from 'Iteration 1'!B1" in done.stdout  # mazur_layout writes η in B1 of each sheet
+    page = report_class["html"].read_text(encoding="utf-8")
+    assert "Iterations" not in page
+    feedback = openpyxl.load_workbook(report_class["out"] / "mazur.xlsx")["Feedback"]
+    texts = [str(c) for row in feedback.iter_rows(values_only=True) for c in row if c is not None]
+    assert not [t for t in texts if "Iterations" in t]
+    assert "'Iteration 1' … 'Iteration 3' (one iteration per sheet): η = 0.5 from 'Iteration 1'!B1" in texts
+
+
+def test_the_class_report_renders_readably(report_class, chromium, tmp_path):
+    """A screenshot at a laptop's width: the page is drawn, and the books table fits it."""
+    shot = tmp_path / "report.png"
+    _browser(chromium, "--window-size=1400,1000", f"--screenshot={shot}", report_class["html"].as_uri())
+    from PIL import Image
+
+    image = Image.open(shot).convert("RGB")
+    assert image.size == (1400, 1000) and len(image.getcolors(maxcolors=1 << 20)) > 20
+    page = report_class["html"].read_text(encoding="utf-8")
+    assert "late/<wbr>sign-course.xlsx" in page  # a path breaks between folders, not inside a name
+
+
+def test_a_sheet_libreoffice_renames_is_named_and_marked_as_the_book_has_it(soffice, tmp_path):
+    """Issue 22, item 13: 'a/b' is no name Excel allows; LibreOffice reads it as 'Sheet1'."""
+    source = tmp_path / "source.xlsx"
+    write_handmade(source, LAYOUTS["classic"], EVA8, 0.5, 4, "w3-uses-a_h1-derivative")
+    names = ("a/b", "x*y?", "[q]:")
+    for n, name in enumerate(names):
+        with zipfile.ZipFile(source) as src, zipfile.ZipFile(tmp_path / f"s{n}.xlsx", "w") as out:
+            for info in src.infolist():
+                data = src.read(info)
+                if info.filename == "xl/workbook.xml":
+                    data = data.replace(b'name="Sheet1"', f'name="{name}"'.encode())
+                out.writestr(info, data)
+    books = [str(tmp_path / f"s{n}.xlsx") for n in range(len(names))]
+    done = subprocess.run(
+        [sys.executable, "-m", "sheetgen", "verify", *books, "--json", "--annotate", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1 and done.stderr == "", done.stderr
+    for n, (book, name) in enumerate(zip(json.loads(done.stdout)["workbooks"], names, strict=True)):
+        assert book["verdict"] == "wrong" and "please report" not in json.dumps(book)
+        assert (book["first_wrong"]["sheet"], book["first_wrong"]["cell"]) == (name, "AA6")
+        assert W3_MISTAKE in book["first_wrong"]["diagnosis"]
+        # the copy's mark lands on that sheet's AA6: a comment on it, in the part the sheet's name leads to
+        with zipfile.ZipFile(tmp_path / "out" / f"s{n}.xlsx") as copy:
+            workbook = copy.read("xl/workbook.xml").decode()
+            rid = re.search(rf'name="{re.escape(name)}" sheetId="\d+" r:id="(rId\d+)"', workbook).group(1)
+            rels = copy.read("xl/_rels/workbook.xml.rels").decode()
+            part = re.search(rf'Id="{rid}"[^>]*Target="/?(?:xl/)?([^"]+)"', rels).group(1)
+            sheet_rels = copy.read(f"xl/worksheets/_rels/{Path(part).name}.rels").decode()
+            comments = re.search(r'Target="(?:\.\./)?([^"]*comments[^"]*)"', sheet_rels).group(1)
+            assert 'ref="AA6"' in copy.read("xl/" + comments.removeprefix("/xl/")).decode()
+
+
+def test_names_are_short_unique_and_the_same_every_run(tmp_path):
+    from sheetgen.verify import intake
+
+    for folder in ("c1/late", "c2", "x/class", "y/class", "z"):
+        (tmp_path / folder).mkdir(parents=True)
+    for book in ("c1/x.xlsx", "c1/late/x.xlsx", "c2/x.xlsx", "x/class/y.xlsx", "y/class/y.xlsx", "z/q.xlsx"):
+        (tmp_path / book).write_bytes(b"")
+    os.link(tmp_path / "z" / "q.xlsx", tmp_path / "z" / "hard.xlsx")
+    given = [str(tmp_path / p) for p in ("c1", "c2", "x/class", "y/class")]
+    given += [
+        str(tmp_path / "z" / "q.xlsx"),
+        str(tmp_path / "c1" / "x.xlsx"),
+        str(tmp_path / "z" / "hard.xlsx"),
+    ]
+    found = intake.collect(given, recursive=True)
+    assert [str(s.name) for s in found] == [
+        "late/x.xlsx",  # its own path in c1: no other book has it
+        "c1/x.xlsx",  # x.xlsx of c1 and of c2: each with its folder
+        "c2/x.xlsx",
+        "x/class/y.xlsx",  # two folders both named class: one more folder each
+        "y/class/y.xlsx",
+        "q.xlsx",  # a file given by itself: its name; given again (c1/x.xlsx, a hard link): one book
+    ]
+    assert [s.path for s in found] == [s.path for s in intake.collect(given, recursive=True)]
+    assert all(not s.name.is_absolute() for s in found)
+
+
+def test_the_census_of_unexplained_and_typed_mistakes(tmp_path):
+    """Census rules on results made by hand: 'other' once per book, the random point left out."""
+    from types import SimpleNamespace
+
+    from sheetgen.verify import census
+
+    def finding(key, label, diagnosis, formula="A1"):
+        return SimpleNamespace(
+            sheet="S", address="A1", key=key, label=label, diagnosis=diagnosis, formula=formula
+        )
+
+    def table(findings, unproven=(), headers=None, forms=3):
+        return SimpleNamespace(
+            first_wrong=findings[0] if findings else None, wrong_cells=list(findings),
+            unproven=list(unproven), table=SimpleNamespace(headers=headers or {}), proven_forms=forms,
+            network_difference=None, incomplete=None,
+        )  # fmt: skip
+
+    def book(verdict, *tables):
+        return SimpleNamespace(verdict=verdict, tables=list(tables), network_difference=None, problems=[])
+
+    point = "; with i1 = 0.31, w1 = 0.176 it computes 0.2 where 0.3 is right"
+    unexplained = [finding("h1", "net h1", "no one-edit change makes the formula right" + point)]
+    books = [
+        book("wrong", table(unexplained), table([finding("a_h1", "a_h1", None)])),  # two sheets, both other
+        book(
+            "wrong",
+            table(
+                [finding("dE_dw2", "grad2", "uses i1 in place of i2" + point)], headers={"dE_dw2": "grad2"}
+            ),
+        ),
+        book("wrong", table([finding("dE_dw2", "∂E/∂w2", "uses i1 in place of i2")])),
+        book(
+            "right_only_at_its_numbers",
+            table([], [SimpleNamespace(kind="constant", quantity="eta", label="w1", cells="B2")]),
+        ),
+    ]
+    found = {m.text: m.books for m in census.mistakes(books, ["p", "q", "r", "s"])}
+    assert found == {
+        census.OTHER: ["p"],
+        "uses i1 in place of i2 in ∂E/∂w2": ["q", "r"],
+        "η typed into the formulas as a number where the sheet has a cell for it": ["s"],
+    }

@@ -37,54 +37,82 @@ def handle_sigterm() -> None:
         signal.signal(signal.SIGTERM, _raise_terminated)
 
 
-def _write_target(out: Path) -> Path:
+def _write_target(out: Path, flag: str = "-o") -> Path:
     """The file writing `out` replaces: a symlink's final target, so the link then shows the new file."""
     if not out.is_symlink():
         return out
     real = Path(os.path.realpath(out))
     if real.is_symlink():
-        raise UserError(f"output '{out}' is a symlink that loops: choose another -o path")
+        raise UserError(f"output '{out}' is a symlink that loops: choose another {flag} path")
     return real
 
 
-def _check_replaceable(out: Path, target: Path) -> None:
+def _check_replaceable(out: Path, target: Path, flag: str = "-o") -> None:
     if not target.exists():
         return
     mode = target.stat().st_mode
     if not stat.S_ISREG(mode):
-        raise UserError(f"output '{out}' exists and is not a regular file: choose another -o path")
+        raise UserError(f"output '{out}' exists and is not a regular file: choose another {flag} path")
     # Mode bits, not os.access: root may write anything, but a read-only file says "keep me".
     if not mode & 0o222:
         raise UserError(
             f"output '{out}' is read-only (mode {stat.S_IMODE(mode):o}): make it writable "
-            f"(chmod u+w {out}) or choose another -o path"
+            f"(chmod u+w {out}) or choose another {flag} path"
         )
 
 
-def check_output_path(path: str | os.PathLike, *, suffix: str | None = None) -> Path:
-    """Refuse, before any work is done, an output path that cannot or must not be written."""
+def check_output_path(path: str | os.PathLike, *, suffix: str | None = None, flag: str = "-o") -> Path:
+    """Refuse, before any work is done, an output path that cannot or must not be written.
+
+    `flag` is the option that named it (-o, --report, --html), so the message says which to change.
+    """
     out = Path(path)
-    target = _write_target(out)
+    try:
+        return _check_output_path(out, suffix, flag)
+    except OSError as error:  # a name longer than the file system allows, a folder we may not search
+        raise UserError(f"output '{out}': {error.strerror or error}: choose another {flag} path") from None
+
+
+def _check_output_path(out: Path, suffix: str | None, flag: str) -> Path:
+    target = _write_target(out, flag)
     if target.is_dir():
-        raise UserError(f"output '{out}' is a directory: give a file name, e.g. -o {out / 'BackProp.xlsx'}")
+        example = out / ("BackProp.xlsx" if flag == "-o" else f"report{suffix or ''}")
+        raise UserError(f"output '{out}' is a directory: give a file name, e.g. {flag} {example}")
     if suffix and out.suffix.lower() != suffix:
         raise UserError(
             f"output '{out}' must end in {suffix}: choose a name like {out.with_suffix(suffix).name}"
         )
-    _check_replaceable(out, target)
+    _check_replaceable(out, target, flag)
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.exists():
         raise UserError(f"output directory '{parent}' does not exist: create it first (mkdir -p {parent})")
     if not parent.is_dir():
-        raise UserError(f"output directory '{parent}' is not a directory: choose another -o path")
+        raise UserError(f"output directory '{parent}' is not a directory: choose another {flag} path")
     if not os.access(parent, os.W_OK):
-        raise UserError(f"output directory '{parent}' is not writable: choose another -o path")
+        raise UserError(f"output directory '{parent}' is not writable: choose another {flag} path")
     return out
+
+
+_TEMPORARY_EXTRA = len(".." + "-" + "XXXXXXXX" + ".tmp") + 10  # around NAME; a pid has at most 10 digits
+
+
+def _temporary_stem(target: Path) -> str:
+    """NAME in our temporary .NAME.PID-XXXXXXXX.tmp: the target's name, cut (at a character) so that
+    the temporary's name fits the file system's limit whenever the target's own name does."""
+    folder = target.parent if str(target.parent) else Path(".")
+    try:
+        limit = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    stem, room = target.name, max(limit - _TEMPORARY_EXTRA, 16)
+    while len(os.fsencode(stem)) > room:
+        stem = stem[:-1]
+    return stem
 
 
 def _temporary_name(target: Path) -> re.Pattern:
     """Our temporaries of `target`: .NAME.PID-XXXXXXXX.tmp (and .NAME.XXXXXXXX.tmp of older versions)."""
-    return re.compile(rf"\.{re.escape(target.name)}\.(?:(\d+)-)?[A-Za-z0-9_]{{8}}\.tmp")
+    return re.compile(rf"\.{re.escape(_temporary_stem(target))}\.(?:(\d+)-)?[A-Za-z0-9_]{{8}}\.tmp")
 
 
 def _alive(pid: int) -> bool:
@@ -153,18 +181,19 @@ def scratch(kind: str):
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | os.PathLike):
+def atomic_output(path: str | os.PathLike, *, flag: str = "-o"):
     """Yield a temporary path beside `path`'s file; rename it onto that file only if the block succeeds.
 
     A symlink is written through (its target is replaced, atomically, in the target's folder); a
     read-only file is refused; the replaced file's permissions are kept.
     """
     out = Path(path)
-    target = _write_target(out)
-    _check_replaceable(out, target)
+    target = _write_target(out, flag)
+    _check_replaceable(out, target, flag)
     folder = target.parent if str(target.parent) else Path(".")
     remove_stale_temporaries(target)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}-", suffix=".tmp", dir=folder)
+    prefix = f".{_temporary_stem(target)}.{os.getpid()}-"
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
     os.close(fd)
     try:
         if target.exists():
@@ -180,3 +209,16 @@ def atomic_output(path: str | os.PathLike):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def write_output(path: str | os.PathLike, write, *, flag: str) -> None:
+    """write(tmp) inside atomic_output(path): a failure to write (a full disk, a file system that
+    refuses the name) is one line naming `flag`, and the file is left as it was."""
+    try:
+        with atomic_output(path, flag=flag) as tmp:
+            write(tmp)
+    except OSError as error:
+        raise UserError(
+            f"{flag} '{path}': could not write it ({error.strerror or error}); nothing was written: "
+            f"free some space or choose another {flag} path"
+        ) from None

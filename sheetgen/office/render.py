@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sheetgen.core import xlsx
 from sheetgen.core.errors import UserError, scratch
+from sheetgen.core.printable import shown
 from sheetgen.office import recalc
 
 PDF_FILTER = 'pdf:calc_pdf_Export:{"SinglePageSheets":{"type":"boolean","value":"true"}}'
@@ -157,5 +158,5 @@ def run(args) -> int:
     if not 20 <= args.dpi <= 600:
         raise UserError(f"--dpi {args.dpi}: choose between 20 and 600")
     for path in render(args.book, args.output, args.dpi):
-        print(path)
+        print(shown(path))  # a sheet's name, hence the file's, may hold control characters
     return 0

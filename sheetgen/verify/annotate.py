@@ -142,12 +142,16 @@ def feedback_sheet(result, name: str) -> NewSheet:
     if difference:
         extra.append(("different network", difference))
     for table in result.tables:
+
+        def where(table=table) -> str:  # Mazur's layout spans sheets ("place"); its virtual sheet is no sheet
+            return getattr(table, "place", None) or f"'{table.table.sheet}'!{table.table.address}"
+
         for kind, why in (("different network", "network_difference"), ("incomplete", "incomplete")):
             text = getattr(table, why, None)
             if text and text != difference:
-                extra.append((kind, f"'{table.table.sheet}'!{table.table.address}: {text}"))
+                extra.append((kind, f"{where()}: {text}"))
         if table.eta_note:
-            extra.append(("η", f"'{table.table.sheet}'!{table.table.address}: {table.eta_note}"))
+            extra.append(("η", f"{where()}: {table.eta_note}"))
         if table.missing:
             extra.append(("missing columns", ", ".join(table.missing)))
     extra.extend(("note", n) for n in result.notes)

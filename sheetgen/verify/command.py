@@ -54,7 +54,8 @@ import numpy as np
 
 from sheetgen.core import xlsx
 from sheetgen.core.columns import ALL_COLUMNS
-from sheetgen.core.errors import UserError, atomic_output, check_output_path, scratch
+from sheetgen.core.errors import UserError, check_output_path, scratch, write_output
+from sheetgen.core.printable import json_safe, shown
 from sheetgen.core.tolerance import DEFAULT_TOL, FLOOR
 from sheetgen.office import csv_values, recalc
 from sheetgen.verify import (
@@ -325,6 +326,21 @@ def _unknown_function(original: xlsx.Book, values: xlsx.Book) -> str | None:
     return None
 
 
+def _named_as(original: xlsx.Book | None, recalculated: xlsx.Book) -> xlsx.Book:
+    """LibreOffice's book with the original's sheet names.
+
+    LibreOffice renames, on reading, a sheet whose name Excel would not allow ('a/b', 'x*y',
+    '[q]'), and writes the recalculation under its new name ('Sheet1'). It keeps the sheets'
+    order, so each takes back the name of the original's sheet in its place: the report then
+    names the sheet the student has, and the annotated copy's marks land on it.
+    """
+    if original is None or len(original.sheets) != len(recalculated.sheets):
+        return recalculated
+    for ours, theirs in zip(original.sheets, recalculated.sheets, strict=True):
+        theirs.name = ours.name
+    return recalculated
+
+
 def _unreadable(path: Path, engine: str, message: str) -> report.BookResult:
     return report.BookResult(path, engine, error=message)
 
@@ -446,9 +462,9 @@ class _Verification:
         if batch.gives_values(position):
             recalculated = csv_values.read(output, original)
             if recalculated is None:  # a CSV that cannot be read back without guessing: ask for the .xlsx
-                recalculated = self.recalculate_alone(index)
+                recalculated = _named_as(original, self.recalculate_alone(index))
         else:
-            recalculated = xlsx.read_book(output)
+            recalculated = _named_as(original, xlsx.read_book(output))
         recalculated.path = path
         if converted:  # LibreOffice's .xlsx of an .ods/.xls: its formulas and its values are the book
             self.read(index, recalculated, output)
@@ -574,13 +590,19 @@ def run(args) -> int:
     if not (math.isfinite(args.tol) and 0 < args.tol < 1):
         raise UserError(f"--tol {args.tol}: give a relative tolerance between 0 and 1, e.g. 1e-9")
     if args.report:
-        check_output_path(args.report, suffix=".csv")
+        check_output_path(args.report, suffix=".csv", flag="--report")
     jobs = recalc.default_jobs() if args.jobs is None else args.jobs
     if not 1 <= jobs <= 64:
         raise UserError(f"--jobs {jobs}: give a number of LibreOffice processes from 1 to 64")
     html = classroom.check_html_path(args.html) if args.html else None
     submissions = intake.collect(args.books, args.recursive)
     paths = [s.path for s in submissions]
+    # Before anything is written: no output may land on any workbook given (nor on another output).
+    outputs = [("--report", Path(args.report))] if args.report else []
+    outputs += [("--html", html)] if html else []
+    if args.annotate:
+        outputs += [("--annotate", p) for p in classroom.copy_paths(submissions, Path(args.annotate))]
+    classroom.refuse_overwriting_inputs(submissions, outputs)
     engine = choose_engine(args.engine)
     single = len(paths) == 1
     outdir = classroom.prepare_outdir(args.annotate) if args.annotate else None
@@ -591,10 +613,10 @@ def run(args) -> int:
         if args.json:
             return
         if single and result.verdict == report.UNREADABLE:  # one line on stderr, as for any unusable input
-            print(f"sheetgen verify: error: {result.path}: {result.error}", file=sys.stderr)
+            print(f"sheetgen verify: error: {shown(result.path)}: {shown(result.error)}", file=sys.stderr)
             return
         lines = report.details(result) if single else [report.one_line(result)]
-        klass.echo("\n".join(lines))
+        klass.echo(*lines)
 
     try:
         results = verify_books(
@@ -605,10 +627,14 @@ def run(args) -> int:
             bar.close()
     klass.write_html(results)
     if args.json:
-        print(report.as_json(results))
+        print(json_safe(report.as_json(results)))
     elif not single:
         print(report.summary_line(results))
     if args.report:
-        with atomic_output(args.report) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
-            report.write_csv(results, handle)
+
+        def write_csv(tmp: Path) -> None:
+            with open(tmp, "w", newline="", encoding="utf-8") as handle:
+                report.write_csv(results, handle)
+
+        write_output(args.report, write_csv, flag="--report")
     return exit_status(results)

@@ -14,8 +14,10 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import quote
 
+from sheetgen.core.printable import shown
 from sheetgen.verify.annotate import unproven, verdict_text, wrong_cells
 from sheetgen.verify.census import Mistake
+from sheetgen.verify.report import reference
 
 # Most severe first, as the batch's exit status ranks them; unknown verdicts sort last.
 ORDER = ("wrong", "incomplete", "right_only_at_its_numbers", "different_network", "unreadable", "verified")
@@ -44,6 +46,9 @@ td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 white-space:nowrap}
 code{font-family:"DejaVu Sans Mono",Consolas,monospace;font-size:13px;overflow-wrap:anywhere}
 .books{color:#3c4043;font-size:13px}
+td.file{min-width:10em}td.where{min-width:9em}td.copy{min-width:8em}
+td.file code,.books span,td.copy a{overflow-wrap:anywhere}
+.books{min-width:12em}.books span{display:inline-block;max-width:100%}
 .none{color:#80868b}
 """
 
@@ -55,6 +60,14 @@ def _e(value: object) -> str:
 def _badge(verdict: str) -> str:
     colour = COLOURS.get(verdict, "#5f6368")
     return f'<span class="verdict" style="background:{colour}">{_e(verdict_text(verdict))}</span>'
+
+
+def _shown_path(target: Path, page: Path) -> str:
+    """The copy as the reader finds it from the page's folder (annotated/late/x.xlsx): unique, short."""
+    try:
+        return os.path.relpath(Path(target).resolve(), Path(page).resolve().parent)
+    except ValueError:  # another drive (Windows)
+        return str(target)
 
 
 def _href(target: Path, page: Path) -> str:
@@ -71,26 +84,58 @@ def counts(results) -> list[tuple[str, int]]:
     return sorted(found.items(), key=lambda kv: (ORDER.index(kv[0]) if kv[0] in ORDER else len(ORDER), kv[0]))
 
 
+def _name(name: object) -> str:
+    """A file name as the page shows it: control characters written as escapes, then HTML-escaped,
+    with a break allowed after each '/' so a long path wraps between folders, not inside words."""
+    return _e(shown(name)).replace("/", "/<wbr>")
+
+
+def _listed(names) -> str:
+    """Names in order, comma-separated, each kept whole with its comma when the list wraps."""
+    ordered = sorted(names)
+    return " ".join(
+        f"<span>{_name(name)}{',' if n < len(ordered) - 1 else ''}</span>" for n, name in enumerate(ordered)
+    )
+
+
+def _reason(result) -> str:
+    """Why a book has its verdict, when that is not a wrong cell: said as the verdict says it."""
+    verdict = result.verdict
+    if verdict == "different_network":
+        return getattr(result, "network_difference", None) or ""
+    if verdict == "unreadable":
+        return result.error or ""
+    if verdict == "incomplete":
+        return next((t.incomplete for t in result.tables if getattr(t, "incomplete", None)), "")
+    return "; ".join(result.problems)
+
+
 def _first_wrong(result) -> tuple[str, str]:
-    """(where, why) for the books table."""
+    """(where, why) for the books table, each agreeing with the book's verdict."""
+    none = '<span class="none">—</span>'
+    if result.verdict in ("different_network", "unreadable", "incomplete"):
+        return none, _e(_reason(result))
     for table in result.tables:
         cells = wrong_cells(table)
         if cells:
             f = cells[0]
             more = len({c.label for t in result.tables for c in wrong_cells(t)}) - 1
-            where = f"<code>{_e(f.sheet)}!{_e(f.address)}</code> ({_e(f.label)})"
+            where = f"<code>{_e(reference(f.sheet, f.address))}</code> ({_e(f.label)})"
             if more > 0:
                 where += f' <span class="none">+{more} more column{"s" if more > 1 else ""}</span>'
             why = _e(f.diagnosis) if f.diagnosis else '<span class="none">no known mistake fits</span>'
             formula = f"<br><code>={_e(f.formula)}</code>" if f.formula else "<br><i>typed value</i>"
             return where, why + formula
+    if result.verdict == "wrong" and result.problems:  # a built book's broken promise, not a cell's value
+        return none, _e(_reason(result))
     for table in result.tables:
         items = unproven(table)
         if items:
             item = items[0]
-            return f"<code>{_e(item.sheet)}!{_e(item.cells)}</code> ({_e(item.label)})", _e(item.message)
-    reason = result.error or "; ".join(result.problems) or getattr(result, "network_difference", None) or ""
-    return '<span class="none">—</span>', _e(reason)
+            return f"<code>{_e(reference(item.sheet, item.cells))}</code> ({_e(item.label)})", _e(
+                item.message
+            )
+    return none, _e(_reason(result))
 
 
 def render(results, names, copies, mistakes: list[Mistake], identical, page: Path, engine: str) -> str:
@@ -109,18 +154,19 @@ def render(results, names, copies, mistakes: list[Mistake], identical, page: Pat
             _first_wrong(result) if result.verdict != "verified" else ('<span class="none">—</span>', "")
         )
         if isinstance(copy, Path):
-            link = f'<a href="{_href(copy, page)}">{_e(copy.name)}</a>'
+            link = f'<a href="{_href(copy, page)}">{_name(_shown_path(copy, page))}</a>'
         else:
             link = f'<span class="none">{_e(copy or "—")}</span>'
         rows.append(
-            f'<tr data-verdict="{_e(result.verdict)}"><td><code>{_e(names[i])}</code></td>'
-            f"<td>{_badge(result.verdict)}</td><td>{where}</td><td>{why}</td><td>{link}</td></tr>"
+            f'<tr data-verdict="{_e(result.verdict)}"><td class="file"><code>{_name(names[i])}</code></td>'
+            f'<td>{_badge(result.verdict)}</td><td class="where">{where}</td><td>{why}</td>'
+            f'<td class="copy">{link}</td></tr>'
         )
     if mistakes:
         census = "".join(
             f'<tr><td>{_e(m.text)}</td><td class="n">{len(m.books)} '
             f"book{'s' if len(m.books) != 1 else ''}</td>"
-            f'<td class="books">{", ".join(_e(b) for b in sorted(m.books))}</td></tr>'
+            f'<td class="books">{_listed(m.books)}</td></tr>'
             for m in mistakes
         )
         census = f"<table><tr><th>mistake</th><th>books</th><th>which</th></tr>{census}</table>"
@@ -128,7 +174,7 @@ def render(results, names, copies, mistakes: list[Mistake], identical, page: Pat
         census = '<p class="none">No mistakes found.</p>'
     if identical:
         same = "".join(
-            f"<li>{len(g)} books: " + ", ".join(f"<code>{_e(n)}</code>" for n in g) + "</li>"
+            f"<li>{len(g)} books: " + ", ".join(f"<code>{_name(n)}</code>" for n in g) + "</li>"
             for g in identical
         )
         same = f"<ul>{same}</ul>"

@@ -10,12 +10,14 @@ right magic), so a disguised or enormous file is refused in one line.
 
 from __future__ import annotations
 
+import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from sheetgen.core import xlsx
 from sheetgen.core.errors import UserError
+from sheetgen.core.printable import shown
 
 DIRECT = (".xlsx", ".xlsm")
 CONVERTED = (".ods", ".xls")
@@ -27,8 +29,7 @@ ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
 @dataclass(frozen=True)
 class Submission:
     path: Path  # where the file is
-    name: Path  # how reports name it: as given; with --recursive, its path relative to the folder given
-    inside: Path  # its path relative to the folder given (a file given by itself: its name)
+    name: Path  # how reports name it, and where its annotated copy goes: unique in the run (see names)
 
     @property
     def converted(self) -> bool:
@@ -46,28 +47,72 @@ def _workbooks_in(folder: Path, recursive: bool) -> list[Path]:
     )
 
 
-def collect(names: list[str], recursive: bool = False) -> list[Submission]:
+def _identity(path: Path) -> tuple:
+    """What makes two names one file: its device and inode (a link, `./x`), else its absolute path."""
+    try:
+        info = path.stat()
+    except OSError:
+        return ("path", os.path.abspath(path))
+    return ("inode", info.st_dev, info.st_ino)
+
+
+def names(found: list[tuple[Path, Path]]) -> list[Path]:
+    """A short name for each (folder given, path in it), unique in the run.
+
+    Each book is named by its path in the folder it was found in (a file given by itself: by its
+    name), so no absolute path fills a report. Books that would share a name (x.xlsx from two
+    folders) are named with as many of their folders' own components as tell them apart
+    (c1/x.xlsx, c2/x.xlsx); the rule depends only on the paths, so a run names them the same way
+    every time.
+    """
+    depth = [0] * len(found)
+    bases = [Path(os.path.abspath(base)).parts[1:] for base, _ in found]  # without the root
+
+    def name(i: int) -> Path:
+        base, inside = found[i]
+        if depth[i] > len(bases[i]):  # every folder used and still not unique: the absolute path
+            return Path(os.path.abspath(base / inside))
+        return Path(*bases[i][len(bases[i]) - depth[i] :], inside)
+
+    while True:
+        groups: dict[str, list[int]] = {}
+        for i in range(len(found)):
+            groups.setdefault(str(name(i)), []).append(i)
+        clashes = [i for group in groups.values() if len(group) > 1 for i in group]
+        if not clashes or all(depth[i] > len(bases[i]) for i in clashes):  # (one file twice: no more to add)
+            return [name(i) for i in range(len(found))]
+        for i in clashes:
+            depth[i] += 1
+
+
+def collect(given: list[str], recursive: bool = False) -> list[Submission]:
     """The workbooks named: files as given; folders as the workbooks in them, sorted.
 
-    With `recursive`, subfolders are searched too and each book is named by its path relative to
-    the folder (class/late/fay.xlsx is late/fay.xlsx); without, as folder/file, as always.
+    With `recursive`, subfolders are searched too. A file named twice (also through a folder, or
+    a link) is one book. See names() for how each is named.
     """
-    found = []
-    for name in names:
-        path = Path(name)
+    found: list[tuple[Path, Path, Path]] = []  # (where it is, folder given, path in that folder)
+    for entry in given:
+        path = Path(entry)
         if path.is_dir():
             books = _workbooks_in(path, recursive)
             if not books:
                 where = "or its subfolders " if recursive else ""
                 hint = "" if recursive else "; add --recursive to search its subfolders"
-                raise UserError(f"folder '{path}' {where}holds no .xlsx files (nor .xlsm, .ods, .xls){hint}")
-            found.extend(
-                Submission(book, book.relative_to(path) if recursive else book, book.relative_to(path))
-                for book in books
-            )
+                raise UserError(
+                    f"folder '{shown(path)}' {where}holds no .xlsx files (nor .xlsm, .ods, .xls){hint}"
+                )
+            found.extend((book, path, book.relative_to(path)) for book in books)
         else:
-            found.append(Submission(path, path, Path(path.name)))
-    return found
+            found.append((path, path.parent, Path(path.name)))
+    seen, unique = set(), []
+    for item in found:
+        identity = _identity(item[0])
+        if identity not in seen:
+            seen.add(identity)
+            unique.append(item)
+    named = names([(base, inside) for _, base, inside in unique])
+    return [Submission(path, name) for (path, _, _), name in zip(unique, named, strict=True)]
 
 
 def check_converted(path: Path) -> None:

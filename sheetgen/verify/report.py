@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,6 +79,16 @@ class BookResult:
         return max((t.max_rel_error for t in self.tables), default=0.0)
 
 
+def reference(sheet: str, cells: str) -> str:
+    """'Sheet'!A1 (or a range); a range already naming its sheets (Mazur's layout) is kept as it is."""
+    return cells if "!" in cells else f"'{sheet}'!{cells}"
+
+
+def table_place(check) -> str:
+    """Where a table is: its header's cell, or what the reading says it spans (Mazur's layout)."""
+    return getattr(check, "place", None) or reference(check.table.sheet, check.table.address)
+
+
 def _finding_text(finding) -> str:
     formula = f", formula ={finding.formula}" if finding.formula else ", typed value (no formula)"
     text = (
@@ -125,7 +136,7 @@ def details(result: BookResult) -> list[str]:
     """The single-workbook report: the verdict, then one block per table."""
     lines = [one_line(result)]
     for table in result.tables:
-        where = f"'{table.table.sheet}'!{table.table.address}"
+        where = table_place(table)
         verdict = "verified" if table.verified else "NOT verified"
         lines.append(
             f"  {where}: {verdict}, {table.rows} rows, largest relative error {table.max_rel_error:.1e}"
@@ -202,6 +213,7 @@ def as_dict(result: BookResult) -> dict:
             {
                 "sheet": t.table.sheet,
                 "header": t.table.address,
+                "place": table_place(t),  # the sheets and cells as the book has them
                 "verified": t.verified,
                 "rows": t.rows,
                 "max_rel_error": t.max_rel_error,
@@ -228,9 +240,18 @@ def as_dict(result: BookResult) -> dict:
 
 
 def as_json(results: list[BookResult]) -> str:
+    from sheetgen.verify import census  # (census reads the verdicts defined here)
+
     counts = {v: sum(r.verdict == v for r in results) for v in VERDICTS}
+    kinds = census.mistakes(results, [str(r.path) for r in results])
     return json.dumps(
-        {"workbooks": [as_dict(r) for r in results], "summary": counts}, ensure_ascii=False, indent=1
+        {
+            "workbooks": [as_dict(r) for r in results],
+            "summary": counts,
+            "mistakes": [{"mistake": m.text, "books": m.books} for m in kinds],
+        },
+        ensure_ascii=False,
+        indent=1,
     )
 
 
@@ -263,8 +284,26 @@ def csv_row(result: BookResult) -> dict:
     return row
 
 
+# A field a spreadsheet would read as a formula (OWASP, "CSV Injection"): = + - @, tab, carriage
+# return, and a line feed, which some importers strip before looking.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def inert(value: object) -> object:
+    """A CSV field no spreadsheet evaluates: text starting as a formula gets a leading apostrophe
+    ('=A1*B1 still reads as the formula it quotes); a plain number such as -0.25 stays a number."""
+    if not isinstance(value, str) or _NUMBER.fullmatch(value.strip()):
+        return value
+    if not value.lstrip(" ").startswith(_FORMULA_START):  # (an importer may trim leading spaces)
+        return value
+    return "'" + value
+
+
 def write_csv(results: list[BookResult], handle) -> None:
+    """One row per book. Every field comes from a student's file (its name, sheet names, formulas,
+    labels), so each is made inert (see inert) before a teacher opens the file in a spreadsheet."""
     writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
     writer.writeheader()
     for result in results:
-        writer.writerow(csv_row(result))
+        writer.writerow({key: inert(value) for key, value in csv_row(result).items()})

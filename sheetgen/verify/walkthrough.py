@@ -14,6 +14,7 @@ came from.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from sheetgen.core import formula, oracle
@@ -281,3 +282,30 @@ def report_in_place(result, walk: Walkthrough) -> None:
             + ", ".join(f"'{name}'" for name in walk.sheets)
             + "), each quantity a labelled cell"
         )
+        _texts_in_place(check, walk)
+
+
+_VIRTUAL_REF = re.compile(rf"'{SHEET}'!(\$?[A-Z]{{1,3}}\$?\d+(?::\$?[A-Z]{{1,3}}\$?\d+)?)")
+
+
+def _text_in_place(text: str, walk: Walkthrough) -> str:
+    """A message with every 'Iterations'!A1 (or range) of the virtual sheet named by the sheets and
+    cells it came from."""
+    return _VIRTUAL_REF.sub(lambda match: _range(walk, match.group(1).replace("$", "")), text)
+
+
+def _texts_in_place(check, walk: Walkthrough) -> None:
+    """The table named by the sheets it spans, not the virtual 'Iterations' (a sheet the book lacks);
+    η's cell and every note's cells named as the book has them."""
+    first, last = walk.sheets[0], walk.sheets[-1]
+    spans = f"'{first}' … '{last}'" if len(walk.sheets) > 1 else f"'{first}'"
+    check.place = f"{spans} (one iteration per sheet)"
+    source = getattr(check.table, "eta_source", "")
+    if source.startswith("cell ") and check.eta_note:
+        sheet, cell = walk.where(SHEET, source.removeprefix("cell "))
+        check.eta_note = check.eta_note.replace(f"from {source}", f"from '{sheet}'!{cell}")
+    check.eta_note = _text_in_place(check.eta_note, walk)
+    check.notes = [_text_in_place(note, walk) for note in check.notes]
+    check.unmapped = [_text_in_place(text, walk) for text in check.unmapped]
+    for item in check.unproven:
+        item.message = _text_in_place(item.message, walk)
