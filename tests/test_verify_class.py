@@ -861,3 +861,41 @@ def test_the_census_of_unexplained_and_typed_mistakes(tmp_path):
         "uses i1 in place of i2 in ∂E/∂w2": ["q", "r"],
         "η typed into the formulas as a number where the sheet has a cell for it": ["s"],
     }
+
+
+def _mend(copy: Path, target: Path, cell: str, wrong: str, right: str) -> None:
+    """The student's fix made in the annotated copy itself: the wrong formula of `cell` put right."""
+    pattern = re.compile(rf'<c [^>]*r="{cell}"[^>]*><f>[^<]*{re.escape(wrong)}[^<]*</f>')
+    mended = 0
+    with zipfile.ZipFile(copy) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename.startswith("xl/worksheets/"):
+                text, count = pattern.subn(lambda m: m.group(0).replace(wrong, right), data.decode())
+                data, mended = text.encode(), mended + count
+            out.writestr(info, data)
+    assert mended == 1
+
+
+def test_an_annotated_copy_handed_in_again_is_judged_on_the_students_own_sheets(klass, tmp_path):
+    """The Feedback sheet (cell addresses like H7, quantities like h2) is sheetgen's, not the student's:
+    the copy as annotated is still WRONG at the same cell, and once mended in place it is VERIFIED."""
+    copy = klass["out"] / "zoe.xlsx"
+    as_marked = subprocess.run(
+        [sys.executable, "-m", "sheetgen", "verify", str(copy), "--engine", "cached", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    book = json.loads(as_marked.stdout)["workbooks"][0]
+    assert book["verdict"] == "wrong", book
+    assert book["first_wrong"]["cell"].endswith("AA8"), book["first_wrong"]
+    mended = tmp_path / "zoe.xlsx"
+    _mend(copy, mended, "AA8", "K8*(1-K8)", "M8*(1-M8)")
+    done = subprocess.run(
+        [sys.executable, "-m", "sheetgen", "verify", str(mended), "--engine", "cached"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0 and "VERIFIED" in done.stdout.splitlines()[0], done.stdout + done.stderr

@@ -9,6 +9,7 @@ every other part of the student's file as it was (charts, images, formatting, th
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -19,6 +20,23 @@ WRONG_FILL = "FFFF7C80"  # light red: a wrong value
 UNPROVEN_FILL = "FFFFD966"  # amber: a value or constant where a formula belongs
 FEEDBACK = "Feedback"
 CONVERTED = {".ods", ".xls"}  # annotated through LibreOffice's .xlsx conversion
+
+
+FEEDBACK_TITLE = "Feedback from sheetgen verify"  # A1 of the sheet feedback_sheet writes
+
+
+def without_feedback(book):
+    """The book less the Feedback sheet an annotated copy carries: a student who mends the copy and
+    hands it in again is judged on their own sheets (the Feedback sheet's cell addresses, "H7", are
+    no labels of theirs)."""
+    kept = [
+        sheet
+        for sheet in book.sheets
+        if not (sheet.name.startswith(FEEDBACK) and sheet.values.get((1, 1)) == FEEDBACK_TITLE)
+    ]
+    if len(kept) == len(book.sheets):
+        return book
+    return dataclasses.replace(book, sheets=kept)
 
 
 def verdict_text(verdict: str) -> str:
@@ -100,7 +118,7 @@ def feedback_sheet(result, name: str) -> NewSheet:
     """The first sheet of the copy: the verdict, every marked cell with a link to it, problems, notes."""
     verdict = verdict_text(result.verdict)
     rows: list[list[object]] = [
-        ["Feedback from sheetgen verify"],
+        [FEEDBACK_TITLE],
         ["Workbook", name],
         ["Verdict", verdict],
         [

@@ -59,6 +59,7 @@ from sheetgen.core.printable import json_safe, shown
 from sheetgen.core.tolerance import DEFAULT_TOL, FLOOR
 from sheetgen.office import csv_values, recalc
 from sheetgen.verify import (
+    annotate,
     built,
     checks,
     classroom,
@@ -233,6 +234,7 @@ def choose_engine(requested: str | None) -> str:
 def judge(path: Path, original: xlsx.Book, values: xlsx.Book, engine: str, tol: float) -> report.BookResult:
     """Check every table of `values` (the recalculated book, or the original itself when cached)."""
     result = report.BookResult(path, engine)
+    original, values = annotate.without_feedback(original), annotate.without_feedback(values)
     found = tables.find_all(values)
     walk = walkthrough.read(original, values) if not found else None
     if walk is not None:  # Mazur's layout: one iteration per sheet, as labelled cells
