@@ -818,6 +818,17 @@ def test_names_are_short_unique_and_the_same_every_run(tmp_path):
     assert all(not s.name.is_absolute() for s in found)
 
 
+def test_lock_files_and_a_macs_shadow_files_are_no_submissions(tmp_path):
+    """A class unzipped from a Mac carries __MACOSX/._x.xlsx (resource forks, not workbooks), and an
+    open book leaves ~$x.xlsx or .~lock.x.xlsx#: none is a student's book, so none may be UNREADABLE."""
+    from sheetgen.verify import intake
+
+    for path in ("x.xlsx", "._x.xlsx", "~$x.xlsx", ".~lock.x.xlsx", "__MACOSX/._x.xlsx", "__MACOSX/y.xlsx"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes(b"")
+    assert [str(s.name) for s in intake.collect([str(tmp_path)], recursive=True)] == ["x.xlsx"]
+
+
 def test_the_census_of_unexplained_and_typed_mistakes(tmp_path):
     """Census rules on results made by hand: 'other' once per book, the random point left out."""
     from types import SimpleNamespace

@@ -42,7 +42,8 @@ def _workbooks_in(folder: Path, recursive: bool) -> list[Path]:
         p
         for p in folder.glob(pattern)
         if p.suffix.lower() in SUFFIXES
-        and not p.name.startswith(("~$", ".~lock"))  # Office and LibreOffice lock files
+        and not p.name.startswith(("~$", ".~lock", "._"))  # lock files; macOS's AppleDouble shadows
+        and "__MACOSX" not in p.relative_to(folder).parts  # where a zip made on a Mac keeps those
         and p.is_file()
     )
 
