@@ -244,7 +244,7 @@ def _sigma(node):
     return None
 
 
-def _readable(template: str) -> str:
+def _readable(template: str, labels: dict[str, str]) -> str:
     """A column's formula template in the sheet's notation: `w1[above]`, `Inputs:w1`, `η`, `σ(h1)`."""
 
     def label(node):
@@ -253,7 +253,9 @@ def _readable(template: str) -> str:
         kind, _, key = node.name.rpartition(":")
         if key == "eta":
             return "η"
-        text = BY_KEY[key].label
+        if kind == "table":
+            return f"Inputs:samples.{key}"
+        text = labels.get(key) or BY_KEY[key].label
         return {"prev": f"{text}[row above]", "param": f"Inputs:{key}"}.get(kind, text)
 
     text = formula.to_text(formula.transform(template_tree(template), _sigma), label)
@@ -261,14 +263,15 @@ def _readable(template: str) -> str:
 
 
 def column_formulas(columns: tuple[Column, ...]) -> list[Line]:
+    labels = {c.key: c.label for c in columns}
     lines = []
     for column in columns:
         if column.formula is None:
             text = "the iteration number (0 for the initial weights)"
         elif column.next_formula:
-            text = f"= {_readable(column.formula)}   /   {_readable(column.next_formula)}"
+            text = f"= {_readable(column.formula, labels)}   /   {_readable(column.next_formula, labels)}"
         else:
-            text = f"= {_readable(column.formula)}"
+            text = f"= {_readable(column.formula, labels)}"
         lines.append(Line(text, "equation", marker=column.label))
     return lines
 
