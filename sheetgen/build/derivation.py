@@ -68,6 +68,7 @@ class _Sheet:
         self.letters = {c.key: xl_col_to_name(i) for i, c in enumerate(columns)}
         self.first_row = first_row
         self.row = 3
+        self.diagram_series = None
         mono = {"font_name": "DejaVu Sans Mono"}
         self.f_section = book.add_format({"bold": True, "font_size": 12, "bottom": 1})
         self.f_equation = book.add_format(mono)
@@ -275,56 +276,39 @@ def _diagram(book, page: _Sheet, spec: NetworkSpec) -> None:
     biases = list(dict.fromkeys(b for layer in spec.layers for b in layer.biases if b))
     node_labels = {u: (f"a_{u}" if u[0] in "hgo" else u) for u in nodes}
 
-    def columns(points: list[tuple[float, float] | None], col: int) -> tuple[list, list]:
-        """Write the points (None: a gap) into two hidden columns; return the series' ranges and data."""
-        xs, ys = [], []
-        for n, p in enumerate(points):
-            if p is None:
-                xs.append(None), ys.append(None)
-            else:
-                sheet.write_number(3 + n, col, p[0]), sheet.write_number(3 + n, col + 1, p[1])
-                xs.append(p[0]), ys.append(p[1])
-        last = 3 + len(points) - 1
-        return [name, 3, col, last, col], [name, 3, col + 1, last, col + 1], xs, ys
+    pending: list[tuple[list, dict]] = []
 
-    def path(pairs):
-        points = []
-        for a, b in pairs:
-            points += [where[a], where[b], None]
-        return points
+    def add(points: list[tuple[float, float]], options: dict) -> None:
+        pending.append((points, options))
 
     chart = book.add_chart({"type": "scatter", "subtype": "straight"})
-    chart.show_blanks_as("gap")
-    series = [
-        (path(edges), {"line": {"color": "#7F7F7F", "width": 1.25}, "marker": {"type": "none"}}),
-        (path(bias_edges), {"line": {"color": "#A5A5A5", "width": 1, "dash_type": "dash"}, "marker": {"type": "none"}}),
-        (
-            [(x, y) for _, x, y in weight_points],
-            {"line": {"none": True}, "marker": {"type": "none"},
-             "data_labels": {"custom": [{"value": w} for w, _, _ in weight_points], "position": "above", "font": {"size": 8, "color": "#1F4E79"}}},
-        ),
-        (
-            [where[u] for u in nodes],
-            {"line": {"none": True}, "marker": {"type": "circle", "size": 14, "fill": {"color": "#E2EFDA"}, "border": {"color": "#404040"}},
-             "data_labels": {"custom": [{"value": node_labels[u]} for u in nodes], "position": "below", "font": {"size": 9, "bold": True}}},
-        ),
-    ]
+    chart.show_hidden_data()  # its points sit in hidden columns
+    # One series per line (a weight, a bias, a loss), drawn under the points.
+    for a, b in edges:
+        add([where[a], where[b]], {"line": {"color": "#7F7F7F", "width": 1.25}, "marker": {"type": "none"}})
+    for a, b in bias_edges:
+        add([where[a], where[b]], {"line": {"color": "#A5A5A5", "width": 1, "dash_type": "dash"}, "marker": {"type": "none"}})
+    label = lambda size, **font: {"position": "above", "font": {"size": size, **font}}  # noqa: E731
+    add(
+        [(x, y) for _, x, y in weight_points],
+        {"line": {"none": True}, "marker": {"type": "none"},
+         "data_labels": {"custom": [{"value": w} for w, _, _ in weight_points], **label(8, color="#1F4E79")}},
+    )
+    add(
+        [where[u] for u in nodes],
+        {"line": {"none": True},
+         "marker": {"type": "circle", "size": 14, "fill": {"color": "#E2EFDA"}, "border": {"color": "#404040"}},
+         "data_labels": {"custom": [{"value": node_labels[u]} for u in nodes], **label(9, bold=True), "position": "below"}},
+    )
     if biases:
-        series.append(
-            (
-                [where[b] for b in biases],
-                {"line": {"none": True}, "marker": {"type": "square", "size": 10, "fill": {"color": "#EDEDED"}, "border": {"color": "#404040"}},
-                 "data_labels": {"custom": [{"value": b} for b in biases], "position": "left", "font": {"size": 9}}},
-            )
+        add(
+            [where[b] for b in biases],
+            {"line": {"none": True},
+             "marker": {"type": "square", "size": 10, "fill": {"color": "#EDEDED"}, "border": {"color": "#404040"}},
+             "data_labels": {"custom": [{"value": b} for b in biases], **label(9), "position": "left"}},
         )
-    col = DATA_COL
-    for points, options in series:
-        if not any(points):
-            continue
-        cats, vals, xs, ys = columns(points, col)
-        chart.add_series({"categories": cats, "values": vals, "categories_data": xs, "values_data": ys, **options})
-        col += 2
-    sheet.set_column(DATA_COL, col, None, None, {"hidden": True})
+    sheet.set_column(DATA_COL, DATA_COL + 1, None, None, {"hidden": True})
+    page.diagram_series = (chart, pending)
     xs = [p[0] for p in where.values()]
     ys = [p[1] for p in where.values()]
     chart.set_x_axis({"min": min(xs) - 1.2, "max": max(xs) + 0.8, "visible": False, "major_gridlines": {"visible": False}})
@@ -335,6 +319,29 @@ def _diagram(book, page: _Sheet, spec: NetworkSpec) -> None:
     page.row += 1
     sheet.insert_chart(page.row, 1, chart)
     page.row += DIAGRAM_ROWS
+
+
+def _diagram_points(page: _Sheet) -> None:
+    """The diagram's points, in two hidden columns below everything else (a streamed sheet is written
+    top to bottom), a block of rows per series."""
+    chart, pending = page.diagram_series
+    sheet, name = page.sheet, page.sheet.name
+    row = page.row + 2
+    for points, options in pending:
+        for n, (x, y) in enumerate(points):
+            sheet.write_number(row + n, DATA_COL, x)
+            sheet.write_number(row + n, DATA_COL + 1, y)
+        last = row + len(points) - 1
+        chart.add_series(
+            {
+                "categories": [name, row, DATA_COL, last, DATA_COL],
+                "values": [name, row, DATA_COL + 1, last, DATA_COL + 1],
+                "categories_data": [p[0] for p in points],
+                "values_data": [p[1] for p in points],
+                **options,
+            }
+        )
+        row = last + 1
 
 
 def write_spec_equations(book, sheet, styles, spec: NetworkSpec, columns: tuple[Column, ...], lrs, tables, first_row: int) -> None:
@@ -355,6 +362,7 @@ def write_spec_equations(book, sheet, styles, spec: NetworkSpec, columns: tuple[
     page.heading("The formulas of each LR sheet's columns (first row / later rows where they differ)")
     for line in column_formulas(columns):
         page.line(line.text, page.f_equation, marker=line.marker)
+    _diagram_points(page)
     sheet.set_column(0, 0, 12)
     sheet.set_column(1, 1, TEXT_WIDTH)
     sheet.set_column(NUMBER_COL, NUMBER_COL + 14, 12)
