@@ -11,7 +11,6 @@ import numpy as np
 import openpyxl
 import pytest
 
-from sheetgen.build.writer import recorded_spec
 from sheetgen.cli import main
 from sheetgen.core import oracle
 from sheetgen.core.columns import spec_columns
@@ -118,7 +117,7 @@ def test_both_engines_follow_an_edit_of_any_spec(ssconvert, soffice, tmp_path, n
             for s in samples
         ),
     )
-    assert recorded_spec(spec) == _load(built, data_only=False).custom_doc_props["network"].value
+    assert spec.recorded() == _load(built, data_only=False).custom_doc_props["network"].value
     by_gnumeric = gnumeric.recalculate(tmp_path / "edited.xlsx", tmp_path / "gnumeric.xlsx")
     (by_libreoffice,) = libreoffice_recalculate([tmp_path / "edited.xlsx"], tmp_path / "lo")
     for recalculated in (by_gnumeric, by_libreoffice):

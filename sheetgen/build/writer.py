@@ -11,7 +11,6 @@ edits; then the LR sheets in the order given; Equations last, as the reference.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -347,20 +346,6 @@ def _write_summary(book, styles, lrs, tables, iterations, template_name, e_col: 
     sheet.activate()
 
 
-def is_course_network(spec: NetworkSpec) -> bool:
-    """The course's 2-2-2 sigmoid network with one sample (and Mazur's biases per layer), whose Equations
-    sheet walks the derivation as the course and Mazur's post do; every other spec gets the general one."""
-    return spec == NetworkSpec(biases=spec.biases)
-
-
-def recorded_spec(spec: NetworkSpec) -> str:
-    """The spec as the book records it (custom property "network"): everything but the samples' values,
-    which live on the Inputs sheet (where a user may edit them), replaced by their count."""
-    data = json.loads(spec.to_json())
-    data["samples"] = None if spec.samples is None else len(spec.samples)
-    return json.dumps(data, separators=(",", ":"))
-
-
 def write_workbook(
     path: str | Path,
     params: dict,
@@ -405,7 +390,7 @@ def write_workbook(
     )
     styles = Styles(book)
     lr_text = ", ".join(eta_label(eta) for eta in lrs)
-    network = "2-2-2 sigmoid network" if is_course_network(spec) else f"network {spec.describe()}"
+    network = "2-2-2 sigmoid network" if spec.is_course() else f"network {spec.describe()}"
     book.set_properties(
         {
             "title": "Backpropagation, step by step",
@@ -419,7 +404,7 @@ def write_workbook(
     )
     book.set_custom_property("generator", GENERATOR)
     book.set_custom_property("biases", biases)  # the network variant, so a reader knows the column set
-    book.set_custom_property("network", recorded_spec(spec))  # the whole spec: verify reads the book by it
+    book.set_custom_property("network", spec.recorded())  # the whole spec: verify reads the book by it
     # Sheets are created in display order; the Summary reads the LR sheets by name.
     e_col = _index(columns, "E_total")
     _write_summary(book, styles, lrs, tables, iterations, template_name, e_col, params, layout)
@@ -428,7 +413,7 @@ def write_workbook(
         _write_lr_sheet(book, styles, columns, eta, table, iterations, layout)
     eta_cell = xl_rowcol_to_cell(ETA_ROW, ETA_COL, row_abs=True, col_abs=True)
     sheet = book.add_worksheet(EQUATIONS_SHEET)
-    if is_course_network(spec):
+    if spec.is_course():
         worked = WorkedStep(columns, lrs, tables, TABLE_HEADER_ROW + 1, eta_cell, biases)
         write_equations_sheet(book, sheet, styles, columns, worked, biases)
     else:

@@ -230,6 +230,10 @@ class NetworkSpec:
         """The units a bias is added into."""
         return tuple(u for layer in self._layers for u, b in zip(layer.units, layer.biases) if b == bias)
 
+    def is_course(self) -> bool:
+        """The course's 2-2-2 sigmoid network with one sample (no biases, or Mazur's one per layer)."""
+        return self == NetworkSpec(biases=self.biases)
+
     def describe(self) -> str:
         """One line: 2-2-1, sigmoid hidden, sigmoid outputs, half-squared loss, ..."""
         parts = ["-".join(map(str, self.sizes))]
@@ -248,13 +252,26 @@ class NetworkSpec:
         data.pop("_layers", None)
         return json.dumps(data, separators=(",", ":"))
 
+    def recorded(self) -> str:
+        """The spec as a built book records it (custom property "network"): everything but the samples'
+        values, which live on the Inputs sheet (where a user may edit them), replaced by their count."""
+        data = json.loads(self.to_json())
+        data["samples"] = None if self.samples is None else len(self.samples)
+        return json.dumps(data, separators=(",", ":"))
+
     @classmethod
-    def from_json(cls, text: str) -> NetworkSpec:
+    def from_recorded(cls, text: str, samples=None) -> NetworkSpec:
+        """The spec a book recorded, with its samples (as read from its Inputs sheet) when it has them.
+
+        Raises ValueError (SpecError, or for malformed text) when the record cannot be a spec."""
         data = json.loads(text)
-        data.pop("_layers", None)
-        data["sizes"] = tuple(data["sizes"])
-        if data.get("samples") is not None:
-            data["samples"] = tuple((tuple(x), tuple(t)) for x, t in data["samples"])
+        if not isinstance(data, dict) or set(data) - {f for f in cls.__dataclass_fields__ if f != "_layers"}:
+            raise SpecError(f"not a network spec: {text[:80]}")
+        count = data.get("samples")
+        data["sizes"] = tuple(data.get("sizes", ()))
+        data["samples"] = None if count is None else samples
+        if count is not None and (samples is None or len(samples) != count):
+            raise SpecError(f"the book records {count} samples but its Inputs sheet holds {len(samples or ())}")
         return cls(**data)
 
 
