@@ -115,6 +115,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"comma-separated learning rates, one sheet each (at most {P.MAX_LEARNING_RATES})",
     )
     parser.add_argument(
+        "--exercise",
+        action="store_true",
+        help="the student's copy: the δ, gradient and update columns left empty under their headers, a first "
+        "sheet saying what to fill in; a filled-in copy is checked by sheetgen verify like any book",
+    )
+    parser.add_argument(
+        "--blank",
+        default=None,
+        metavar="COLS",
+        help="with --exercise (implied): the columns to leave empty instead, comma-separated keys or labels "
+        "(dE_dw5, w5, a_h1, E_total) or groups (gradients, updates, deltas, forward, losses)",
+    )
+    parser.add_argument(
         "-o",
         "--output",
         default=None,
@@ -140,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
     # Import here so that `sheetgen verify --help` does not pay for xlsxwriter.
     from xlsxwriter.exceptions import FileCreateError
 
+    from sheetgen.build.exercise import DEFAULT_BLANK, blanks
     from sheetgen.build.spec_args import resolve
     from sheetgen.build.writer import write_workbook
     from sheetgen.core.columns import spec_columns
@@ -151,6 +165,9 @@ def run(args: argparse.Namespace) -> int:
     biases = spec.biases
     lrs = P.parse_lr_list(args.lr_list)
     iterations = P.check_iterations(args.iterations, len(lrs))
+    blank = None
+    if args.exercise or args.blank is not None:
+        blank = blanks(spec, spec_columns(spec), args.blank if args.blank is not None else DEFAULT_BLANK)
     cells = len(spec_columns(spec)) * len(lrs) * (iterations + 1)
     if cells > MAX_CELLS:
         raise UserError(
@@ -170,7 +187,9 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         with _private_temporary_files(), atomic_output(output) as tmp:
-            write_workbook(tmp, params, lrs, iterations, template_name=template_name, spec=spec, drawn=drawn)
+            write_workbook(
+                tmp, params, lrs, iterations, template_name=template_name, spec=spec, drawn=drawn, blank=blank
+            )
     except (OSError, FileCreateError) as error:
         # The checks above cannot foresee everything (a full disk, a read-only mount, /proc).
         reason = getattr(error, "strerror", None) or error
@@ -181,5 +200,6 @@ def run(args: argparse.Namespace) -> int:
         f"x {iterations} iterations, template {template_name}"
         + ("" if biases == "none" else f", biases {biases}")
         + ("" if spec == S.NetworkSpec(biases=biases) else f"; network {spec.describe()}")
+        + ("" if blank is None else "; the student's copy (see its Exercise sheet)")
     )
     return 0

@@ -344,7 +344,9 @@ def _diagram_points(page: _Sheet) -> None:
         row = last + 1
 
 
-def write_spec_equations(book, sheet, styles, spec: NetworkSpec, columns: tuple[Column, ...], lrs, tables, first_row: int) -> None:
+def write_spec_equations(
+    book, sheet, styles, spec: NetworkSpec, columns: tuple[Column, ...], lrs, tables, first_row: int, answers: bool = True
+) -> None:
     page = _Sheet(book, sheet, styles, spec, columns, lrs, tables, first_row)
     sheet.write_string(0, 0, "Equations: the network, the forward pass, the chain rule, the update", styles.title)
     sheet.write_string(
@@ -359,9 +361,10 @@ def write_spec_equations(book, sheet, styles, spec: NetworkSpec, columns: tuple[
     _forward(page, spec)
     _backward(page, spec)
     _update(page, spec)
-    page.heading("The formulas of each LR sheet's columns (first row / later rows where they differ)")
-    for line in column_formulas(columns):
-        page.line(line.text, page.f_equation, marker=line.marker)
+    if answers:  # not in the student's copy (build.exercise): they are the answers
+        page.heading("The formulas of each LR sheet's columns (first row / later rows where they differ)")
+        for line in column_formulas(columns):
+            page.line(line.text, page.f_equation, marker=line.marker)
     _diagram_points(page)
     sheet.set_column(0, 0, 12)
     sheet.set_column(1, 1, TEXT_WIDTH)

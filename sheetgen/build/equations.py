@@ -344,14 +344,15 @@ def _section(page: _Page, heading: str, lines: list[Line]) -> None:
         page.line(line)
 
 
-def _compose(page: _Page, biases: str, columns: tuple[Column, ...]) -> None:
+def _compose(page: _Page, biases: str, columns: tuple[Column, ...], answers: bool = True) -> None:
     _section(page, "Notation", notation(biases))
     page.diagram(DIAGRAM if biases == "none" else DIAGRAM_WITH_BIASES)
     _section(page, "Forward pass", forward(biases))
     _section(page, "Backward pass: the chain rule, step by step", derivation(biases))
     _section(page, "Update rule", update(biases))
-    heading = "The formulas of each LR sheet's columns (first row / later rows where they differ)"
-    _section(page, heading, column_formulas(columns))
+    if answers:
+        heading = "The formulas of each LR sheet's columns (first row / later rows where they differ)"
+        _section(page, heading, column_formulas(columns))
     page.heading("The numbers beside the equations: the chosen LR sheet's iteration 0, read by CHOOSE")
 
 
@@ -370,7 +371,7 @@ class _Formats:
 
 
 def write_equations_sheet(
-    book, sheet, styles, columns: tuple[Column, ...], worked: WorkedStep, biases: str
+    book, sheet, styles, columns: tuple[Column, ...], worked: WorkedStep, biases: str, answers: bool = True
 ) -> None:
     diagram = DIAGRAM if biases == "none" else DIAGRAM_WITH_BIASES
     if not diagram.is_file():
@@ -380,7 +381,7 @@ def write_equations_sheet(
         )
     formats = _Formats(book, styles)
     counting = _Page(None, formats, worked)
-    _compose(counting, biases, columns)
+    _compose(counting, biases, columns, answers)
     worked.place(selector_row=1, block_top=counting.row)
 
     page = _Page(sheet, formats, worked)
@@ -388,7 +389,7 @@ def write_equations_sheet(
         0, 0, "Equations: the network, the forward pass, the chain rule, the update", styles.title
     )
     worked.write_selector(sheet, 1, formats)
-    _compose(page, biases, columns)
+    _compose(page, biases, columns, answers)
     page.block()
     sheet.set_column(0, 0, 9)
     sheet.set_column(1, 1, TEXT_WIDTH)

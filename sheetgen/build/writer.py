@@ -22,6 +22,7 @@ from xlsxwriter.worksheet import Worksheet
 from sheetgen import __version__
 from sheetgen.build.derivation import write_spec_equations
 from sheetgen.build.equations import write_equations_sheet
+from sheetgen.build.exercise import EXERCISE_SHEET, Blanks, write_exercise_sheet
 from sheetgen.build.inputs import InputsLayout, write_inputs
 from sheetgen.build.styles import Styles, print_setup
 from sheetgen.build.worked import WorkedStep
@@ -159,7 +160,7 @@ def _write_lr_heading(sheet, styles, name: str, eta: float, eta_ref: str, chart_
     )
 
 
-def _write_lr_table(sheet, styles, columns, eta_ref: str, values, iterations: int, layout: InputsLayout) -> None:
+def _write_lr_table(sheet, styles, columns, eta_ref: str, values, iterations: int, layout: InputsLayout, blank) -> None:
     """The header and one row of formulas per iteration, each carrying the oracle's value."""
     for col, column in enumerate(columns):
         sheet.write_string(TABLE_HEADER_ROW, col, column.label, styles.header)
@@ -173,6 +174,13 @@ def _write_lr_table(sheet, styles, columns, eta_ref: str, values, iterations: in
         write_number(row, 0, n, styles.iteration)  # the Iteration column comes first in every variant
         patterns = first if n == 0 else later
         r, p = str(row + 1), str(row)  # Excel row numbers of this row and the one above
+        if blank:  # the student's copy: some columns left empty under their headers
+            for col in computed:
+                if blank.blank(columns[col].key, n == 0):
+                    sheet.write_blank(row, col, None, formats[col])
+                else:
+                    write_formula(row, col, patterns[col].format(r=r, p=p), formats[col], values[col][n])
+            continue
         for col in computed:
             write_formula(row, col, patterns[col].format(r=r, p=p), formats[col], values[col][n])
 
@@ -205,7 +213,7 @@ def _lr_chart(book, name: str, eta: float, losses: list[float], iterations: int,
     return chart
 
 
-def _write_lr_sheet(book, styles, columns, eta: float, table: dict, iterations: int, layout: InputsLayout):
+def _write_lr_sheet(book, styles, columns, eta: float, table: dict, iterations: int, layout: InputsLayout, blank):
     name = lr_sheet_name(eta)
     sheet = book.add_worksheet(name, worksheet_class=_TableSheet)
     n_cols = len(columns)
@@ -214,7 +222,7 @@ def _write_lr_sheet(book, styles, columns, eta: float, table: dict, iterations: 
     values = [table[c.key].tolist() for c in columns]
     e_col = _index(columns, "E_total")
     _write_lr_heading(sheet, styles, name, eta, eta_ref, chart_col, layout.spec)
-    _write_lr_table(sheet, styles, columns, eta_ref, values, iterations, layout)
+    _write_lr_table(sheet, styles, columns, eta_ref, values, iterations, layout, blank)
     sheet.freeze_panes(TABLE_HEADER_ROW + 1, 1)
     sheet.set_column(0, 0, 9)
     sheet.set_column(1, n_cols - 1, 13)
@@ -356,6 +364,7 @@ def write_workbook(
     biases: str = "none",
     spec: NetworkSpec | None = None,
     drawn: str | None = None,
+    blank: Blanks | None = None,
 ) -> None:
     """Write the workbook to `path` (directly: wrap in errors.atomic_output for a safe replace).
 
@@ -363,7 +372,7 @@ def write_workbook(
     "trained"); params: its initial values (spec.initial_values: i1.., t1.. without samples, the
     weights, and the biases, 0 if absent); lrs: learning rates, one sheet each, in this order;
     iterations: weight updates (rows 0..iterations); drawn: how the initial weights were drawn, noted
-    on the Inputs sheet. The writer trains the network itself (train_all), so the cached values are
+    on the Inputs sheet; blank: the columns the student's copy leaves empty (build.exercise). The writer trains the network itself (train_all), so the cached values are
     always the oracle's for exactly these inputs.
     """
     spec = spec or NetworkSpec(biases=biases)
@@ -406,16 +415,23 @@ def write_workbook(
     book.set_custom_property("biases", biases)  # the network variant, so a reader knows the column set
     book.set_custom_property("network", spec.recorded())  # the whole spec: verify reads the book by it
     # Sheets are created in display order; the Summary reads the LR sheets by name.
+    exercise = book.add_worksheet(EXERCISE_SHEET) if blank else None
+    if blank:
+        book.set_custom_property("exercise", "columns left empty for the student: see the Exercise sheet")
     e_col = _index(columns, "E_total")
     _write_summary(book, styles, lrs, tables, iterations, template_name, e_col, params, layout)
     write_inputs(book, styles, layout, params, template_name, lrs, iterations)
     for eta, table in zip(lrs, tables, strict=True):
-        _write_lr_sheet(book, styles, columns, eta, table, iterations, layout)
+        _write_lr_sheet(book, styles, columns, eta, table, iterations, layout, blank)
     eta_cell = xl_rowcol_to_cell(ETA_ROW, ETA_COL, row_abs=True, col_abs=True)
     sheet = book.add_worksheet(EQUATIONS_SHEET)
+    answers = not blank  # the columns' formulas would give the exercise away
     if spec.is_course():
         worked = WorkedStep(columns, lrs, tables, TABLE_HEADER_ROW + 1, eta_cell, biases)
-        write_equations_sheet(book, sheet, styles, columns, worked, biases)
+        write_equations_sheet(book, sheet, styles, columns, worked, biases, answers=answers)
     else:
-        write_spec_equations(book, sheet, styles, spec, columns, lrs, tables, TABLE_HEADER_ROW + 1)
+        write_spec_equations(book, sheet, styles, spec, columns, lrs, tables, TABLE_HEADER_ROW + 1, answers=answers)
+    if exercise is not None:
+        sheets = [lr_sheet_name(eta) for eta in lrs]
+        write_exercise_sheet(exercise, styles, spec, columns, blank, sheets, TABLE_HEADER_ROW + 1)
     book.close()

@@ -233,6 +233,16 @@ def choose_engine(requested: str | None) -> str:
 def judge(path: Path, original: xlsx.Book, values: xlsx.Book, engine: str, tol: float) -> report.BookResult:
     """Check every table of `values` (the recalculated book, or the original itself when cached)."""
     result = report.BookResult(path, engine)
+    unfilled = built.unfilled_exercise(original)
+    if unfilled is not None:  # a student's copy from sheetgen build --exercise, not filled in yet
+        sheet, header, cell = unfilled
+        result.tables.append(
+            checks.TableCheck(
+                tables.Table(sheet, header, {"iteration": 1}, {"iteration": "Iteration"}), 0, False, 0.0,
+                incomplete=f"an exercise not filled in yet: '{sheet}'!{cell} is empty (see its Exercise sheet)",
+            )
+        )
+        return result
     if built_spec.judge(result, original, values, engine, tol):  # a built book of another network, by its spec
         return result
     found = tables.find_all(values)
