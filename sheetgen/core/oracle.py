@@ -26,6 +26,8 @@ E_total) are the means over the samples; online, each row is one sample's step.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from sheetgen.core.spec import BIAS_MODES, DEFAULT, NetworkSpec, sample_key
@@ -44,17 +46,28 @@ def gradient_key(name: str) -> str:
     return f"dE_d{name}"
 
 
+def _exp(x):
+    """e^x; for one number in plain Python arithmetic (ten times faster than a numpy scalar's, which
+    training, one row at a time, would otherwise pay at every step), inf past the float range."""
+    if type(x) is float:
+        try:
+            return math.exp(x)
+        except OverflowError:
+            return math.inf
+    return np.exp(x)
+
+
 def sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-x))
+    return 1.0 / (1.0 + _exp(-x))
 
 
 def activate(kind: str, z):
     if kind == "sigmoid":
         return sigmoid(z)
     if kind == "tanh":
-        return np.tanh(z)
+        return math.tanh(z) if type(z) is float else np.tanh(z)
     if kind == "relu":
-        return np.maximum(z, 0.0) + 0.0 * z
+        return max(z, 0.0) if type(z) is float else np.maximum(z, 0.0) + 0.0 * z
     return z + 0.0  # linear
 
 
@@ -65,7 +78,7 @@ def times_derivative(x, kind: str, z, a):
     if kind == "tanh":
         return x * (1 - a * a)
     if kind == "relu":
-        return x * (z > 0)
+        return x * (1.0 if z > 0 else 0.0) if type(z) is float else x * (z > 0)
     return x + 0.0 * z
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 
 HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
 OUTPUT_ACTIVATIONS = ("sigmoid", "linear", "softmax")
@@ -173,23 +174,23 @@ class NetworkSpec:
     def output(self) -> Layer:
         return self._layers[-1]
 
-    @property
+    @cached_property
     def inputs(self) -> tuple[str, ...]:
         return tuple(f"i{k}" for k in range(1, self.sizes[0] + 1))
 
-    @property
+    @cached_property
     def targets(self) -> tuple[str, ...]:
         return tuple(f"t{k}" for k in range(1, self.sizes[-1] + 1))
 
-    @property
+    @cached_property
     def losses(self) -> tuple[str, ...]:
         return tuple(f"E{k}" for k in range(1, self.sizes[-1] + 1))
 
-    @property
+    @cached_property
     def weights(self) -> tuple[str, ...]:
         return tuple(w for layer in self._layers for row in layer.weights for w in row)
 
-    @property
+    @cached_property
     def bias_names(self) -> tuple[str, ...]:
         names: list[str] = []
         for layer in self._layers:
@@ -198,21 +199,21 @@ class NetworkSpec:
                     names.append(b)
         return tuple(names)
 
-    @property
+    @cached_property
     def free(self) -> tuple[str, ...]:
         """What gradient descent updates: the weights, and the biases when trained."""
         return self.weights + (self.bias_names if self.biases == "trained" else ())
 
-    @property
+    @cached_property
     def n_samples(self) -> int:
         return 1 if self.samples is None else len(self.samples)
 
-    @property
+    @cached_property
     def blocks(self) -> int:
         """Sample blocks per table row: every sample in full batch, else one (online, or one sample)."""
         return self.n_samples if self.batch == "full" else 1
 
-    @property
+    @cached_property
     def initial_values(self) -> tuple[str, ...]:
         """The Inputs sheet's labelled values: i.., t.. (without a samples table), weights, biases."""
         data = () if self.samples is not None else self.inputs + self.targets
