@@ -44,7 +44,9 @@ def time_build(argv: list[str], out: Path, pythonpath: Path) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=7, help="rounds; the best and the median are reported")
-    parser.add_argument("--baseline", type=Path, default=None, help="another checkout whose default book to time too")
+    parser.add_argument(
+        "--baseline", type=Path, default=None, help="another checkout whose default book to time too"
+    )
     args = parser.parse_args()
     cases = {name: (argv, ROOT) for name, argv in CASES.items()}
     if args.baseline:
@@ -65,8 +67,11 @@ def main() -> int:
         print(f"{name:<26}{min(values):>8.3f}{statistics.median(values):>10.3f}{min(values) / base:>16.2f}")
     name, limit = TARGET
     ratio = min(times[name]) / min(times.get("default, baseline code", times["default 2-2-2"]))
-    print(f"target: {name} within {limit:g}x the default ({'baseline code' if args.baseline else 'this code'}): "
-          f"{ratio:.2f}x, {'met' if ratio <= limit else 'MISSED'}")
+    print(
+        f"target: {name} within {limit:g}x the default "
+        f"({'baseline code' if args.baseline else 'this code'}): "
+        f"{ratio:.2f}x, {'met' if ratio <= limit else 'MISSED'}"
+    )
     return 0
 
 

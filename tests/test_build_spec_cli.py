@@ -20,7 +20,14 @@ def _write(tmp_path, name, text):
 
 BAD = {
     "softmax with half-squared": ["--output-activation", "softmax"],
-    "softmax with one output": ["--network", "2-1", "--output-activation", "softmax", "--loss", "cross-entropy"],
+    "softmax with one output": [
+        "--network",
+        "2-1",
+        "--output-activation",
+        "softmax",
+        "--loss",
+        "cross-entropy",
+    ],
     "cross-entropy with linear outputs": ["--output-activation", "linear", "--loss", "cross-entropy"],
     "units above the cap": ["--network", f"2-{S.MAX_UNITS + 1}-1"],
     "weights above the cap": ["--network", "8-8-8"],
@@ -28,13 +35,29 @@ BAD = {
     "not sizes": ["--network", "2-x-1"],
     "unknown name": ["--set", "w99=0.1"],
     "bias of a unit of a network without biases": ["--network", "2-3-1", "--set", "b_h1=0.2"],
-    "a per-layer bias name with per-unit biases": ["--biases", "trained", "--bias-per", "unit", "--set", "b1=0.2"],
+    "a per-layer bias name with per-unit biases": [
+        "--biases",
+        "trained",
+        "--bias-per",
+        "unit",
+        "--set",
+        "b1=0.2",
+    ],
     "unknown setting value": ["--set", "activation=softplus"],
     "seed not a number": ["--init-seed", "abc"],
     "samples that do not fit an explicit network": ["--network", "3-2-1", "--samples", "xor"],
     "unknown sample set": ["--samples", "nand"],
     "unknown --blank column": ["--blank", "w42"],
-    "too many cells": ["--network", "8-4-8", "--samples", "CSV_BIG", "--iterations", "20000", "--lr-list", "0.1,0.2,0.5"],
+    "too many cells": [
+        "--network",
+        "8-4-8",
+        "--samples",
+        "CSV_BIG",
+        "--iterations",
+        "20000",
+        "--lr-list",
+        "0.1,0.2,0.5",
+    ],
 }
 CSVS = {
     "wrong columns": "i1,x2,t1\n0,1,1\n",
@@ -83,23 +106,41 @@ def test_a_csv_of_samples_in_any_column_order(tmp_path, capsys):
     rows = [[c.value for c in r] for r in sheet.iter_rows()]
     header = next(i for i, r in enumerate(rows) if r[0] == "Sample")
     assert rows[header][:4] == ["Sample", "i1", "i2", "t1"]
-    assert [r[:4] for r in rows[header + 1 : header + 4]] == [[1, 0, 1, 0.2], [2, 1, 0, 0.9], [3, 0.5, 0.5, 0.4]]
+    assert [r[:4] for r in rows[header + 1 : header + 4]] == [
+        [1, 0, 1, 0.2],
+        [2, 1, 0, 0.9],
+        [3, 0.5, 0.5, 0.4],
+    ]
 
 
 def _inputs(path) -> dict:
     sheet = openpyxl.load_workbook(path)["Inputs"]
-    return {r[0].value: r[1].value for r in sheet.iter_rows() if isinstance(r[1].value, float | int) and r[0].value}
+    return {
+        r[0].value: r[1].value
+        for r in sheet.iter_rows()
+        if isinstance(r[1].value, float | int) and r[0].value
+    }
 
 
 def test_init_seed_draws_reproducible_stated_weights(tmp_path):
     paths = [tmp_path / f"{n}.xlsx" for n in range(3)]
-    for path, seed in zip(paths, ("7", "7", "8")):
-        assert main(["build", "--network", "2-3-2", "--init-seed", seed, "--iterations", "2", "-o", str(path)]) == 0
+    for path, seed in zip(paths, ("7", "7", "8"), strict=True):
+        assert (
+            main(["build", "--network", "2-3-2", "--init-seed", seed, "--iterations", "2", "-o", str(path)])
+            == 0
+        )
     first, again, other = (_inputs(p) for p in paths)
     weights = [f"w{k}" for k in range(1, 13)]
     assert [first[w] for w in weights] == [again[w] for w in weights] != [other[w] for w in weights]
-    assert all(abs(first[w]) <= 1 / 2**0.5 for w in weights[:6]) and all(abs(first[w]) <= 1 / 3**0.5 for w in weights[6:])
-    notes = [c.value for r in openpyxl.load_workbook(paths[0])["Inputs"].iter_rows() for c in r if isinstance(c.value, str)]
+    assert all(abs(first[w]) <= 1 / 2**0.5 for w in weights[:6]) and all(
+        abs(first[w]) <= 1 / 3**0.5 for w in weights[6:]
+    )
+    notes = [
+        c.value
+        for r in openpyxl.load_workbook(paths[0])["Inputs"].iter_rows()
+        for c in r
+        if isinstance(c.value, str)
+    ]
     assert any("default_rng(7)" in n and "±1/√(fan-in)" in n for n in notes)
 
 
@@ -119,7 +160,9 @@ def test_batch_without_samples_is_the_one_sample(tmp_path):
     assert main(["build", "--iterations", "2", "-o", str(one)]) == 0
     assert main(["build", "--batch", "online", "--iterations", "2", "-o", str(online)]) == 0
     a, b = openpyxl.load_workbook(one), openpyxl.load_workbook(online)
-    assert [[c.value for c in r] for r in a["LR 0.5"].iter_rows()] == [[c.value for c in r] for r in b["LR 0.5"].iter_rows()]
+    assert [[c.value for c in r] for r in a["LR 0.5"].iter_rows()] == [
+        [c.value for c in r] for r in b["LR 0.5"].iter_rows()
+    ]
 
 
 def test_help_states_the_caps(capsys):

@@ -1,4 +1,5 @@
-"""`sheetgen build --exercise` / `--blank`: the student's copy, incomplete until filled in, VERIFIED once it is.
+"""`sheetgen build --exercise` / `--blank`: the student's copy, incomplete until filled in, VERIFIED once
+it is.
 
 The filled-in copy is made as a student's spreadsheet program would save it: each empty cell gets
 the formula and the value of the same cell of the full book (built without --exercise), written into
@@ -22,7 +23,8 @@ def _build(path, argv):
 
 
 def _fill_in(exercise, full, target) -> int:
-    """Copy the full book's formula and value into every empty table cell of the exercise; returns how many."""
+    """Copy the full book's formula and value into every empty table cell of the exercise; returns "
+    "how many."""
     with zipfile.ZipFile(full) as f:
         full_parts = {n: f.read(n).decode() for n in f.namelist() if n.startswith("xl/worksheets/sheet")}
     filled = 0
@@ -36,7 +38,7 @@ def _fill_in(exercise, full, target) -> int:
                     for m in CELL.finditer(full_parts[f"xl/worksheets/sheet{int(match.group(1)) - 1}.xml"])
                 }
 
-                def fill(m):
+                def fill(m, full_cells=full_cells):
                     nonlocal filled
                     if m.group(3) is None and "<f>" in full_cells.get(m.group(1), ""):
                         filled += 1
@@ -50,7 +52,12 @@ def _fill_in(exercise, full, target) -> int:
 
 @pytest.mark.parametrize(
     "argv",
-    [[], ["--template", "mazur", "--biases", "trained"], ["--template", "xor"], ["--network", "2-3-2", "--activation", "tanh"]],
+    [
+        [],
+        ["--template", "mazur", "--biases", "trained"],
+        ["--template", "xor"],
+        ["--network", "2-3-2", "--activation", "tanh"],
+    ],
     ids=["course", "mazur-trained", "xor", "2-3-2-tanh"],
 )
 def test_exercise_is_incomplete_then_verified_when_filled_in(tmp_path, capsys, soffice, argv):
@@ -81,6 +88,9 @@ def test_blank_names_columns(tmp_path):
     header = [c.value for c in sheet[5]]
     for label in ("a_h1", "E_total"):
         assert sheet.cell(6, header.index(label) + 1).value is None
-    assert sheet.cell(6, header.index("w5") + 1).value is not None and sheet.cell(7, header.index("w5") + 1).value is None
+    assert (
+        sheet.cell(6, header.index("w5") + 1).value is not None
+        and sheet.cell(7, header.index("w5") + 1).value is None
+    )
     assert sheet.cell(6, header.index("∂E/∂w1") + 1).value is not None  # not named: kept
     assert "column" in openpyxl.load_workbook(path)["Exercise"]["A5"].value

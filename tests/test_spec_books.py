@@ -24,15 +24,41 @@ LRS = [0.5, 2.0]
 BOOKS = {  # name -> (argv, the values to edit on the Inputs sheet)
     "xor": (["--template", "xor"], {"w1": -0.8, "b_o1": 0.3, ("sample", 2, "t1"): 0.9}),
     "online-tanh": (
-        ["--samples", "xor", "--batch", "online", "--activation", "tanh", "--biases", "trained", "--bias-per", "unit"],
+        [
+            "--samples",
+            "xor",
+            "--batch",
+            "online",
+            "--activation",
+            "tanh",
+            "--biases",
+            "trained",
+            "--bias-per",
+            "unit",
+        ],
         {"w6": 1.3, ("sample", 4, "i1"): 0.5},
     ),
     "softmax": (
-        ["--network", "3-4-3", "--output-activation", "softmax", "--loss", "cross-entropy", "--init-seed", "4"],
+        [
+            "--network",
+            "3-4-3",
+            "--output-activation",
+            "softmax",
+            "--loss",
+            "cross-entropy",
+            "--init-seed",
+            "4",
+        ],
         {"w3": 0.9, "i2": -0.7, "t1": 0.2, "t2": 0.8},
     ),
-    "neuron": (["--network", "2-1", "--output-activation", "linear", "--loss", "squared", "--biases", "trained"], {"b1": 0.4, "i1": 1.5}),
-    "deep-relu": (["--network", "2-3-3-2", "--activation", "relu", "--biases", "fixed", "--set", "w1=0.9"], {"w4": -0.6, "b2": 0.2}),
+    "neuron": (
+        ["--network", "2-1", "--output-activation", "linear", "--loss", "squared", "--biases", "trained"],
+        {"b1": 0.4, "i1": 1.5},
+    ),
+    "deep-relu": (
+        ["--network", "2-3-3-2", "--activation", "relu", "--biases", "fixed", "--set", "w1=0.9"],
+        {"w4": -0.6, "b2": 0.2},
+    ),
 }
 
 
@@ -89,7 +115,8 @@ def _assert_equals_oracle(path, spec: NetworkSpec, params: dict) -> float:
         expected = oracle.train_spec(spec, params, eta, ITERATIONS)
         for col, column in enumerate(columns):
             found = np.array(
-                [sheet.cell(header[0].row + 1 + n, col + 1).value for n in range(ITERATIONS + 1)], dtype=np.float64
+                [sheet.cell(header[0].row + 1 + n, col + 1).value for n in range(ITERATIONS + 1)],
+                dtype=np.float64,
             )
             want = expected[column.key]
             error = np.abs(found - want) / np.maximum(np.abs(want), 1e-3)
@@ -109,11 +136,16 @@ def test_both_engines_follow_an_edit_of_any_spec(ssconvert, soffice, tmp_path, n
     recorded = _spec_of(built)
     spec = NetworkSpec(
         sizes=tuple(recorded["sizes"]),
-        **{k: recorded[k] for k in ("activation", "output_activation", "loss", "biases", "bias_per", "batch")},
+        **{
+            k: recorded[k] for k in ("activation", "output_activation", "loss", "biases", "bias_per", "batch")
+        },
         samples=None
         if not samples
         else tuple(
-            (tuple(s[f"i{k}"] for k in range(1, recorded["sizes"][0] + 1)), tuple(s[f"t{k}"] for k in range(1, recorded["sizes"][-1] + 1)))
+            (
+                tuple(s[f"i{k}"] for k in range(1, recorded["sizes"][0] + 1)),
+                tuple(s[f"t{k}"] for k in range(1, recorded["sizes"][-1] + 1)),
+            )
             for s in samples
         ),
     )

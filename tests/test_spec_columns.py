@@ -26,7 +26,9 @@ def sheet_table(spec, params, eta, iterations):
     env_params = {f"param:{k}": v for k, v in params.items()}
     if spec.samples is not None:
         for s, (x, t) in enumerate(spec.samples, start=1):
-            env_params |= {f"param:{n}_s{s}": v for n, v in zip(spec.inputs + spec.targets, x + t)}
+            env_params |= {
+                f"param:{n}_s{s}": v for n, v in zip(spec.inputs + spec.targets, x + t, strict=True)
+            }
     rows = []
     for n in range(iterations + 1):
         env = {"eta": eta} | env_params
@@ -39,7 +41,7 @@ def sheet_table(spec, params, eta, iterations):
                 value = float(n)
             elif match := _INDEX.fullmatch(template):
                 x, t = spec.samples[int(row["sample"]) - 1]
-                value = dict(zip(spec.inputs + spec.targets, x + t))[match.group(1)]
+                value = dict(zip(spec.inputs + spec.targets, x + t, strict=True))[match.group(1)]
             else:
                 value = float(compile_template(template)(env))
             row[c.key] = env[c.key] = value
@@ -52,7 +54,12 @@ def _cases():
     grid = itertools.product(
         [(1, 1, 1), (2, 1), (2, 2, 1), (2, 3, 2), (3, 4, 3), (2, 3, 3, 2)],
         ("sigmoid", "tanh", "relu", "linear"),
-        [("sigmoid", "half-squared"), ("sigmoid", "cross-entropy"), ("linear", "squared"), ("softmax", "cross-entropy")],
+        [
+            ("sigmoid", "half-squared"),
+            ("sigmoid", "cross-entropy"),
+            ("linear", "squared"),
+            ("softmax", "cross-entropy"),
+        ],
         [("none", "layer"), ("trained", "layer"), ("trained", "unit"), ("fixed", "unit")],
         [(False, "full"), (True, "full"), (True, "online")],
     )

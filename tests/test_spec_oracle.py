@@ -46,7 +46,11 @@ def _specs(sizes, rng):
             samples = tuple(
                 (
                     tuple(rng.uniform(-2, 2, sizes[0])),
-                    tuple(rng.dirichlet(np.ones(sizes[-1])) if out == "softmax" else rng.uniform(0, 1, sizes[-1])),
+                    tuple(
+                        rng.dirichlet(np.ones(sizes[-1]))
+                        if out == "softmax"
+                        else rng.uniform(0, 1, sizes[-1])
+                    ),
                 )
                 for _ in range(3)
             )
@@ -60,8 +64,12 @@ def _params(spec, rng):
     params = {w: float(rng.uniform(-1.5, 1.5)) for w in spec.weights + spec.bias_names}
     if spec.samples is None:
         params |= {i: float(rng.uniform(-2, 2)) for i in spec.inputs}
-        t = rng.dirichlet(np.ones(spec.sizes[-1])) if spec.output_activation == "softmax" else rng.uniform(0, 1, spec.sizes[-1])
-        params |= dict(zip(spec.targets, map(float, t)))
+        t = (
+            rng.dirichlet(np.ones(spec.sizes[-1]))
+            if spec.output_activation == "softmax"
+            else rng.uniform(0, 1, spec.sizes[-1])
+        )
+        params |= dict(zip(spec.targets, map(float, t), strict=True))
     return params
 
 
@@ -74,7 +82,7 @@ def test_oracle_equals_torch_autograd(sizes):
         table = oracle.train_spec(spec, params, ETA, ITERATIONS)
         rows64 = torch_reference.train(spec, params, ETA, ITERATIONS, torch.float64)
         rows32 = torch_reference.train(spec, params, ETA, ITERATIONS, torch.float32)
-        for n, (r64, r32) in enumerate(zip(rows64, rows32)):
+        for n, (r64, r32) in enumerate(zip(rows64, rows32, strict=True)):
             assert set(r64) == {f"dE_d{v}" for v in spec.free} | {"E_total"}, spec.describe()
             largest = max(abs(v) for v in r64.values())
             for key, expected in r64.items():
@@ -93,11 +101,23 @@ def test_the_default_spec_is_the_course_network():
     assert spec.weights == tuple(f"w{k}" for k in range(1, 9))
     # w1 = i1→h1, w2 = i2→h1, w3 = i1→h2, w5 = a_h1→o1, w7 = a_h1→o2
     assert [spec.source_of(w) for w in ("w1", "w2", "w3", "w5", "w6", "w7")] == [
-        ("i1", "h1"), ("i2", "h1"), ("i1", "h2"), ("a_h1", "o1"), ("a_h2", "o1"), ("a_h1", "o2"),
+        ("i1", "h1"),
+        ("i2", "h1"),
+        ("i1", "h2"),
+        ("a_h1", "o1"),
+        ("a_h2", "o1"),
+        ("a_h1", "o2"),
     ]
     assert NetworkSpec(biases="fixed").bias_names == ("b1", "b2")
     assert NetworkSpec((2, 3, 3, 2), biases="trained", bias_per="unit").bias_names == (
-        "b_h1", "b_h2", "b_h3", "b_g1", "b_g2", "b_g3", "b_o1", "b_o2",
+        "b_h1",
+        "b_h2",
+        "b_h3",
+        "b_g1",
+        "b_g2",
+        "b_g3",
+        "b_o1",
+        "b_o2",
     )
     assert oracle.WEIGHTS == spec.weights and oracle.BIASES == ("b1", "b2")
 

@@ -20,7 +20,7 @@ ACTIVATIONS = {
 
 def _unit_names(sizes):
     prefixes = ["h", "g"][: len(sizes) - 2] + ["o"]
-    return [[f"{p}{u}" for u in range(1, n + 1)] for p, n in zip(prefixes, sizes[1:])]
+    return [[f"{p}{u}" for u in range(1, n + 1)] for p, n in zip(prefixes, sizes[1:], strict=False)]
 
 
 def sample_loss(spec, tensors, x, t):
@@ -46,7 +46,7 @@ def sample_loss(spec, tensors, x, t):
 def parameters(spec, values: dict, dtype):
     """Leaf tensors W (per layer, out x in) and B (per layer: one value, or one per unit) from names."""
     W, B, number = [], [], 1
-    for layer, (n_in, n_out) in enumerate(zip(spec.sizes, spec.sizes[1:])):
+    for layer, (n_in, n_out) in enumerate(zip(spec.sizes, spec.sizes[1:], strict=False)):
         names = [[f"w{number + u * n_in + s}" for s in range(n_in)] for u in range(n_out)]
         number += n_in * n_out
         W.append(torch.tensor([[values[w] for w in row] for row in names], dtype=dtype, requires_grad=True))
@@ -54,14 +54,16 @@ def parameters(spec, values: dict, dtype):
             B.append(torch.tensor(values.get(f"b{layer + 1}", 0.0), dtype=dtype, requires_grad=True))
         else:
             units = _unit_names(spec.sizes)[layer]
-            B.append(torch.tensor([values.get(f"b_{u}", 0.0) for u in units], dtype=dtype, requires_grad=True))
+            B.append(
+                torch.tensor([values.get(f"b_{u}", 0.0) for u in units], dtype=dtype, requires_grad=True)
+            )
     return {"W": W, "B": B}
 
 
 def named_gradients(spec, tensors) -> dict:
     """dE_dw1.., dE_db1 / dE_db_h1.. from the tensors' .grad."""
     grads, number = {}, 1
-    for layer, (n_in, n_out) in enumerate(zip(spec.sizes, spec.sizes[1:])):
+    for layer, (n_in, n_out) in enumerate(zip(spec.sizes, spec.sizes[1:], strict=False)):
         g = tensors["W"][layer].grad.reshape(-1).tolist()
         for k, value in enumerate(g):
             grads[f"dE_dw{number + k}"] = value
@@ -71,7 +73,7 @@ def named_gradients(spec, tensors) -> dict:
             if spec.bias_per == "layer":
                 grads[f"dE_db{layer + 1}"] = gb.item()
             else:
-                for u, value in zip(_unit_names(spec.sizes)[layer], gb.reshape(-1).tolist()):
+                for u, value in zip(_unit_names(spec.sizes)[layer], gb.reshape(-1).tolist(), strict=True):
                     grads[f"dE_db_{u}"] = value
     return grads
 
@@ -96,7 +98,8 @@ def train(spec, params: dict, eta: float, iterations: int, dtype=torch.float64) 
         tensors = parameters(spec, values, dtype)
         pairs = row_samples(spec, params, n)
         loss = sum(
-            sample_loss(spec, tensors, torch.tensor(x, dtype=dtype), torch.tensor(t, dtype=dtype)) for x, t in pairs
+            sample_loss(spec, tensors, torch.tensor(x, dtype=dtype), torch.tensor(t, dtype=dtype))
+            for x, t in pairs
         ) / len(pairs)
         loss.backward()
         grads = named_gradients(spec, tensors)

@@ -2,8 +2,8 @@
 
 Reads a template (i1, i2, t1, t2, w1..w8, or a whole network spec), applies the network flags and
 --set overrides, trains the network with the numpy oracle for each learning rate and writes a
-workbook whose every computed cell is a formula carrying the oracle's value. All input is checked before anything is
-written, and the book is written to a temporary file and renamed into place.
+workbook whose every computed cell is a formula carrying the oracle's value. All input is checked
+before anything is written, and the book is written to a temporary file and renamed into place.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import tempfile
 from pathlib import Path
 
 from sheetgen.build import params as P
+from sheetgen.core import spec as S
 from sheetgen.core.errors import UserError, check_output_path, scratch
 from sheetgen.core.layout import eta_label
-from sheetgen.core import spec as S
 from sheetgen.core.xlsx import MAX_CELLS
 
 DEFAULT_OUTPUT = Path("output") / "BackProp.xlsx"
@@ -27,8 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--template",
         default=P.DEFAULT_TEMPLATE,
         metavar="NAME|PATH",
-        help="inputs, targets, initial weights (and biases): a name from templates/ "
-        "(era-v1, eva8, mazur) or the path of a .toml file",
+        help="inputs, targets, initial weights (and biases), or a whole network spec: a name from templates/ "
+        "(era-v1, eva8, mazur, xor) or the path of a .toml file",
     )
     parser.add_argument(
         "--biases",
@@ -42,18 +42,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--network",
         default=None,
         metavar="SIZES",
-        help=f"layer sizes: inputs, 0 to {S.MAX_HIDDEN_LAYERS} hidden layers, outputs, e.g. 2-2-2 (the course's), "
-        f"2-1 (a single neuron), 2-3-1, 2-3-3-2; at most {S.MAX_UNITS} units a layer and {S.MAX_WEIGHTS} weights "
+        help=f"layer sizes: inputs, 0 to {S.MAX_HIDDEN_LAYERS} hidden layers, outputs, e.g. 2-2-2 "
+        "(the course's), "
+        f"2-1 (a single neuron), 2-3-1, 2-3-3-2; at most {S.MAX_UNITS} units a layer and "
+        f"{S.MAX_WEIGHTS} weights "
         "(default: the template's, else 2-2-2; with --samples the inputs and outputs follow the samples)",
     )
     parser.add_argument(
-        "--activation", choices=S.HIDDEN_ACTIVATIONS, default=None, help="the hidden units' activation (default sigmoid)"
+        "--activation",
+        choices=S.HIDDEN_ACTIVATIONS,
+        default=None,
+        help="the hidden units' activation (default sigmoid)",
     )
     parser.add_argument(
         "--output-activation",
         choices=S.OUTPUT_ACTIVATIONS,
         default=None,
-        help="the outputs' activation (default sigmoid); softmax needs --loss cross-entropy and 2 or more outputs",
+        help="the outputs' activation (default sigmoid); softmax needs --loss cross-entropy and 2 or "
+        "more outputs",
     )
     parser.add_argument(
         "--loss",
@@ -66,13 +72,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--bias-per",
         choices=S.BIAS_PER,
         default=None,
-        help="layer: one bias per layer, b1, b2, ... (Mazur's, the default); unit: one per unit, b_h1, b_h2, ..., b_o1, ...",
+        help="layer: one bias per layer, b1, b2, ... (Mazur's, the default); unit: one per unit, "
+        "b_h1, b_h2, ..., b_o1, ...",
     )
     parser.add_argument(
         "--samples",
         default=None,
         metavar="xor|and|or|FILE.csv",
-        help=f"several training samples (at most {S.MAX_SAMPLES}): a logic gate's four, or a CSV with a header "
+        help=f"several training samples (at most {S.MAX_SAMPLES}): a logic gate's four, or a CSV "
+        "with a header "
         "i1,…,t1,… and one row of numbers per sample (default: one sample, i1.. t1.. on the Inputs sheet)",
     )
     parser.add_argument(
@@ -96,7 +104,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="KEY=VALUE",
         dest="overrides",
-        help="override one value of the spec (i1, t2, w5, b1, b_h1, ...) or one setting (network, activation, "
+        help="override one value of the spec (i1, t2, w5, b1, b_h1, ...) or one setting (network, "
+        "activation, "
         "output_activation, loss, biases, bias_per, samples, batch, init_seed); repeatable",
     )
     parser.add_argument(
@@ -172,7 +181,8 @@ def run(args: argparse.Namespace) -> int:
     if cells > MAX_CELLS:
         raise UserError(
             f"{len(lrs)} learning rates x {iterations + 1} rows x {len(spec_columns(spec))} columns is "
-            f"{cells:,} cells, above the {MAX_CELLS:,} sheetgen verify reads: give fewer iterations, learning "
+            f"{cells:,} cells, above the {MAX_CELLS:,} sheetgen verify reads: give fewer iterations, "
+            "learning "
             "rates, samples or units"
         )
     if args.overrides:

@@ -51,8 +51,11 @@ def _output_delta_text(spec: NetworkSpec, unit: str, t: str) -> str:
     a = f"a_{unit}"
     if spec.loss == "cross-entropy":
         if spec.output_activation == "softmax":
-            return f"δ_{unit} = ∂E/∂{unit} = {a}·(t1 + … + t{spec.sizes[-1]}) − {t}   (= {a} − {t} for targets summing to 1)"
-        return f"δ_{unit} = ∂E/∂{unit} = {a} − {t}   (the sigmoid's derivative cancels the loss's denominator)"
+            total = f"t1 + … + t{spec.sizes[-1]}"
+            return f"δ_{unit} = ∂E/∂{unit} = {a}·({total}) − {t}   (= {a} − {t} for targets summing to 1)"
+        return (
+            f"δ_{unit} = ∂E/∂{unit} = {a} − {t}   (the sigmoid's derivative cancels the loss's denominator)"
+        )
     factor = "2·" if spec.loss == "squared" else ""
     derivative = _ACTIVATION_TEXT[spec.output_activation][1].format(a=a, z=unit)
     return f"δ_{unit} = ∂E/∂{a} · ∂{a}/∂{unit} = {factor}({a} − {t}) · {derivative}"
@@ -127,7 +130,8 @@ def _notation(page: _Sheet, spec: NetworkSpec) -> None:
     )
     first = spec.layers[0]
     page.line(
-        f"w1..w{len(spec.weights)}: the weights, numbered layer by layer, within a layer by destination unit, "
+        f"w1..w{len(spec.weights)}: the weights, numbered layer by layer, within a layer by "
+        "destination unit, "
         f"then source unit (w1 = {first.sources[0]} → {first.units[0]}"
         + (f", w2 = {first.sources[1]} → {first.units[0]})" if len(first.sources) > 1 else ")")
     )
@@ -162,21 +166,27 @@ def _forward(page: _Sheet, spec: NetworkSpec) -> None:
     page.heading("Forward pass" + (" (for each sample; numbers of sample 1)" if spec.blocks > 1 else ""))
     key = lambda name: sample_key(name, 1, spec)  # noqa: E731
     for layer in spec.layers:
-        for unit, row, bias in zip(layer.units, layer.weights, layer.biases):
-            terms = [f"{w}·{src}" for w, src in zip(row, layer.sources)] + ([bias] if bias else [])
+        for unit, row, bias in zip(layer.units, layer.weights, layer.biases, strict=True):
+            terms = [f"{w}·{src}" for w, src in zip(row, layer.sources, strict=True)] + (
+                [bias] if bias else []
+            )
             numbers = []
-            for w, src in zip(row, layer.sources):
+            for w, src in zip(row, layer.sources, strict=True):
                 numbers += [page.ref(w), "×", page.ref(key(src)), "+"]
             if bias:
                 numbers += [page.ref(bias), "+"]
             numbers[-1] = "="
             numbers.append(page.ref(key(unit)))
-            page.line(f"{unit} = {' + '.join(terms)}", page.f_equation, numbers if len(numbers) <= 14 else [page.ref(key(unit))])
+            page.line(
+                f"{unit} = {' + '.join(terms)}",
+                page.f_equation,
+                numbers if len(numbers) <= 14 else [page.ref(key(unit))],
+            )
             value = _ACTIVATION_TEXT[layer.activation][0].format(z=unit)
             if layer.activation == "softmax":
                 value = f"e^{unit} / ({' + '.join('e^' + u for u in layer.units)})"
             page.line(f"a_{unit} = {value}", page.f_equation, [page.ref(key(f"a_{unit}"))])
-    for e, t, unit in zip(spec.losses, spec.targets, spec.output.units):
+    for e, t, unit in zip(spec.losses, spec.targets, spec.output.units, strict=True):
         page.line(_loss_text(spec, e, t, f"a_{unit}"), page.f_equation, [page.ref(key(e))])
     if spec.blocks > 1:
         text = f"E_total = (sum of every sample's E1..E{spec.sizes[-1]}) / {spec.n_samples}"
@@ -186,7 +196,9 @@ def _forward(page: _Sheet, spec: NetworkSpec) -> None:
 
 
 def _backward(page: _Sheet, spec: NetworkSpec) -> None:
-    page.heading("Backward pass: the chain rule in δ form" + (" (numbers of sample 1)" if spec.blocks > 1 else ""))
+    page.heading(
+        "Backward pass: the chain rule in δ form" + (" (numbers of sample 1)" if spec.blocks > 1 else "")
+    )
     q = _Notation(spec, 1)
     # δ as live formulas on the LR sheet's cells: its column where it has one, else its expression.
     inline = {k: v for k, v in _deltas(spec, q, inline=True).items() if not k.startswith("column:")}
@@ -198,23 +210,24 @@ def _backward(page: _Sheet, spec: NetworkSpec) -> None:
         return (render(inline[unit], lambda kind, k: page.cell(k)), page.value(key))
 
     page.line("1. Output units: δ = ∂E/∂a · ∂a/∂net, from the loss and the output activation", marker="")
-    for unit, t in zip(spec.output.units, spec.targets):
+    for unit, t in zip(spec.output.units, spec.targets, strict=True):
         page.line(_output_delta_text(spec, unit, t), page.f_equation, [delta(unit)])
     for depth in range(len(spec.layers) - 2, -1, -1):
         layer, above = spec.layers[depth], spec.layers[depth + 1]
         page.line(
-            f"{len(spec.layers) - depth}. Hidden units {', '.join(layer.units)}: each feeds every unit of the next "
+            f"{len(spec.layers) - depth}. Hidden units {', '.join(layer.units)}: each feeds every "
+            "unit of the next "
             "layer, so its δ sums those paths: δ_j = (Σ_k δ_k · w_kj) · f'(net_j)"
         )
         for j, unit in enumerate(layer.units):
-            paths = " + ".join(f"δ_{u}·{row[j]}" for u, row in zip(above.units, above.weights))
+            paths = " + ".join(f"δ_{u}·{row[j]}" for u, row in zip(above.units, above.weights, strict=True))
             derivative = _ACTIVATION_TEXT[layer.activation][1].format(a=f"a_{unit}", z=unit)
             page.line(f"δ_{unit} = ({paths}) · {derivative}", page.f_equation, [delta(unit)])
     mean = " (the mean over the samples)" if spec.blocks > 1 else ""
     page.line(f"Gradients{mean}: a weight's is δ of the unit it feeds times its source; ∂net/∂w = the source")
     for layer in spec.layers:
-        for unit, row in zip(layer.units, layer.weights):
-            for w, src in zip(row, layer.sources):
+        for unit, row in zip(layer.units, layer.weights, strict=True):
+            for w, src in zip(row, layer.sources, strict=True):
                 numbers = [page.ref(f"dE_d{w}")]
                 if spec.blocks == 1:
                     numbers = [delta(unit), "×", page.ref(src), "=", page.ref(f"dE_d{w}")]
@@ -260,19 +273,26 @@ def _positions(spec: NetworkSpec) -> dict[str, tuple[float, float]]:
 def _diagram(book, page: _Sheet, spec: NetworkSpec) -> None:
     """A scatter chart of the network: units (and biases) as labelled points, weights as labelled lines."""
     where = _positions(spec)
-    sheet, name = page.sheet, page.sheet.name
+    sheet, _name = page.sheet, page.sheet.name
     edges, weight_points, bias_edges = [], [], []
     for layer in spec.layers:
-        for unit, row, bias in zip(layer.units, layer.weights, layer.biases):
-            for w, src in zip(row, layer.sources):
+        for unit, row, bias in zip(layer.units, layer.weights, layer.biases, strict=True):
+            for w, src in zip(row, layer.sources, strict=True):
                 edge = (src.removeprefix("a_"), unit)
                 edges.append(edge)
                 (x0, y0), (x1, y1) = where[edge[0]], where[edge[1]]
                 weight_points.append((w, x0 + (x1 - x0) * 0.7, y0 + (y1 - y0) * 0.7))
             if bias:
                 bias_edges.append((bias, unit))
-    edges += [(u, e) for u, e in zip(spec.output.units, spec.losses)] + [(e, "E_total") for e in spec.losses]
-    nodes = list(spec.inputs) + [u for layer in spec.layers for u in layer.units] + list(spec.losses) + ["E_total"]
+    edges += [(u, e) for u, e in zip(spec.output.units, spec.losses, strict=True)] + [
+        (e, "E_total") for e in spec.losses
+    ]
+    nodes = (
+        list(spec.inputs)
+        + [u for layer in spec.layers for u in layer.units]
+        + list(spec.losses)
+        + ["E_total"]
+    )
     biases = list(dict.fromkeys(b for layer in spec.layers for b in layer.biases if b))
     node_labels = {u: (f"a_{u}" if u[0] in "hgo" else u) for u in nodes}
 
@@ -287,34 +307,71 @@ def _diagram(book, page: _Sheet, spec: NetworkSpec) -> None:
     for a, b in edges:
         add([where[a], where[b]], {"line": {"color": "#7F7F7F", "width": 1.25}, "marker": {"type": "none"}})
     for a, b in bias_edges:
-        add([where[a], where[b]], {"line": {"color": "#A5A5A5", "width": 1, "dash_type": "dash"}, "marker": {"type": "none"}})
+        add(
+            [where[a], where[b]],
+            {"line": {"color": "#A5A5A5", "width": 1, "dash_type": "dash"}, "marker": {"type": "none"}},
+        )
     label = lambda size, **font: {"position": "above", "font": {"size": size, **font}}  # noqa: E731
     add(
         [(x, y) for _, x, y in weight_points],
-        {"line": {"none": True}, "marker": {"type": "none"},
-         "data_labels": {"custom": [{"value": w} for w, _, _ in weight_points], **label(8, color="#1F4E79")}},
+        {
+            "line": {"none": True},
+            "marker": {"type": "none"},
+            "data_labels": {
+                "custom": [{"value": w} for w, _, _ in weight_points],
+                **label(8, color="#1F4E79"),
+            },
+        },
     )
     add(
         [where[u] for u in nodes],
-        {"line": {"none": True},
-         "marker": {"type": "circle", "size": 14, "fill": {"color": "#E2EFDA"}, "border": {"color": "#404040"}},
-         "data_labels": {"custom": [{"value": node_labels[u]} for u in nodes], **label(9, bold=True), "position": "below"}},
+        {
+            "line": {"none": True},
+            "marker": {
+                "type": "circle",
+                "size": 14,
+                "fill": {"color": "#E2EFDA"},
+                "border": {"color": "#404040"},
+            },
+            "data_labels": {
+                "custom": [{"value": node_labels[u]} for u in nodes],
+                **label(9, bold=True),
+                "position": "below",
+            },
+        },
     )
     if biases:
         add(
             [where[b] for b in biases],
-            {"line": {"none": True},
-             "marker": {"type": "square", "size": 10, "fill": {"color": "#EDEDED"}, "border": {"color": "#404040"}},
-             "data_labels": {"custom": [{"value": b} for b in biases], **label(9), "position": "left"}},
+            {
+                "line": {"none": True},
+                "marker": {
+                    "type": "square",
+                    "size": 10,
+                    "fill": {"color": "#EDEDED"},
+                    "border": {"color": "#404040"},
+                },
+                "data_labels": {"custom": [{"value": b} for b in biases], **label(9), "position": "left"},
+            },
         )
     sheet.set_column(DATA_COL, DATA_COL + 1, None, None, {"hidden": True})
     page.diagram_series = (chart, pending)
     xs = [p[0] for p in where.values()]
     ys = [p[1] for p in where.values()]
-    chart.set_x_axis({"min": min(xs) - 1.2, "max": max(xs) + 0.8, "visible": False, "major_gridlines": {"visible": False}})
-    chart.set_y_axis({"min": min(ys) - 0.8, "max": max(ys) + 0.6, "visible": False, "major_gridlines": {"visible": False}})
+    chart.set_x_axis(
+        {"min": min(xs) - 1.2, "max": max(xs) + 0.8, "visible": False, "major_gridlines": {"visible": False}}
+    )
+    chart.set_y_axis(
+        {"min": min(ys) - 0.8, "max": max(ys) + 0.6, "visible": False, "major_gridlines": {"visible": False}}
+    )
     chart.set_legend({"none": True})
-    chart.set_title({"name": f"The network {'-'.join(map(str, spec.sizes))}: units, weights" + (", biases" if biases else "") + ", losses"})
+    chart.set_title(
+        {
+            "name": f"The network {'-'.join(map(str, spec.sizes))}: units, weights"
+            + (", biases" if biases else "")
+            + ", losses"
+        }
+    )
     chart.set_size({"width": 780, "height": 20 * DIAGRAM_ROWS})
     page.row += 1
     sheet.insert_chart(page.row, 1, chart)
@@ -345,14 +402,25 @@ def _diagram_points(page: _Sheet) -> None:
 
 
 def write_spec_equations(
-    book, sheet, styles, spec: NetworkSpec, columns: tuple[Column, ...], lrs, tables, first_row: int, answers: bool = True
+    book,
+    sheet,
+    styles,
+    spec: NetworkSpec,
+    columns: tuple[Column, ...],
+    lrs,
+    tables,
+    first_row: int,
+    answers: bool = True,
 ) -> None:
     page = _Sheet(book, sheet, styles, spec, columns, lrs, tables, first_row)
-    sheet.write_string(0, 0, "Equations: the network, the forward pass, the chain rule, the update", styles.title)
+    sheet.write_string(
+        0, 0, "Equations: the network, the forward pass, the chain rule, the update", styles.title
+    )
     sheet.write_string(
         1,
         0,
-        f"The numbers beside the equations are live formulas reading iteration 0 (and 1) of sheet '{page.lr}': "
+        "The numbers beside the equations are live formulas reading iteration 0 (and 1) of sheet "
+        f"'{page.lr}': "
         "edit the Inputs sheet and they follow.",
         styles.note,
     )

@@ -81,11 +81,17 @@ def blanks(spec: NetworkSpec, columns: tuple[Column, ...], text: str) -> Blanks:
     return Blanks(frozenset(whole), frozenset(updates))
 
 
-def write_exercise_sheet(sheet, styles, spec: NetworkSpec, columns: tuple[Column, ...], blank: Blanks, sheets, first_row: int) -> None:
+def write_exercise_sheet(
+    sheet, styles, spec: NetworkSpec, columns: tuple[Column, ...], blank: Blanks, sheets, first_row: int
+) -> None:
     """The first sheet: what is left empty, where, and how a filled-in copy is checked."""
     lines = [
         ("Exercise: fill in the empty columns of every LR sheet", styles.title),
-        (f"The network: {spec.describe()}. Its notation, forward pass and chain rule are on the Equations sheet.", None),
+        (
+            f"The network: {spec.describe()}. Its notation, forward pass and chain rule are on the "
+            "Equations sheet.",
+            None,
+        ),
         ("", None),
         ("Left empty under their headers (on every LR sheet: " + ", ".join(sheets) + "):", styles.label),
     ]
@@ -95,19 +101,42 @@ def write_exercise_sheet(sheet, styles, spec: NetworkSpec, columns: tuple[Column
             lines.append((f"   column {letter}: {column.label}, every row from row {first_row + 1}", None))
         elif column.key in blank.updates:
             lines.append(
-                (f"   column {letter}: {column.label}, the updates: rows from {first_row + 2} on "
-                 f"(row {first_row + 1} reads the Inputs sheet)", None)
+                (
+                    f"   column {letter}: {column.label}, the updates: rows from {first_row + 2} on "
+                    f"(row {first_row + 1} reads the Inputs sheet)",
+                    None,
+                )
             )
     lines += [
         ("", None),
         ("How:", styles.label),
-        ("   Write the formula of the first row (or of the first update) with cell references, then copy it down.", None),
-        ("   A gradient ∂E/∂w is δ of the unit w feeds times w's source; δ of an output comes from the loss and the", None),
-        ("   activation's derivative, δ of a hidden unit sums δ·w of the units it feeds times its own derivative.", None),
-        ("   An update is the row above's value − η · the row above's gradient (η is cell B2 of the sheet).", None),
+        (
+            "   Write the formula of the first row (or of the first update) with cell references, "
+            "then copy it down.",
+            None,
+        ),
+        (
+            "   A gradient ∂E/∂w is δ of the unit w feeds times w's source; δ of an output comes "
+            "from the loss and the",
+            None,
+        ),
+        (
+            "   activation's derivative, δ of a hidden unit sums δ·w of the units it feeds times its "
+            "own derivative.",
+            None,
+        ),
+        (
+            "   An update is the row above's value − η · the row above's gradient (η is cell B2 of "
+            "the sheet).",
+            None,
+        ),
         ("   Until the columns are filled, the cells that read them (and the charts) show nonsense.", None),
         ("", None),
-        ("Check: sheetgen verify THIS_FILE.xlsx (VERIFIED when every cell is right and every formula is right for", None),
+        (
+            "Check: sheetgen verify THIS_FILE.xlsx (VERIFIED when every cell is right and every "
+            "formula is right for",
+            None,
+        ),
         ("any inputs; otherwise the first wrong cell and the likely mistake).", None),
     ]
     for row, (text, style) in enumerate(lines):

@@ -63,7 +63,9 @@ class InputsLayout:
         """The samples table's column of i1 (or t1, ...), for INDEX."""
         col = 1 + self.sample_columns.index(name)
         first = xl_rowcol_to_cell(self.samples_header_row + 1, col, row_abs=True, col_abs=True)
-        last = xl_rowcol_to_cell(self.samples_header_row + self.spec.n_samples, col, row_abs=True, col_abs=True)
+        last = xl_rowcol_to_cell(
+            self.samples_header_row + self.spec.n_samples, col, row_abs=True, col_abs=True
+        )
         return f"{INPUTS_SHEET}!{first}:{last}"
 
 

@@ -62,7 +62,17 @@ def _parse_float(text: str, what: str) -> float:
 
 
 # A template's network settings: the spec's fields (and how to draw weights) by their TOML names.
-SPEC_KEYS = ("network", "activation", "output_activation", "loss", "biases", "bias_per", "samples", "batch", "init_seed")
+SPEC_KEYS = (
+    "network",
+    "activation",
+    "output_activation",
+    "loss",
+    "biases",
+    "bias_per",
+    "samples",
+    "batch",
+    "init_seed",
+)
 _VALUE_NAME = re.compile(r"^(?:[itw][1-9]\d*|b[1-9]\d*|b_[hgo][1-9]\d*)$")
 
 
@@ -125,7 +135,9 @@ def read_template(name_or_path: str) -> Template:
 
 
 def _spec_template(path: Path, data: dict) -> Template:
-    unknown = sorted(k for k in data if k not in SPEC_KEYS + ("name", "description") and not _VALUE_NAME.match(k))
+    unknown = sorted(
+        k for k in data if k not in SPEC_KEYS + ("name", "description") and not _VALUE_NAME.match(k)
+    )
     if unknown:
         raise UserError(
             f"template '{path}' has unknown keys {', '.join(unknown)}: allowed are name, description, "
@@ -141,7 +153,9 @@ def _spec_template(path: Path, data: dict) -> Template:
     for key, value in settings.items():
         wanted = int if key == "init_seed" else (list, str) if key == "samples" else str
         if isinstance(value, bool) or not isinstance(value, wanted):
-            raise UserError(f"template '{path}': {key} = {value!r} has the wrong type (see templates/xor.toml)")
+            raise UserError(
+                f"template '{path}': {key} = {value!r} has the wrong type (see templates/xor.toml)"
+            )
     biases = settings.get("biases", "none")
     if biases not in BIAS_MODES:
         raise UserError(f"template '{path}': biases = {biases!r}: use one of {', '.join(BIAS_MODES)}")
@@ -152,34 +166,6 @@ def load_template(name_or_path: str) -> tuple[str, dict[str, float]]:
     """A template's name and its inputs (i1, i2, t1, t2, w1..w8, and b1, b2 if it has biases)."""
     template = read_template(name_or_path)
     return template.name, template.params
-
-
-def apply_overrides(params: dict[str, float], assignments: list[str] | None) -> dict[str, float]:
-    """Apply `--set KEY=VALUE` overrides (KEY one of i1, i2, t1, t2, w1..w8, b1, b2) to a copy of params."""
-    result = dict(params)
-    for assignment in assignments or []:
-        key, sep, text = assignment.partition("=")
-        key, text = key.strip(), text.strip()
-        if not sep or not key or not text:
-            raise UserError(f"--set '{assignment}' is malformed: write KEY=VALUE, e.g. --set w1=0.15")
-        if key not in PARAM_KEYS + BIASES:
-            raise UserError(
-                f"--set: unknown input '{key}': use one of {', '.join(PARAM_KEYS + BIASES)} "
-                f"(learning rates go in --lr-list)"
-            )
-        result[key] = _parse_float(text, f"--set {key}")
-    return result
-
-
-def resolve_biases(requested: str | None, template: Template, assignments: list[str] | None) -> str:
-    """The build's bias mode: --biases if given, else the template's; a bias set with none is refused."""
-    biases = requested or template.biases
-    set_biases = [b for b in BIASES for a in assignments or [] if a.partition("=")[0].strip() == b]
-    if biases == "none" and set_biases:
-        raise UserError(
-            f"--set {set_biases[0]} needs a network with biases: add --biases fixed or --biases trained"
-        )
-    return biases
 
 
 def parse_lr_list(text: str) -> list[float]:

@@ -33,7 +33,17 @@ SAMPLE_SETS = {  # the logic gates on two inputs, one target
 }
 DEFAULT_SEED = 0
 # --set NAME=VALUE with one of these names sets the spec, as the flag of the same name would.
-SETTINGS = ("network", "activation", "output_activation", "loss", "biases", "bias_per", "samples", "batch", "init_seed")
+SETTINGS = (
+    "network",
+    "activation",
+    "output_activation",
+    "loss",
+    "biases",
+    "bias_per",
+    "samples",
+    "batch",
+    "init_seed",
+)
 
 
 def read_csv_samples(path: Path):
@@ -69,13 +79,17 @@ def read_csv_samples(path: Path):
         if len(row) != len(header):
             raise UserError(f"samples '{path}' line {line} has {len(row)} cells, the header {len(header)}")
         values = {}
-        for name, cell in zip(header, row):
+        for name, cell in zip(header, row, strict=True):
             try:
                 value = float(cell)
             except ValueError:
-                raise UserError(f"samples '{path}' line {line}: {name} = '{cell.strip()}' is not a number") from None
+                raise UserError(
+                    f"samples '{path}' line {line}: {name} = '{cell.strip()}' is not a number"
+                ) from None
             if not math.isfinite(value):
-                raise UserError(f"samples '{path}' line {line}: {name} = '{cell.strip()}' is not a finite number")
+                raise UserError(
+                    f"samples '{path}' line {line}: {name} = '{cell.strip()}' is not a finite number"
+                )
             values[name] = value
         samples.append((tuple(values[i] for i in inputs), tuple(values[t] for t in targets)))
     return tuple(samples)
@@ -93,12 +107,16 @@ def read_samples(text, where: str = "--samples"):
                 for r in rows
             )
         except (AttributeError, KeyError, TypeError, ValueError, IndexError):
-            raise UserError(f"{where}: samples must be tables of numbers named i1,…,t1,…, e.g. {{i1 = 0, t1 = 1}}") from None
+            raise UserError(
+                f"{where}: samples must be tables of numbers named i1,…,t1,…, e.g. {{i1 = 0, t1 = 1}}"
+            ) from None
     if text in SAMPLE_SETS:
         return SAMPLE_SETS[text]
     path = Path(text)
     if path.suffix.lower() != ".csv" or not path.is_file():
-        raise UserError(f"{where} '{text}': use xor, and, or, or the path of a .csv file with a header i1,…,t1,…")
+        raise UserError(
+            f"{where} '{text}': use xor, and, or, or the path of a .csv file with a header i1,…,t1,…"
+        )
     return read_csv_samples(path)
 
 
@@ -141,9 +159,13 @@ def _value_overrides(spec: NetworkSpec, params: dict, assignments: list[str]) ->
             raise UserError(f"--set '{assignment}' is malformed: write NAME=VALUE, e.g. --set w1=0.15")
         if key not in names:
             if spec.biases == "none" and (key.startswith("b") and key[1:2].isdigit() or key.startswith("b_")):
-                raise UserError(f"--set {key} needs a network with biases: add --biases fixed or --biases trained")
+                raise UserError(
+                    f"--set {key} needs a network with biases: add --biases fixed or --biases trained"
+                )
             if spec.samples is not None and (key[:1] in "it" and key[1:].isdigit()):
-                raise UserError(f"--set {key}: the samples give the inputs and targets: edit the samples instead")
+                raise UserError(
+                    f"--set {key}: the samples give the inputs and targets: edit the samples instead"
+                )
             listed = list(spec.inputs + spec.targets if spec.samples is None else ())
             listed += [f"w1..w{len(spec.weights)}"] + list(spec.bias_names)
             raise UserError(
@@ -220,7 +242,8 @@ def resolve(args, template: Template) -> tuple[NetworkSpec, dict[str, float], st
     if drawn_any:
         note = (
             f"Initial weights drawn uniformly from ±1/√(fan-in) of each unit with numpy's default_rng("
-            f"{DEFAULT_SEED if seed is None else seed}) (--init-seed), rounded to 4 decimals; biases start at 0 "
+            f"{DEFAULT_SEED if seed is None else seed}) (--init-seed), rounded to 4 decimals; biases "
+            "start at 0 "
             "unless set. Edit any of them above."
         )
     return spec, params, note

@@ -46,6 +46,7 @@ IN_MEMORY_MAX_ROWS = 5_000
 # Excel's EXP() fails (#NUM!) above this argument; numpy would quietly return inf.
 _EXP_LIMIT = 709.0
 
+
 def train_all(spec: NetworkSpec, params: dict, lrs: list[float], iterations: int) -> list[dict]:
     """The oracle's table for each learning rate; refuses a run a spreadsheet could not compute."""
     tables = []
@@ -122,7 +123,9 @@ def _row_formats(
     return first, later
 
 
-def _write_lr_heading(sheet, styles, name: str, eta: float, eta_ref: str, chart_col: int, spec: NetworkSpec) -> None:
+def _write_lr_heading(
+    sheet, styles, name: str, eta: float, eta_ref: str, chart_col: int, spec: NetworkSpec
+) -> None:
     """Title, the η cell and a link to the chart; the title reads the η cell, so it follows an edit."""
     label = eta_label(eta)
     sheet.write_formula(
@@ -142,7 +145,9 @@ def _write_lr_heading(sheet, styles, name: str, eta: float, eta_ref: str, chart_
     data = (
         ", ".join(spec.inputs + spec.targets)
         if spec.samples is None
-        else "the samples (" + ("every one in each row" if spec.batch == "full" else "one per row, in turn") + ")"
+        else "the samples ("
+        + ("every one in each row" if spec.batch == "full" else "one per row, in turn")
+        + ")"
     )
     sheet.write_string(
         ETA_ROW,
@@ -160,7 +165,9 @@ def _write_lr_heading(sheet, styles, name: str, eta: float, eta_ref: str, chart_
     )
 
 
-def _write_lr_table(sheet, styles, columns, eta_ref: str, values, iterations: int, layout: InputsLayout, blank) -> None:
+def _write_lr_table(
+    sheet, styles, columns, eta_ref: str, values, iterations: int, layout: InputsLayout, blank
+) -> None:
     """The header and one row of formulas per iteration, each carrying the oracle's value."""
     for col, column in enumerate(columns):
         sheet.write_string(TABLE_HEADER_ROW, col, column.label, styles.header)
@@ -213,7 +220,9 @@ def _lr_chart(book, name: str, eta: float, losses: list[float], iterations: int,
     return chart
 
 
-def _write_lr_sheet(book, styles, columns, eta: float, table: dict, iterations: int, layout: InputsLayout, blank):
+def _write_lr_sheet(
+    book, styles, columns, eta: float, table: dict, iterations: int, layout: InputsLayout, blank
+):
     name = lr_sheet_name(eta)
     sheet = book.add_worksheet(name, worksheet_class=_TableSheet)
     n_cols = len(columns)
@@ -372,15 +381,17 @@ def write_workbook(
     "trained"); params: its initial values (spec.initial_values: i1.., t1.. without samples, the
     weights, and the biases, 0 if absent); lrs: learning rates, one sheet each, in this order;
     iterations: weight updates (rows 0..iterations); drawn: how the initial weights were drawn, noted
-    on the Inputs sheet; blank: the columns the student's copy leaves empty (build.exercise). The writer trains the network itself (train_all), so the cached values are
-    always the oracle's for exactly these inputs.
+    on the Inputs sheet; blank: the columns the student's copy leaves empty (build.exercise). The
+    writer trains the network itself (train_all), so the cached values are always the oracle's for
+    exactly these inputs.
     """
     spec = spec or NetworkSpec(biases=biases)
     biases = spec.biases
     columns = spec_columns(spec)
     layout = InputsLayout(spec, drawn)
     params = {
-        key: float(params.get(key, 0.0) if key in spec.bias_names else params[key]) for key in spec.initial_values
+        key: float(params.get(key, 0.0) if key in spec.bias_names else params[key])
+        for key in spec.initial_values
     }
     tables = train_all(spec, params, lrs, iterations)
     # Small books are assembled in memory (no temporary files: fastest); big ones stream each
@@ -430,7 +441,9 @@ def write_workbook(
         worked = WorkedStep(columns, lrs, tables, TABLE_HEADER_ROW + 1, eta_cell, biases)
         write_equations_sheet(book, sheet, styles, columns, worked, biases, answers=answers)
     else:
-        write_spec_equations(book, sheet, styles, spec, columns, lrs, tables, TABLE_HEADER_ROW + 1, answers=answers)
+        write_spec_equations(
+            book, sheet, styles, spec, columns, lrs, tables, TABLE_HEADER_ROW + 1, answers=answers
+        )
     if exercise is not None:
         sheets = [lr_sheet_name(eta) for eta in lrs]
         write_exercise_sheet(exercise, styles, spec, columns, blank, sheets, TABLE_HEADER_ROW + 1)

@@ -185,7 +185,9 @@ def _deltas(spec: NetworkSpec, q: _Notation, inline: bool) -> dict[str, str]:
     for depth in range(len(spec.layers) - 2, -1, -1):
         layer, above = spec.layers[depth], spec.layers[depth + 1]
         for j, unit in enumerate(layer.units):
-            terms = "+".join(f"{deltas[u]}*{{{row[j]}}}" for u, row in zip(above.units, above.weights))
+            terms = "+".join(
+                f"{deltas[u]}*{{{row[j]}}}" for u, row in zip(above.units, above.weights, strict=True)
+            )
             formulas[unit] = f"({terms})" + _times_derivative(layer.activation, q(unit), q(f"a_{unit}"))
             deltas[unit] = formulas[unit] if inline else q(f"delta_{unit}")
     return deltas | {f"column:{u}": f for u, f in formulas.items()}
@@ -209,7 +211,13 @@ def spec_columns(spec: NetworkSpec) -> tuple[Column, ...]:
     inline = inline_deltas(spec)
     blocks = spec.blocks
     columns = [
-        Column("iteration", "Iteration", None, aliases=("Iter", "Iteration #", "Step", "Epoch", "#"), number_format="0")
+        Column(
+            "iteration",
+            "Iteration",
+            None,
+            aliases=("Iter", "Iteration #", "Step", "Epoch", "#"),
+            number_format="0",
+        )
     ]
     if spec.samples is not None and spec.batch == "online":
         columns.append(
@@ -237,26 +245,38 @@ def spec_columns(spec: NetworkSpec) -> tuple[Column, ...]:
         for t in spec.targets:
             k = _number(t)
             columns.append(
-                Column(q.key(t), q.key(t), data_formula(t, block),
-                       aliases=(f"target{k}", f"target {k}", f"y{k}", f"target_o{k}", f"t_o{k}"))
+                Column(
+                    q.key(t),
+                    q.key(t),
+                    data_formula(t, block),
+                    aliases=(f"target{k}", f"target {k}", f"y{k}", f"target_o{k}", f"t_o{k}"),
+                )
             )
         for i in spec.inputs:
             k = _number(i)
             columns.append(
-                Column(q.key(i), q.key(i), data_formula(i, block), aliases=(f"x{k}", f"input{k}", f"input {k}"))
+                Column(
+                    q.key(i), q.key(i), data_formula(i, block), aliases=(f"x{k}", f"input{k}", f"input {k}")
+                )
             )
         for layer in spec.layers:
             if blocks == 1:
                 columns += layer_free(layer)
             nets = tuple(q(u) for u in layer.units)
             net_columns, activation_columns = [], []
-            for unit, row, bias in zip(layer.units, layer.weights, layer.biases):
-                net = "+".join(f"{{{w}}}*{q(src)}" for w, src in zip(row, layer.sources))
+            for unit, row, bias in zip(layer.units, layer.weights, layer.biases, strict=True):
+                net = "+".join(f"{{{w}}}*{q(src)}" for w, src in zip(row, layer.sources, strict=True))
                 if bias is not None:
                     net += f"+{{{bias}}}"
                 net_columns.append(
-                    Column(q.key(unit), q.key(unit), net,
-                           aliases=(f"net_{unit}", f"net {unit}", f"z_{unit}", f"net({unit})") if blocks == 1 else ())
+                    Column(
+                        q.key(unit),
+                        q.key(unit),
+                        net,
+                        aliases=(f"net_{unit}", f"net {unit}", f"z_{unit}", f"net({unit})")
+                        if blocks == 1
+                        else (),
+                    )
                 )
                 activation_columns.append(
                     Column(
@@ -269,12 +289,14 @@ def spec_columns(spec: NetworkSpec) -> tuple[Column, ...]:
             if layer.activation == "softmax":  # each activation reads every net input: those first
                 columns += net_columns + activation_columns
             else:  # the course's order: h1, a_h1, h2, a_h2
-                columns += [c for pair in zip(net_columns, activation_columns) for c in pair]
-        for e, t, unit in zip(spec.losses, spec.targets, spec.output.units):
+                columns += [c for pair in zip(net_columns, activation_columns, strict=True) for c in pair]
+        for e, t, unit in zip(spec.losses, spec.targets, spec.output.units, strict=True):
             k = _number(e)
             columns.append(
                 Column(
-                    q.key(e), q.key(e), _loss(spec.loss, spec.output_activation, q(t), q(f"a_{unit}")),
+                    q.key(e),
+                    q.key(e),
+                    _loss(spec.loss, spec.output_activation, q(t), q(f"a_{unit}")),
                     aliases=(f"E_{k}", f"E_o{k}", f"Eo{k}", f"E {k}", f"E(o{k})") if blocks == 1 else (),
                 )
             )
@@ -292,14 +314,23 @@ def spec_columns(spec: NetworkSpec) -> tuple[Column, ...]:
             "E_total",
             _mean(losses, blocks),
             aliases=(
-                "E_tot", "E_Total", "E total", "Etotal", "E_TOTAL", "Total Error", "Error", "Loss",
-                "E_tot(al)", "E", "E_t",
+                "E_tot",
+                "E_Total",
+                "E total",
+                "Etotal",
+                "E_TOTAL",
+                "Total Error",
+                "Error",
+                "Loss",
+                "E_tot(al)",
+                "E",
+                "E_t",
             ),
         )
     )
     for layer in spec.layers:
-        for unit, row in zip(layer.units, layer.weights):
-            for w, src in zip(row, layer.sources):
+        for unit, row in zip(layer.units, layer.weights, strict=True):
+            for w, src in zip(row, layer.sources, strict=True):
                 terms = [f"{d[unit]}*{q(src)}" for q, d in block_deltas]
                 columns.append(_gradient(w, _mean(terms, blocks), bias=False))
     if trained:

@@ -86,7 +86,7 @@ def _loss_and_delta(spec: NetworkSpec, nets: list, outs: list, targets: list):
     """Each output's loss E_k and error signal delta_k = dE/do_k for one sample."""
     kind, loss = spec.output_activation, spec.loss
     losses, deltas = [], []
-    for z, a, t in zip(nets, outs, targets):
+    for z, a, t in zip(nets, outs, targets, strict=True):
         if loss == "half-squared":
             losses.append(0.5 * (t - a) ** 2)
             deltas.append(times_derivative(a - t, kind, z, a))
@@ -103,7 +103,7 @@ def _loss_and_delta(spec: NetworkSpec, nets: list, outs: list, targets: list):
         total = targets[0]
         for t in targets[1:]:
             total = total + t
-        deltas = [a * total - t for a, t in zip(outs, targets)]
+        deltas = [a * total - t for a, t in zip(outs, targets, strict=True)]
     return losses, deltas
 
 
@@ -132,18 +132,21 @@ def evaluate_spec(spec: NetworkSpec, values: dict) -> dict:
     grads: dict = {}
     blocks = spec.blocks
     for s in range(1, blocks + 1):
-        key = (lambda name, s=s: sample_key(name, s, spec))
+
+        def key(name, s=s):
+            return sample_key(name, s, spec)
+
         xs = [values[key(i)] for i in spec.inputs]
         ts = [values[key(t)] for t in spec.targets]
-        for name, v in zip(spec.inputs + spec.targets, xs + ts):
+        for name, v in zip(spec.inputs + spec.targets, xs + ts, strict=True):
             out[key(name)] = v
-        acts = {i: x for i, x in zip(spec.inputs, xs)}
+        acts = {i: x for i, x in zip(spec.inputs, xs, strict=True)}
         nets_of: list[list] = []
         for layer in spec.layers:
             nets = []
-            for unit, row, bias in zip(layer.units, layer.weights, layer.biases):
+            for row, bias in zip(layer.weights, layer.biases, strict=True):
                 z = None
-                for w, src in zip(row, layer.sources):
+                for w, src in zip(row, layer.sources, strict=True):
                     term = values[w] * acts[src]
                     z = term if z is None else z + term
                 if bias is not None:
@@ -154,27 +157,27 @@ def evaluate_spec(spec: NetworkSpec, values: dict) -> dict:
                 if layer is spec.output
                 else [activate(layer.activation, z) for z in nets]
             )
-            for unit, z, a in zip(layer.units, nets, outs):
+            for unit, z, a in zip(layer.units, nets, outs, strict=True):
                 out[key(unit)] = z
                 out[key(f"a_{unit}")] = a
                 acts[f"a_{unit}"] = a
             nets_of.append(nets)
         losses, deltas = _loss_and_delta(spec, nets_of[-1], [acts[a] for a in spec.output.activations], ts)
-        for name, e in zip(spec.losses, losses):
+        for name, e in zip(spec.losses, losses, strict=True):
             out[key(name)] = e
         # Backwards, layer by layer: delta of a unit = (sum of the next layer's deltas times their
         # weights from it) times its activation's derivative.
         for depth in range(len(spec.layers) - 1, -1, -1):
             layer = spec.layers[depth]
-            for unit, d in zip(layer.units, deltas):
+            for unit, d in zip(layer.units, deltas, strict=True):
                 out[key(f"delta_{unit}")] = d
-            for u, (row, bias) in enumerate(zip(layer.weights, layer.biases)):
-                for w, src in zip(row, layer.sources):
+            for u, row in enumerate(layer.weights):
+                for w, src in zip(row, layer.sources, strict=True):
                     g = deltas[u] * acts[src]
                     grads[w] = g if s == 1 else grads[w] + g
             for bias in dict.fromkeys(b for b in layer.biases if b is not None):
                 g = None
-                for d, b in zip(deltas, layer.biases):
+                for d, b in zip(deltas, layer.biases, strict=True):
                     if b == bias:
                         g = d if g is None else g + d
                 grads[bias] = g if s == 1 else grads[bias] + g
@@ -182,7 +185,7 @@ def evaluate_spec(spec: NetworkSpec, values: dict) -> dict:
                 break
             below = spec.layers[depth - 1]
             new = []
-            for j, (unit, z) in enumerate(zip(below.units, nets_of[depth - 1])):
+            for j, (unit, z) in enumerate(zip(below.units, nets_of[depth - 1], strict=True)):
                 total = None
                 for u, row in enumerate(layer.weights):
                     term = deltas[u] * values[row[j]]
@@ -208,7 +211,9 @@ def evaluate(i1, i2, t1, t2, w1, w2, w3, w4, w5, w6, w7, w8, b1=0.0, b2=0.0) -> 
     numpy arrays of equal shape (so a whole column is one call). Verify introspects this
     signature for its free quantities.
     """
-    values = dict(zip(INPUTS + WEIGHTS + BIASES, (i1, i2, t1, t2, w1, w2, w3, w4, w5, w6, w7, w8, b1, b2)))
+    values = dict(
+        zip(INPUTS + WEIGHTS + BIASES, (i1, i2, t1, t2, w1, w2, w3, w4, w5, w6, w7, w8, b1, b2), strict=True)
+    )
     row = evaluate_spec(_WITH_BIASES, values)
     return {k: v for k, v in row.items() if not k.startswith("delta_")}
 
@@ -236,7 +241,7 @@ def row_data(spec: NetworkSpec, params: dict, n: int) -> dict:
     chosen = range(1, spec.n_samples + 1) if spec.batch == "full" else (n % spec.n_samples + 1,)
     for block, s in enumerate(chosen, start=1):
         x, t = spec.samples[s - 1]
-        for name, v in zip(spec.inputs + spec.targets, x + t):
+        for name, v in zip(spec.inputs + spec.targets, x + t, strict=True):
             data[sample_key(name, block, spec)] = v
     return data
 

@@ -95,11 +95,12 @@ class NetworkSpec:
         text = "-".join(map(str, self.sizes))
         if not 2 <= len(self.sizes) <= 2 + MAX_HIDDEN_LAYERS:
             raise SpecError(
-                f"--network {text}: give inputs, 0 to {MAX_HIDDEN_LAYERS} hidden layers and outputs, e.g. 2-2-2"
+                f"--network {text}: give inputs, 0 to {MAX_HIDDEN_LAYERS} hidden layers and outputs, "
+                "e.g. 2-2-2"
             )
         if any(not 1 <= s <= MAX_UNITS for s in self.sizes):
             raise SpecError(f"--network {text}: every layer needs 1 to {MAX_UNITS} units")
-        n_weights = sum(a * b for a, b in zip(self.sizes, self.sizes[1:]))
+        n_weights = sum(a * b for a, b in zip(self.sizes, self.sizes[1:], strict=False))
         if n_weights > MAX_WEIGHTS:
             raise SpecError(
                 f"--network {text} has {n_weights} weights, above the cap of {MAX_WEIGHTS}: use fewer units"
@@ -222,14 +223,16 @@ class NetworkSpec:
     def source_of(self, weight: str) -> tuple[str, str]:
         """(source, destination unit) of a weight: w5 -> (a_h1, o1)."""
         for layer in self._layers:
-            for unit, row in zip(layer.units, layer.weights):
+            for unit, row in zip(layer.units, layer.weights, strict=True):
                 if weight in row:
                     return layer.sources[row.index(weight)], unit
         raise KeyError(weight)
 
     def bias_units(self, bias: str) -> tuple[str, ...]:
         """The units a bias is added into."""
-        return tuple(u for layer in self._layers for u, b in zip(layer.units, layer.biases) if b == bias)
+        return tuple(
+            u for layer in self._layers for u, b in zip(layer.units, layer.biases, strict=True) if b == bias
+        )
 
     def is_course(self) -> bool:
         """The course's 2-2-2 sigmoid network with one sample (no biases, or Mazur's one per layer)."""
@@ -272,7 +275,9 @@ class NetworkSpec:
         data["sizes"] = tuple(data.get("sizes", ()))
         data["samples"] = None if count is None else samples
         if count is not None and (samples is None or len(samples) != count):
-            raise SpecError(f"the book records {count} samples but its Inputs sheet holds {len(samples or ())}")
+            raise SpecError(
+                f"the book records {count} samples but its Inputs sheet holds {len(samples or ())}"
+            )
         return cls(**data)
 
 
@@ -285,7 +290,9 @@ def parse_sizes(text: str) -> tuple[int, ...]:
     try:
         sizes = tuple(int(p) for p in parts)
     except ValueError:
-        raise SpecError(f"--network '{text}' is not a list of layer sizes: write e.g. 2-2-2 or 2-3-3-2") from None
+        raise SpecError(
+            f"--network '{text}' is not a list of layer sizes: write e.g. 2-2-2 or 2-3-3-2"
+        ) from None
     return sizes
 
 

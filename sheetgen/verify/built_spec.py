@@ -25,7 +25,7 @@ import re
 import numpy as np
 
 from sheetgen.core import formula, oracle
-from sheetgen.core.columns import compile_template, spec_columns
+from sheetgen.core.columns import spec_columns
 from sheetgen.core.layout import INPUTS_SHEET, is_lr_sheet
 from sheetgen.core.spec import NetworkSpec, sample_key
 from sheetgen.core.tolerance import close
@@ -41,7 +41,8 @@ _CELL = re.compile(r"(\$?)([A-Z]{1,3})(\$?)(\d+)")
 
 
 def _inputs(book: Book) -> tuple[dict[str, float], dict[tuple[int, int], str], list[dict[str, float]]]:
-    """The Inputs sheet's labelled values, each value cell's key (i1_s2 for the samples table), the samples."""
+    """The Inputs sheet's labelled values, each value cell's key (i1_s2 for the samples table), the "
+    "samples."""
     sheet = book.sheet(INPUTS_SHEET)
     if sheet is None:
         return {}, {}, []
@@ -82,7 +83,10 @@ def read_spec(book: Book) -> NetworkSpec | None:
             n_in = sum(1 for k in samples[0] if k.startswith("i"))
             n_t = sum(1 for k in samples[0] if k.startswith("t"))
             pairs = tuple(
-                (tuple(float(s[f"i{k}"]) for k in range(1, n_in + 1)), tuple(float(s[f"t{k}"]) for k in range(1, n_t + 1)))
+                (
+                    tuple(float(s[f"i{k}"]) for k in range(1, n_in + 1)),
+                    tuple(float(s[f"t{k}"]) for k in range(1, n_t + 1)),
+                )
                 for s in samples
             )
         spec = NetworkSpec.from_recorded(text, pairs)
@@ -101,7 +105,12 @@ class _Forms:
     def read(self, text: str, row: int, col: int):
         """A compiled function of a world, or a string saying why the formula cannot be read."""
         relative = _CELL.sub(
-            lambda m: m.group(1) + m.group(2) + m.group(3) + (m.group(4) if m.group(3) else f"@{int(m.group(4)) - row}"),
+            lambda m: (
+                m.group(1)
+                + m.group(2)
+                + m.group(3)
+                + (m.group(4) if m.group(3) else f"@{int(m.group(4)) - row}")
+            ),
             text,
         )
         key = (col, relative)
@@ -124,7 +133,9 @@ class _Forms:
             if node.sheet == INPUTS_SHEET:
                 name = self.input_cells.get((node.row, node.col))
                 if name is None:
-                    problems.append(f"reads {address(node.row, node.col)} of the Inputs sheet, which holds no value")
+                    problems.append(
+                        f"reads {address(node.row, node.col)} of the Inputs sheet, which holds no value"
+                    )
                     return formula.Num(float("nan"))
                 return formula.Var(f"param:{name}")
             if node.sheet not in (None, self.sheet_name):
@@ -171,7 +182,9 @@ def _worlds(spec: NetworkSpec, first: bool, rng) -> tuple[dict, dict]:
         free = {n: rng.uniform(-1, 1, k) for n in free_names}
     else:
         free = {n: prev[n] - eta * prev[f"dE_d{n}"] if n in spec.free else prev[n] for n in free_names}
-    this_data = prev_data if spec.samples is not None and spec.batch == "full" or spec.samples is None else data()
+    this_data = (
+        prev_data if spec.samples is not None and spec.batch == "full" or spec.samples is None else data()
+    )
     row = oracle.evaluate_spec(spec, free | this_data)
     iteration = rng.integers(1, 1000, k).astype(float)
     row["iteration"] = iteration
@@ -186,7 +199,7 @@ def _worlds(spec: NetworkSpec, first: bool, rng) -> tuple[dict, dict]:
         env[f"param:{name}"] = v
     if spec.samples is not None:
         for s, (x, t) in enumerate(spec.samples, start=1):
-            for name, v in zip(spec.inputs + spec.targets, x + t):
+            for name, v in zip(spec.inputs + spec.targets, x + t, strict=True):
                 env.setdefault(f"param:{name}_s{s}", np.full(k, v))
     return env, row
 
@@ -203,10 +216,14 @@ def _index_form(text: str, key: str, row: int, columns, input_cells) -> bool:
     col, top, col2, bottom, sample_col, sample_row = match.groups()
     names = {input_cells.get((r, column_number(col))) for r in range(int(top), int(bottom) + 1)}
     sample_ok = columns[column_number(sample_col) - 1].key == "sample" and int(sample_row) == row
-    return col == col2 and names == {f"{key}_s{n}" for n in range(1, int(bottom) - int(top) + 2)} and sample_ok
+    return (
+        col == col2 and names == {f"{key}_s{n}" for n in range(1, int(bottom) - int(top) + 2)} and sample_ok
+    )
 
 
-def _check_sheet(book: Book, original: Book, sheet_name: str, spec: NetworkSpec, params, input_cells, tol, rng):
+def _check_sheet(
+    book: Book, original: Book, sheet_name: str, spec: NetworkSpec, params, input_cells, tol, rng
+):
     sheet, source = book.sheet(sheet_name), original.sheet(sheet_name)
     columns = spec_columns(spec)
     header_row = next((r for (r, c), v in sheet.values.text_items() if c == 1 and v == "Iteration"), None)
@@ -214,9 +231,10 @@ def _check_sheet(book: Book, original: Book, sheet_name: str, spec: NetworkSpec,
         return None, f"'{sheet_name}' has no table headed Iteration"
     labels = [sheet.values.get((header_row, c)) for c in range(1, len(columns) + 1)]
     if labels != [c.label for c in columns]:
-        wrong = next(c for c, (a, b) in enumerate(zip(labels, columns), start=1) if a != b.label)
+        wrong = next(c for c, (a, b) in enumerate(zip(labels, columns, strict=True), start=1) if a != b.label)
         return None, (
-            f"'{sheet_name}'!{address(header_row, wrong)} is headed {labels[wrong - 1]!r}; the book's network has "
+            f"'{sheet_name}'!{address(header_row, wrong)} is headed {labels[wrong - 1]!r}; the "
+            "book's network has "
             f"{columns[wrong - 1].label!r} there"
         )
     rows = []
@@ -234,7 +252,9 @@ def _check_sheet(book: Book, original: Book, sheet_name: str, spec: NetworkSpec,
         eta if isinstance(eta, float) else None,
         "cell B2",
     )
-    check = TableCheck(table, len(rows), True, 0.0, eta=table.eta, eta_note="η = %g from cell B2" % (eta or 0))
+    check = TableCheck(
+        table, len(rows), True, 0.0, eta=table.eta, eta_note="η = %g from cell B2" % (eta or 0)
+    )
     if len(rows) < 2 or not isinstance(eta, float):
         check.verified = False
         check.incomplete = "a single row (no weight update)" if len(rows) < 2 else "no η in cell B2"
@@ -254,13 +274,22 @@ def _check_sheet(book: Book, original: Book, sheet_name: str, spec: NetworkSpec,
         want = expected[column.key]
         ok = close(found, want, tol)
         errors = np.abs(found - want) / np.maximum(np.abs(want), 1e-3)
-        check.max_rel_error = max(check.max_rel_error, float(np.nanmax(np.where(np.isfinite(errors), errors, 0))))
+        check.max_rel_error = max(
+            check.max_rel_error, float(np.nanmax(np.where(np.isfinite(errors), errors, 0)))
+        )
         bad = np.flatnonzero(~ok)
         if bad.size:
             n = int(bad[0])
             finding = Finding(
-                sheet_name, address(rows[n], col), column.key, column.label, float(want[n]),
-                sheet.values.get((rows[n], col)), source.formula(rows[n], col) if source else None, None, rows[n],
+                sheet_name,
+                address(rows[n], col),
+                column.key,
+                column.label,
+                float(want[n]),
+                sheet.values.get((rows[n], col)),
+                source.formula(rows[n], col) if source else None,
+                None,
+                rows[n],
             )
             check.wrong_cells.append(finding)
             check.wrong_columns.append(column.label)
@@ -306,7 +335,9 @@ def _prove(compiled, text, key, row, first, spec, columns, input_cells, rng):
     if isinstance(compiled, str):
         return compiled
     if isinstance(compiled, tuple):
-        return True if _index_form(text, key, row, columns, input_cells) else "an INDEX that reads another cell"
+        return (
+            True if _index_form(text, key, row, columns, input_cells) else "an INDEX that reads another cell"
+        )
     env, expected = _worlds(spec, first, rng)
     with np.errstate(all="ignore"):
         try:
@@ -320,14 +351,17 @@ def _prove(compiled, text, key, row, first, spec, columns, input_cells, rng):
 
 
 def judge(result, original: Book, values: Book, engine: str, tol: float) -> bool:
-    """Fill `result` (a report.BookResult) for a book built for `read_spec`'s network; False when it is not one."""
+    """Fill `result` (a report.BookResult) for a book built for `read_spec`'s network; False when it "
+    "is not one."""
     spec = read_spec(values)
     if spec is None:
         return False
     params, input_cells, _ = _inputs(values)
     missing = [k for k in spec.initial_values if k not in params]
     if missing:
-        result.error = f"its Inputs sheet lacks {', '.join(missing[:5])}, which its network ({spec.describe()}) needs"
+        result.error = (
+            f"its Inputs sheet lacks {', '.join(missing[:5])}, which its network ({spec.describe()}) needs"
+        )
         return True
     rng = np.random.default_rng(20261202)
     tables = []

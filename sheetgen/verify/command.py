@@ -238,12 +238,18 @@ def judge(path: Path, original: xlsx.Book, values: xlsx.Book, engine: str, tol: 
         sheet, header, cell = unfilled
         result.tables.append(
             checks.TableCheck(
-                tables.Table(sheet, header, {"iteration": 1}, {"iteration": "Iteration"}), 0, False, 0.0,
-                incomplete=f"an exercise not filled in yet: '{sheet}'!{cell} is empty (see its Exercise sheet)",
+                tables.Table(sheet, header, {"iteration": 1}, {"iteration": "Iteration"}),
+                0,
+                False,
+                0.0,
+                incomplete=f"an exercise not filled in yet: '{sheet}'!{cell} is empty "
+                "(see the Exercise sheet)",
             )
         )
         return result
-    if built_spec.judge(result, original, values, engine, tol):  # a built book of another network, by its spec
+    if built_spec.judge(
+        result, original, values, engine, tol
+    ):  # a built book of another network, by its spec
         return result
     found = tables.find_all(values)
     walk = walkthrough.read(original, values) if not found else None
