@@ -32,7 +32,7 @@ OUTPUTS = [
 ]
 BIASES = [("none", "layer"), ("fixed", "layer"), ("trained", "layer"), ("fixed", "unit"), ("trained", "unit")]
 BATCHING = [(False, "full"), (True, "full"), (True, "online")]
-EPS64, EPS32 = np.finfo(np.float64).eps, np.finfo(np.float32).eps
+EPS64, EPS32 = float(np.finfo(np.float64).eps), float(np.finfo(np.float32).eps)
 ITERATIONS = 3
 ETA = 0.1
 
