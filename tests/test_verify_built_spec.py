@@ -64,6 +64,9 @@ def _replace_formula(path, target, sheet_index: int, cell: str, new_formula: str
 
 def test_a_wrong_formula_in_a_built_spec_book_is_found(tmp_path, capsys, soffice):
     path = _build(tmp_path, "xor", SPECS["xor"])
+    capsys.readouterr()
+    assert main(["verify", str(path)]) == 0  # LibreOffice recalculates it: saved values equal, VERIFIED
+    assert "saved values equal LibreOffice's" in capsys.readouterr().out
     wrong = tmp_path / "wrong.xlsx"
     # Sheet 3 is 'LR 0.5'; its first row is row 6. Find ∂E/∂w5's column from the header.
     import openpyxl
