@@ -2,8 +2,9 @@
 
 network.png is the course's network; network_biases.png adds Mazur's biases (b1 into both
 hidden units, b2 into both outputs). The PNGs are committed, so building a workbook never
-imports matplotlib (which would cost more than the whole build). Re-draw them after changing
-this file:
+imports matplotlib (which would cost more than the whole build). Every other network's diagram
+is drawn by the build itself, as a native chart of the spec (sheetgen/build/derivation.py), so it
+needs no picture here. Re-draw these after changing this file:
 
     python tools/draw_diagram.py
 """

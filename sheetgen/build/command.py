@@ -1,9 +1,9 @@
 """Build the live-formula backpropagation workbook (one sheet per learning rate).
 
-Reads a template (i1, i2, t1, t2, w1..w8), applies --set overrides, trains the network
-with the numpy oracle for each learning rate and writes a workbook whose every computed
-cell is a formula carrying the oracle's value. All input is checked before anything is
-written, and the book is written to a temporary file and renamed into place.
+Reads a template (i1, i2, t1, t2, w1..w8, or a whole network spec), applies the network flags and
+--set overrides, trains the network with the numpy oracle for each learning rate and writes a
+workbook whose every computed cell is a formula carrying the oracle's value. All input is checked
+before anything is written, and the book is written to a temporary file and renamed into place.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import tempfile
 from pathlib import Path
 
 from sheetgen.build import params as P
+from sheetgen.core import spec as S
 from sheetgen.core.errors import UserError, check_output_path, scratch
 from sheetgen.core.layout import eta_label
-from sheetgen.core.oracle import BIAS_MODES
 from sheetgen.core.xlsx import MAX_CELLS
 
 DEFAULT_OUTPUT = Path("output") / "BackProp.xlsx"
@@ -27,16 +27,76 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--template",
         default=P.DEFAULT_TEMPLATE,
         metavar="NAME|PATH",
-        help="inputs, targets, initial weights (and biases): a name from templates/ "
-        "(era-v1, eva8, mazur) or the path of a .toml file",
+        help="inputs, targets, initial weights (and biases), or a whole network spec: a name from templates/ "
+        "(era-v1, eva8, mazur, xor) or the path of a .toml file",
     )
     parser.add_argument(
         "--biases",
-        choices=BIAS_MODES,
+        choices=S.BIAS_MODES,
         default=None,
         help="none: no biases (the course's network); fixed: b1 into both hidden sums and b2 into both "
         "outputs, held at their initial values (Mazur's post); trained: updated by their own gradients "
-        "like the weights (default: the template's; mazur is fixed, the others none)",
+        "like the weights (default: the template's; mazur is fixed, xor trained, the others none)",
+    )
+    parser.add_argument(
+        "--network",
+        default=None,
+        metavar="SIZES",
+        help=f"layer sizes: inputs, 0 to {S.MAX_HIDDEN_LAYERS} hidden layers, outputs, e.g. 2-2-2 "
+        "(the course's), "
+        f"2-1 (a single neuron), 2-3-1, 2-3-3-2; at most {S.MAX_UNITS} units a layer and "
+        f"{S.MAX_WEIGHTS} weights "
+        "(default: the template's, else 2-2-2; with --samples the inputs and outputs follow the samples)",
+    )
+    parser.add_argument(
+        "--activation",
+        choices=S.HIDDEN_ACTIVATIONS,
+        default=None,
+        help="the hidden units' activation (default sigmoid)",
+    )
+    parser.add_argument(
+        "--output-activation",
+        choices=S.OUTPUT_ACTIVATIONS,
+        default=None,
+        help="the outputs' activation (default sigmoid); softmax needs --loss cross-entropy and 2 or "
+        "more outputs",
+    )
+    parser.add_argument(
+        "--loss",
+        choices=S.LOSSES,
+        default=None,
+        help="half-squared: ½Σ(t−a)² (the course's, the default); squared: Σ(t−a)²; cross-entropy: −Σt·ln a "
+        "with softmax outputs, −Σ[t·ln a + (1−t)·ln(1−a)] with sigmoid outputs",
+    )
+    parser.add_argument(
+        "--bias-per",
+        choices=S.BIAS_PER,
+        default=None,
+        help="layer: one bias per layer, b1, b2, ... (Mazur's, the default); unit: one per unit, "
+        "b_h1, b_h2, ..., b_o1, ...",
+    )
+    parser.add_argument(
+        "--samples",
+        default=None,
+        metavar="xor|and|or|FILE.csv",
+        help=f"several training samples (at most {S.MAX_SAMPLES}): a logic gate's four, or a CSV "
+        "with a header "
+        "i1,…,t1,… and one row of numbers per sample (default: one sample, i1.. t1.. on the Inputs sheet)",
+    )
+    parser.add_argument(
+        "--batch",
+        choices=S.BATCHES,
+        default=None,
+        help="full: each update uses the mean gradient over all samples, E_total their mean loss (a block of "
+        "columns per sample in each row); online: one sample per row, in order, cycling, E_total that row's "
+        "loss. With one sample both are the same",
+    )
+    parser.add_argument(
+        "--init-seed",
+        default=None,
+        metavar="N",
+        help="draw the initial weights uniformly from ±1/√(fan-in) with numpy's default_rng(N), rounded to 4 "
+        "decimals (they are drawn with seed 0 anyway when the template has none for this network)",
     )
     parser.add_argument(
         "--set",
@@ -44,7 +104,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="KEY=VALUE",
         dest="overrides",
-        help="override one input (i1, i2, t1, t2, w1..w8, and b1, b2 with biases); repeatable",
+        help="override one value of the spec (i1, t2, w5, b1, b_h1, ...) or one setting (network, "
+        "activation, "
+        "output_activation, loss, biases, bias_per, samples, batch, init_seed); repeatable",
     )
     parser.add_argument(
         "--iterations",
@@ -60,6 +122,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=P.DEFAULT_LR_LIST,
         metavar="ETA,ETA,...",
         help=f"comma-separated learning rates, one sheet each (at most {P.MAX_LEARNING_RATES})",
+    )
+    parser.add_argument(
+        "--exercise",
+        action="store_true",
+        help="the student's copy: the δ, gradient and update columns left empty under their headers, a first "
+        "sheet saying what to fill in; a filled-in copy is checked by sheetgen verify like any book",
+    )
+    parser.add_argument(
+        "--blank",
+        default=None,
+        metavar="COLS",
+        help="with --exercise (implied): the columns to leave empty instead, comma-separated keys or labels "
+        "(dE_dw5, w5, a_h1, E_total) or groups (gradients, updates, deltas, forward, losses)",
     )
     parser.add_argument(
         "-o",
@@ -87,15 +162,29 @@ def run(args: argparse.Namespace) -> int:
     # Import here so that `sheetgen verify --help` does not pay for xlsxwriter.
     from xlsxwriter.exceptions import FileCreateError
 
+    from sheetgen.build.exercise import DEFAULT_BLANK, blanks
+    from sheetgen.build.spec_args import resolve
     from sheetgen.build.writer import write_workbook
+    from sheetgen.core.columns import spec_columns
     from sheetgen.core.errors import atomic_output
 
     template = P.read_template(args.template)
     template_name = template.name
-    biases = P.resolve_biases(args.biases, template, args.overrides)
-    params = P.apply_overrides(template.params, args.overrides)
+    spec, params, drawn = resolve(args, template)
+    biases = spec.biases
     lrs = P.parse_lr_list(args.lr_list)
     iterations = P.check_iterations(args.iterations, len(lrs))
+    blank = None
+    if args.exercise or args.blank is not None:
+        blank = blanks(spec, spec_columns(spec), args.blank if args.blank is not None else DEFAULT_BLANK)
+    cells = len(spec_columns(spec)) * len(lrs) * (iterations + 1)
+    if cells > MAX_CELLS:
+        raise UserError(
+            f"{len(lrs)} learning rates x {iterations + 1} rows x {len(spec_columns(spec))} columns is "
+            f"{cells:,} cells, above the {MAX_CELLS:,} sheetgen verify reads: give fewer iterations, "
+            "learning "
+            "rates, samples or units"
+        )
     if args.overrides:
         template_name += " with " + ", ".join(o.replace(" ", "") for o in args.overrides)
 
@@ -108,7 +197,9 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         with _private_temporary_files(), atomic_output(output) as tmp:
-            write_workbook(tmp, params, lrs, iterations, template_name=template_name, biases=biases)
+            write_workbook(
+                tmp, params, lrs, iterations, template_name=template_name, spec=spec, drawn=drawn, blank=blank
+            )
     except (OSError, FileCreateError) as error:
         # The checks above cannot foresee everything (a full disk, a read-only mount, /proc).
         reason = getattr(error, "strerror", None) or error
@@ -118,5 +209,7 @@ def run(args: argparse.Namespace) -> int:
         f"wrote {output}: {len(lrs)} learning rate{'s' if len(lrs) > 1 else ''} ({rates}) "
         f"x {iterations} iterations, template {template_name}"
         + ("" if biases == "none" else f", biases {biases}")
+        + ("" if spec == S.NetworkSpec(biases=biases) else f"; network {spec.describe()}")
+        + ("" if blank is None else "; the student's copy (see its Exercise sheet)")
     )
     return 0

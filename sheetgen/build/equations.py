@@ -244,7 +244,7 @@ def _sigma(node):
     return None
 
 
-def _readable(template: str) -> str:
+def _readable(template: str, labels: dict[str, str]) -> str:
     """A column's formula template in the sheet's notation: `w1[above]`, `Inputs:w1`, `η`, `σ(h1)`."""
 
     def label(node):
@@ -253,7 +253,9 @@ def _readable(template: str) -> str:
         kind, _, key = node.name.rpartition(":")
         if key == "eta":
             return "η"
-        text = BY_KEY[key].label
+        if kind == "table":
+            return f"Inputs:samples.{key}"
+        text = labels.get(key) or BY_KEY[key].label
         return {"prev": f"{text}[row above]", "param": f"Inputs:{key}"}.get(kind, text)
 
     text = formula.to_text(formula.transform(template_tree(template), _sigma), label)
@@ -261,14 +263,15 @@ def _readable(template: str) -> str:
 
 
 def column_formulas(columns: tuple[Column, ...]) -> list[Line]:
+    labels = {c.key: c.label for c in columns}
     lines = []
     for column in columns:
         if column.formula is None:
             text = "the iteration number (0 for the initial weights)"
         elif column.next_formula:
-            text = f"= {_readable(column.formula)}   /   {_readable(column.next_formula)}"
+            text = f"= {_readable(column.formula, labels)}   /   {_readable(column.next_formula, labels)}"
         else:
-            text = f"= {_readable(column.formula)}"
+            text = f"= {_readable(column.formula, labels)}"
         lines.append(Line(text, "equation", marker=column.label))
     return lines
 
@@ -341,14 +344,15 @@ def _section(page: _Page, heading: str, lines: list[Line]) -> None:
         page.line(line)
 
 
-def _compose(page: _Page, biases: str, columns: tuple[Column, ...]) -> None:
+def _compose(page: _Page, biases: str, columns: tuple[Column, ...], answers: bool = True) -> None:
     _section(page, "Notation", notation(biases))
     page.diagram(DIAGRAM if biases == "none" else DIAGRAM_WITH_BIASES)
     _section(page, "Forward pass", forward(biases))
     _section(page, "Backward pass: the chain rule, step by step", derivation(biases))
     _section(page, "Update rule", update(biases))
-    heading = "The formulas of each LR sheet's columns (first row / later rows where they differ)"
-    _section(page, heading, column_formulas(columns))
+    if answers:
+        heading = "The formulas of each LR sheet's columns (first row / later rows where they differ)"
+        _section(page, heading, column_formulas(columns))
     page.heading("The numbers beside the equations: the chosen LR sheet's iteration 0, read by CHOOSE")
 
 
@@ -367,7 +371,7 @@ class _Formats:
 
 
 def write_equations_sheet(
-    book, sheet, styles, columns: tuple[Column, ...], worked: WorkedStep, biases: str
+    book, sheet, styles, columns: tuple[Column, ...], worked: WorkedStep, biases: str, answers: bool = True
 ) -> None:
     diagram = DIAGRAM if biases == "none" else DIAGRAM_WITH_BIASES
     if not diagram.is_file():
@@ -377,7 +381,7 @@ def write_equations_sheet(
         )
     formats = _Formats(book, styles)
     counting = _Page(None, formats, worked)
-    _compose(counting, biases, columns)
+    _compose(counting, biases, columns, answers)
     worked.place(selector_row=1, block_top=counting.row)
 
     page = _Page(sheet, formats, worked)
@@ -385,7 +389,7 @@ def write_equations_sheet(
         0, 0, "Equations: the network, the forward pass, the chain rule, the update", styles.title
     )
     worked.write_selector(sheet, 1, formats)
-    _compose(page, biases, columns)
+    _compose(page, biases, columns, answers)
     page.block()
     sheet.set_column(0, 0, 9)
     sheet.set_column(1, 1, TEXT_WIDTH)

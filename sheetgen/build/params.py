@@ -1,5 +1,5 @@
-"""The build's inputs: a template (i1, i2, t1, t2, w1..w8, biases), `--set` overrides, learning rates,
-iterations.
+"""The build's inputs: a template (i1, i2, t1, t2, w1..w8, biases; or a whole network spec), `--set`
+overrides, learning rates, iterations.
 
 Everything is validated here, before any file is touched, and every mistake is a
 UserError whose one-line message says what was wrong and what to do.
@@ -8,9 +8,10 @@ UserError whose one-line message says what was wrong and what to do.
 from __future__ import annotations
 
 import math
+import re
 import sys
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sheetgen.core.errors import UserError
@@ -60,11 +61,27 @@ def _parse_float(text: str, what: str) -> float:
     return value
 
 
+# A template's network settings: the spec's fields (and how to draw weights) by their TOML names.
+SPEC_KEYS = (
+    "network",
+    "activation",
+    "output_activation",
+    "loss",
+    "biases",
+    "bias_per",
+    "samples",
+    "batch",
+    "init_seed",
+)
+_VALUE_NAME = re.compile(r"^(?:[itw][1-9]\d*|b[1-9]\d*|b_[hgo][1-9]\d*)$")
+
+
 @dataclass(frozen=True)
 class Template:
     name: str
     params: dict[str, float]  # i1, i2, t1, t2, w1..w8, and b1, b2 when the template has biases
     biases: str  # the template's bias mode: "none", "fixed" or "trained"
+    settings: dict = field(default_factory=dict)  # network, activation, ..., samples (spec templates)
 
 
 def read_template(name_or_path: str) -> Template:
@@ -86,6 +103,8 @@ def read_template(name_or_path: str) -> Template:
     except tomllib.TOMLDecodeError as error:
         raise UserError(f"template '{path}' is not valid TOML: {error}") from None
 
+    if "network" in data:  # a whole network spec: its values are checked against the spec it makes
+        return _spec_template(path, data)
     missing = [key for key in PARAM_KEYS if key not in data]
     if missing:
         raise UserError(
@@ -115,38 +134,38 @@ def read_template(name_or_path: str) -> Template:
     return Template(str(data.get("name", path.stem)), params, biases)
 
 
+def _spec_template(path: Path, data: dict) -> Template:
+    unknown = sorted(
+        k for k in data if k not in SPEC_KEYS + ("name", "description") and not _VALUE_NAME.match(k)
+    )
+    if unknown:
+        raise UserError(
+            f"template '{path}' has unknown keys {', '.join(unknown)}: allowed are name, description, "
+            f"{', '.join(SPEC_KEYS)} and values such as i1, t1, w1, b1, b_h1"
+        )
+    params: dict[str, float] = {}
+    for key in (k for k in data if _VALUE_NAME.match(k)):
+        value = data[key]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise UserError(f"template '{path}': {key} = {value!r} is not a finite number")
+        params[key] = float(value)
+    settings = {k: data[k] for k in SPEC_KEYS if k in data}
+    for key, value in settings.items():
+        wanted = int if key == "init_seed" else (list, str) if key == "samples" else str
+        if isinstance(value, bool) or not isinstance(value, wanted):
+            raise UserError(
+                f"template '{path}': {key} = {value!r} has the wrong type (see templates/xor.toml)"
+            )
+    biases = settings.get("biases", "none")
+    if biases not in BIAS_MODES:
+        raise UserError(f"template '{path}': biases = {biases!r}: use one of {', '.join(BIAS_MODES)}")
+    return Template(str(data.get("name", path.stem)), params, biases, settings)
+
+
 def load_template(name_or_path: str) -> tuple[str, dict[str, float]]:
     """A template's name and its inputs (i1, i2, t1, t2, w1..w8, and b1, b2 if it has biases)."""
     template = read_template(name_or_path)
     return template.name, template.params
-
-
-def apply_overrides(params: dict[str, float], assignments: list[str] | None) -> dict[str, float]:
-    """Apply `--set KEY=VALUE` overrides (KEY one of i1, i2, t1, t2, w1..w8, b1, b2) to a copy of params."""
-    result = dict(params)
-    for assignment in assignments or []:
-        key, sep, text = assignment.partition("=")
-        key, text = key.strip(), text.strip()
-        if not sep or not key or not text:
-            raise UserError(f"--set '{assignment}' is malformed: write KEY=VALUE, e.g. --set w1=0.15")
-        if key not in PARAM_KEYS + BIASES:
-            raise UserError(
-                f"--set: unknown input '{key}': use one of {', '.join(PARAM_KEYS + BIASES)} "
-                f"(learning rates go in --lr-list)"
-            )
-        result[key] = _parse_float(text, f"--set {key}")
-    return result
-
-
-def resolve_biases(requested: str | None, template: Template, assignments: list[str] | None) -> str:
-    """The build's bias mode: --biases if given, else the template's; a bias set with none is refused."""
-    biases = requested or template.biases
-    set_biases = [b for b in BIASES for a in assignments or [] if a.partition("=")[0].strip() == b]
-    if biases == "none" and set_biases:
-        raise UserError(
-            f"--set {set_biases[0]} needs a network with biases: add --biases fixed or --biases trained"
-        )
-    return biases
 
 
 def parse_lr_list(text: str) -> list[float]:

@@ -20,20 +20,20 @@ from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 from xlsxwriter.worksheet import Worksheet
 
 from sheetgen import __version__
+from sheetgen.build.derivation import write_spec_equations
 from sheetgen.build.equations import write_equations_sheet
-from sheetgen.build.params import PARAM_KEYS
+from sheetgen.build.exercise import EXERCISE_SHEET, Blanks, write_exercise_sheet
+from sheetgen.build.inputs import InputsLayout, write_inputs
 from sheetgen.build.styles import Styles, print_setup
 from sheetgen.build.worked import WorkedStep
 from sheetgen.core import oracle
-from sheetgen.core.columns import Column, columns_for, render
+from sheetgen.core.columns import Column, render, spec_columns
 from sheetgen.core.errors import UserError
-from sheetgen.core.layout import EQUATIONS_SHEET, INPUTS_SHEET, SUMMARY_SHEET, eta_label, lr_sheet_name
+from sheetgen.core.layout import EQUATIONS_SHEET, SUMMARY_SHEET, eta_label, lr_sheet_name
+from sheetgen.core.spec import NetworkSpec
 
 GENERATOR = f"sheetgen {__version__}"
 
-# Inputs sheet: header on row 3, then one row per parameter: label in A, value in B.
-INPUTS_HEADER_ROW = 2
-INPUTS_FIRST_ROW = 3
 # LR sheets: title in A1, the η label and value in A2:B2, the table's header on row 5.
 ETA_ROW, ETA_COL = 1, 1
 TABLE_HEADER_ROW = 4
@@ -46,47 +46,28 @@ IN_MEMORY_MAX_ROWS = 5_000
 # Excel's EXP() fails (#NUM!) above this argument; numpy would quietly return inf.
 _EXP_LIMIT = 709.0
 
-_PARAM_MEANING = {
-    "i1": "input 1",
-    "i2": "input 2",
-    "t1": "target of output 1 (a_o1)",
-    "t2": "target of output 2 (a_o2)",
-    "w1": "initial weight i1 → h1",
-    "w2": "initial weight i2 → h1",
-    "w3": "initial weight i1 → h2",
-    "w4": "initial weight i2 → h2",
-    "w5": "initial weight a_h1 → o1",
-    "w6": "initial weight a_h2 → o1",
-    "w7": "initial weight a_h1 → o2",
-    "w8": "initial weight a_h2 → o2",
-    "b1": "bias added into h1 and h2",
-    "b2": "bias added into o1 and o2",
-}
 
-
-def param_keys(biases: str) -> tuple[str, ...]:
-    """The Inputs block's keys, in order: i1, i2, t1, t2, w1..w8, then b1, b2 if the network has biases."""
-    return PARAM_KEYS + (oracle.BIASES if biases != "none" else ())
-
-
-def param_ref(key: str) -> str:
-    """Absolute reference to a parameter's value cell on the Inputs sheet."""
-    row = INPUTS_FIRST_ROW + param_keys("fixed").index(key)
-    return f"{INPUTS_SHEET}!{xl_rowcol_to_cell(row, 1, row_abs=True, col_abs=True)}"
-
-
-def train_all(params: dict, lrs: list[float], iterations: int, biases: str = "none") -> list[dict]:
+def train_all(spec: NetworkSpec, params: dict, lrs: list[float], iterations: int) -> list[dict]:
     """The oracle's table for each learning rate; refuses a run a spreadsheet could not compute."""
     tables = []
+    units = [(layer.activation, u) for layer in spec.layers for u in layer.units]
     for eta in lrs:
-        with np.errstate(over="ignore", invalid="ignore"):
-            table = oracle.train(params, eta, iterations, biases)
-        nets = np.concatenate([table[k] for k in ("h1", "h2", "o1", "o2")])
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            table = oracle.train_spec(spec, params, eta, iterations)
         finite = all(np.isfinite(v).all() for v in table.values())
-        if not finite or (-nets).max() > _EXP_LIMIT:
+        # The largest argument each EXP() gets: −net for the sigmoid, +net for the softmax.
+        exponents = [
+            (-1 if kind == "sigmoid" else 1) * table[k]
+            for kind, u in units
+            if kind in ("sigmoid", "softmax")
+            for k in table
+            if k == u or k.startswith(u + "_s")
+        ]
+        if not finite or (exponents and np.concatenate(exponents).max() > _EXP_LIMIT):
             raise UserError(
-                f"with η = {eta:g} the network's sums leave the range of a spreadsheet's EXP() "
-                f"(|net| > {_EXP_LIMIT:g}): use smaller inputs, weights or learning rate"
+                f"with η = {eta:g} the network's sums leave the range a spreadsheet can compute "
+                f"(EXP() of more than {_EXP_LIMIT:g}, or the logarithm of 0): use smaller inputs, weights or "
+                "learning rate"
             )
         tables.append(table)
     return tables
@@ -117,7 +98,9 @@ class _TableSheet(Worksheet):
         return super()._prepare_formula(formula, expand_future_functions)
 
 
-def _row_formats(columns: tuple[Column, ...], eta_ref: str) -> tuple[list[str | None], list[str | None]]:
+def _row_formats(
+    columns: tuple[Column, ...], eta_ref: str, layout: InputsLayout
+) -> tuple[list[str | None], list[str | None]]:
     """Each column's formula as a str.format pattern of {r} (this row) and {p} (the row above).
 
     Rendering the templates once per sheet, not once per cell, keeps large books fast.
@@ -128,7 +111,9 @@ def _row_formats(columns: tuple[Column, ...], eta_ref: str) -> tuple[list[str | 
         if key == "eta":
             return eta_ref
         if kind == "param":
-            return param_ref(key)
+            return layout.ref(key)
+        if kind == "table":
+            return layout.column_range(key)
         return f"{letters[key]}{{{'p' if kind == 'prev' else 'r'}}}"
 
     first = [None if c.formula is None else "=" + render(c.formula, resolve) for c in columns]
@@ -138,44 +123,8 @@ def _row_formats(columns: tuple[Column, ...], eta_ref: str) -> tuple[list[str | 
     return first, later
 
 
-def _write_inputs(book, styles, params, template_name, lrs, iterations, biases):
-    sheet = book.add_worksheet(INPUTS_SHEET)
-    sheet.write_string(
-        0,
-        0,
-        "Inputs: edit a yellow value and every LR sheet, the Summary and the charts follow",
-        styles.title,
-    )
-    sheet.write_string(1, 0, f"Template: {template_name}", styles.note)
-    for col, text in enumerate(("Name", "Value", "Meaning")):
-        sheet.write_string(INPUTS_HEADER_ROW, col, text, styles.header)
-    keys = param_keys(biases)
-    held = {"fixed": " (held fixed)", "trained": " (initial value; trained)"}.get(biases, "")
-    for offset, key in enumerate(keys):
-        row = INPUTS_FIRST_ROW + offset
-        sheet.write_string(row, 0, key, styles.label)
-        sheet.write_number(row, 1, params[key], styles.input)
-        sheet.write_string(row, 2, _PARAM_MEANING[key] + (held if key in oracle.BIASES else ""))
-    row = INPUTS_FIRST_ROW + len(keys) + 1
-    lr_text = ", ".join(eta_label(eta) for eta in lrs)
-    sheet.write_string(
-        row, 0, f"Learning rates: {lr_text} (one sheet each; each sheet's η cell can be edited)", styles.note
-    )
-    sheet.write_string(
-        row + 1,
-        0,
-        f"Iterations: {iterations} weight updates, rows for iterations 0..{iterations}",
-        styles.note,
-    )
-    sheet.set_column(0, 0, 10)
-    sheet.set_column(1, 1, 14)
-    sheet.set_column(2, 2, 40)
-    sheet.freeze_panes(INPUTS_FIRST_ROW, 0)
-    print_setup(sheet, INPUTS_HEADER_ROW, landscape=False)
-
-
 def _write_lr_heading(
-    sheet, styles, name: str, eta: float, eta_ref: str, chart_col: int, biases: str
+    sheet, styles, name: str, eta: float, eta_ref: str, chart_col: int, spec: NetworkSpec
 ) -> None:
     """Title, the η cell and a link to the chart; the title reads the η cell, so it follows an edit."""
     label = eta_label(eta)
@@ -188,15 +137,23 @@ def _write_lr_heading(
     )
     sheet.write_string(ETA_ROW, ETA_COL - 1, "η", styles.label)
     sheet.write_number(ETA_ROW, ETA_COL, eta, styles.eta)
+    names = ", ".join(spec.bias_names)
     biases_note = {
-        "fixed": " The biases b1, b2 stay as on the Inputs sheet.",
-        "trained": " The biases b1, b2 are updated the same way: b − η · ∂E/∂b.",
-    }.get(biases, "")
+        "fixed": f" The biases {names} stay as on the Inputs sheet.",
+        "trained": f" The biases {names} are updated the same way: b − η · ∂E/∂b.",
+    }.get(spec.biases, "")
+    data = (
+        ", ".join(spec.inputs + spec.targets)
+        if spec.samples is None
+        else "the samples ("
+        + ("every one in each row" if spec.batch == "full" else "one per row, in turn")
+        + ")"
+    )
     sheet.write_string(
         ETA_ROW,
         ETA_COL + 1,
-        "Each row's weights = the row above's weights − η · its ∂E/∂w; "
-        "i1, i2, t1, t2 and the first weights come from the Inputs sheet." + biases_note,
+        f"Each row's weights = the row above's weights − η · its ∂E/∂w; "
+        f"{data} and the first weights come from the Inputs sheet." + biases_note,
         styles.note,
     )
     sheet.write_url(
@@ -208,11 +165,13 @@ def _write_lr_heading(
     )
 
 
-def _write_lr_table(sheet, styles, columns, eta_ref: str, values: list[list[float]], iterations: int) -> None:
+def _write_lr_table(
+    sheet, styles, columns, eta_ref: str, values, iterations: int, layout: InputsLayout, blank
+) -> None:
     """The header and one row of formulas per iteration, each carrying the oracle's value."""
     for col, column in enumerate(columns):
         sheet.write_string(TABLE_HEADER_ROW, col, column.label, styles.header)
-    first, later = _row_formats(columns, eta_ref)
+    first, later = _row_formats(columns, eta_ref, layout)
     formats = [styles.number_format(c.number_format) for c in columns]
     write_formula, write_number = sheet.write_formula, sheet.write_number
     computed = [col for col, column in enumerate(columns) if column.formula is not None]
@@ -222,6 +181,13 @@ def _write_lr_table(sheet, styles, columns, eta_ref: str, values: list[list[floa
         write_number(row, 0, n, styles.iteration)  # the Iteration column comes first in every variant
         patterns = first if n == 0 else later
         r, p = str(row + 1), str(row)  # Excel row numbers of this row and the one above
+        if blank:  # the student's copy: some columns left empty under their headers
+            for col in computed:
+                if blank.blank(columns[col].key, n == 0):
+                    sheet.write_blank(row, col, None, formats[col])
+                else:
+                    write_formula(row, col, patterns[col].format(r=r, p=p), formats[col], values[col][n])
+            continue
         for col in computed:
             write_formula(row, col, patterns[col].format(r=r, p=p), formats[col], values[col][n])
 
@@ -254,7 +220,9 @@ def _lr_chart(book, name: str, eta: float, losses: list[float], iterations: int,
     return chart
 
 
-def _write_lr_sheet(book, styles, columns, eta: float, table: dict, iterations: int, biases: str):
+def _write_lr_sheet(
+    book, styles, columns, eta: float, table: dict, iterations: int, layout: InputsLayout, blank
+):
     name = lr_sheet_name(eta)
     sheet = book.add_worksheet(name, worksheet_class=_TableSheet)
     n_cols = len(columns)
@@ -262,8 +230,8 @@ def _write_lr_sheet(book, styles, columns, eta: float, table: dict, iterations: 
     eta_ref = xl_rowcol_to_cell(ETA_ROW, ETA_COL, row_abs=True, col_abs=True)
     values = [table[c.key].tolist() for c in columns]
     e_col = _index(columns, "E_total")
-    _write_lr_heading(sheet, styles, name, eta, eta_ref, chart_col, biases)
-    _write_lr_table(sheet, styles, columns, eta_ref, values, iterations)
+    _write_lr_heading(sheet, styles, name, eta, eta_ref, chart_col, layout.spec)
+    _write_lr_table(sheet, styles, columns, eta_ref, values, iterations, layout, blank)
     sheet.freeze_panes(TABLE_HEADER_ROW + 1, 1)
     sheet.set_column(0, 0, 9)
     sheet.set_column(1, n_cols - 1, 13)
@@ -356,21 +324,22 @@ def _summary_charts(book, lrs, losses, iterations, tables):
     return linear, log
 
 
-def _write_biases_line(sheet, styles, params: dict, biases: str) -> None:
+def _write_biases_line(sheet, styles, params: dict, layout: InputsLayout) -> None:
     """The network's biases, read live from the Inputs sheet (nothing when it has none).
 
     Numbers in cells of their own, not joined into a text: an engine prints a number in text its own way.
     """
-    if biases == "none":
+    spec = layout.spec
+    if spec.biases == "none":
         return
-    how = "held fixed" if biases == "fixed" else "initial values, trained on each LR sheet"
+    how = "held fixed" if spec.biases == "fixed" else "initial values, trained on each LR sheet"
     sheet.write_string(2, 0, f"Biases ({how}), from the Inputs sheet:", styles.note)
-    for col, (key, into) in enumerate((("b1", "h1, h2"), ("b2", "o1, o2"))):
-        sheet.write_string(2, 3 + 2 * col, f"{key} into {into}:", styles.label)
-        sheet.write_formula(2, 4 + 2 * col, f"={param_ref(key)}", styles.number, params[key])
+    for col, key in enumerate(spec.bias_names):
+        sheet.write_string(2, 3 + 2 * col, f"{key} into {', '.join(spec.bias_units(key))}:", styles.label)
+        sheet.write_formula(2, 4 + 2 * col, f"={layout.ref(key)}", styles.number, params[key])
 
 
-def _write_summary(book, styles, lrs, tables, iterations, template_name, e_col: int, params, biases):
+def _write_summary(book, styles, lrs, tables, iterations, template_name, e_col: int, params, layout):
     sheet = book.add_worksheet(SUMMARY_SHEET, worksheet_class=_TableSheet)
     sheet.write_string(0, 0, "E_total against iteration for every learning rate", styles.title)
     sheet.write_string(
@@ -380,7 +349,7 @@ def _write_summary(book, styles, lrs, tables, iterations, template_name, e_col: 
         "sheet. Edit the Inputs sheet and everything here follows.",
         styles.note,
     )
-    _write_biases_line(sheet, styles, params, biases)
+    _write_biases_line(sheet, styles, params, layout)
     losses = [table["E_total"].tolist() for table in tables]
     _write_summary_table(sheet, styles, lrs, losses, iterations, e_col)
     linear, log = _summary_charts(book, lrs, losses, iterations, tables)
@@ -402,20 +371,29 @@ def write_workbook(
     *,
     template_name: str = "custom",
     biases: str = "none",
+    spec: NetworkSpec | None = None,
+    drawn: str | None = None,
+    blank: Blanks | None = None,
 ) -> None:
     """Write the workbook to `path` (directly: wrap in errors.atomic_output for a safe replace).
 
-    params: i1, i2, t1, t2, w1..w8 (and b1, b2, 0 if absent, unless biases is "none"); biases:
-    "none", "fixed" or "trained" (oracle.BIAS_MODES); lrs: learning rates, one sheet each, in this order;
-    iterations: weight updates (rows 0..iterations). The writer trains the network itself
-    (train_all), so the cached values are always the oracle's for exactly these inputs.
+    spec: the network (default: the course's 2-2-2 network with `biases`, "none", "fixed" or
+    "trained"); params: its initial values (spec.initial_values: i1.., t1.. without samples, the
+    weights, and the biases, 0 if absent); lrs: learning rates, one sheet each, in this order;
+    iterations: weight updates (rows 0..iterations); drawn: how the initial weights were drawn, noted
+    on the Inputs sheet; blank: the columns the student's copy leaves empty (build.exercise). The
+    writer trains the network itself (train_all), so the cached values are always the oracle's for
+    exactly these inputs.
     """
-    columns = columns_for(biases)
+    spec = spec or NetworkSpec(biases=biases)
+    biases = spec.biases
+    columns = spec_columns(spec)
+    layout = InputsLayout(spec, drawn)
     params = {
-        key: float(params.get(key, 0.0) if key in oracle.BIASES else params[key])
-        for key in param_keys(biases)
+        key: float(params.get(key, 0.0) if key in spec.bias_names else params[key])
+        for key in spec.initial_values
     }
-    tables = train_all(params, lrs, iterations, biases)
+    tables = train_all(spec, params, lrs, iterations)
     # Small books are assembled in memory (no temporary files: fastest); big ones stream each
     # finished row to disk (constant_memory), so memory stays flat. Sheets are written row by
     # row, as constant_memory requires, in both cases.
@@ -432,10 +410,11 @@ def write_workbook(
     )
     styles = Styles(book)
     lr_text = ", ".join(eta_label(eta) for eta in lrs)
+    network = "2-2-2 sigmoid network" if spec.is_course() else f"network {spec.describe()}"
     book.set_properties(
         {
             "title": "Backpropagation, step by step",
-            "subject": f"2-2-2 sigmoid network trained by gradient descent, {iterations} iterations, "
+            "subject": f"{network} trained by gradient descent, {iterations} iterations, "
             f"learning rates {lr_text}",
             "author": "backprop-lab sheetgen",
             "comments": f"template: {template_name}; lr list: {lr_text}; iterations: {iterations}; "
@@ -445,13 +424,27 @@ def write_workbook(
     )
     book.set_custom_property("generator", GENERATOR)
     book.set_custom_property("biases", biases)  # the network variant, so a reader knows the column set
+    book.set_custom_property("network", spec.recorded())  # the whole spec: verify reads the book by it
     # Sheets are created in display order; the Summary reads the LR sheets by name.
+    exercise = book.add_worksheet(EXERCISE_SHEET) if blank else None
+    if blank:
+        book.set_custom_property("exercise", "columns left empty for the student: see the Exercise sheet")
     e_col = _index(columns, "E_total")
-    _write_summary(book, styles, lrs, tables, iterations, template_name, e_col, params, biases)
-    _write_inputs(book, styles, params, template_name, lrs, iterations, biases)
+    _write_summary(book, styles, lrs, tables, iterations, template_name, e_col, params, layout)
+    write_inputs(book, styles, layout, params, template_name, lrs, iterations)
     for eta, table in zip(lrs, tables, strict=True):
-        _write_lr_sheet(book, styles, columns, eta, table, iterations, biases)
+        _write_lr_sheet(book, styles, columns, eta, table, iterations, layout, blank)
     eta_cell = xl_rowcol_to_cell(ETA_ROW, ETA_COL, row_abs=True, col_abs=True)
-    worked = WorkedStep(columns, lrs, tables, TABLE_HEADER_ROW + 1, eta_cell, biases)
-    write_equations_sheet(book, book.add_worksheet(EQUATIONS_SHEET), styles, columns, worked, biases)
+    sheet = book.add_worksheet(EQUATIONS_SHEET)
+    answers = not blank  # the columns' formulas would give the exercise away
+    if spec.is_course():
+        worked = WorkedStep(columns, lrs, tables, TABLE_HEADER_ROW + 1, eta_cell, biases)
+        write_equations_sheet(book, sheet, styles, columns, worked, biases, answers=answers)
+    else:
+        write_spec_equations(
+            book, sheet, styles, spec, columns, lrs, tables, TABLE_HEADER_ROW + 1, answers=answers
+        )
+    if exercise is not None:
+        sheets = [lr_sheet_name(eta) for eta in lrs]
+        write_exercise_sheet(exercise, styles, spec, columns, blank, sheets, TABLE_HEADER_ROW + 1)
     book.close()

@@ -7,7 +7,7 @@ so -2^2 is (-2)^2 = 4, and every binary operator associates to the left (2^3^2 =
 
 A tree compiles to a Python function of a binding (cell or variable -> number or numpy array), so
 a column of cells, or many random points at once, is one call. Functions the verifier needs are
-computed (EXP, POWER, SUM, IF, SQRT, LN, LOG, ABS, MIN, MAX, PRODUCT, ROUND); anything else (an
+computed (EXP, TANH, POWER, SUM, IF, MOD, SQRT, LN, LOG, ABS, MIN, MAX, PRODUCT, ROUND); anything else (an
 unknown function, a defined name, text) raises Unsupported, never something worse.
 """
 
@@ -376,6 +376,8 @@ def _log(x, base=10.0):
 # name -> (fewest args, most args (None: any), function of the evaluated args, aggregates ranges)
 FUNCTIONS = {
     "EXP": (1, 1, np.exp, False),
+    "TANH": (1, 1, np.tanh, False),
+    "MOD": (2, 2, lambda x, y: x - y * np.floor(x / y), False),  # Excel's: the sign of the divisor
     "POWER": (2, 2, np.power, False),
     "SQRT": (1, 1, np.sqrt, False),
     "LN": (1, 1, np.log, False),

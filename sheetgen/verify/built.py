@@ -38,6 +38,32 @@ def parameter_block(book: Book) -> dict[str, float]:
     return found
 
 
+def unfilled_exercise(book: Book) -> tuple[str, int, str] | None:
+    """A student's copy (`sheetgen build --exercise`) not yet filled in: (sheet, its header row, the first
+    empty cell), else None.
+
+    Its LR tables (headed Iteration in column A) have cells left empty under their headers; a copy
+    with any still empty is incomplete, not wrong."""
+    if "exercise" not in book.properties:
+        return None
+    for sheet in book.sheets:
+        if not is_lr_sheet(sheet.name):
+            continue
+        header = next((r for (r, c), v in sheet.values.text_items() if c == 1 and v == "Iteration"), None)
+        if header is None:
+            continue
+        width = 1
+        while isinstance(sheet.values.get((header, width + 1)), str):
+            width += 1
+        row = header + 1
+        while isinstance(sheet.values.get((row, 1)), float):
+            for col in range(2, width + 1):
+                if sheet.values.get((row, col)) in (None, "") and sheet.formula(row, col) is None:
+                    return sheet.name, header, address(row, col)
+            row += 1
+    return None
+
+
 def formulas_everywhere(original: Book, tables: list[Table]) -> str | None:
     """The first computed table cell that holds a typed number instead of a formula."""
     for table in tables:

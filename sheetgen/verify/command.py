@@ -61,6 +61,7 @@ from sheetgen.office import csv_values, recalc
 from sheetgen.verify import (
     annotate,
     built,
+    built_spec,
     checks,
     classroom,
     intake,
@@ -235,6 +236,24 @@ def judge(path: Path, original: xlsx.Book, values: xlsx.Book, engine: str, tol: 
     """Check every table of `values` (the recalculated book, or the original itself when cached)."""
     result = report.BookResult(path, engine)
     original, values = annotate.without_feedback(original), annotate.without_feedback(values)
+    unfilled = built.unfilled_exercise(original)
+    if unfilled is not None:  # a student's copy from sheetgen build --exercise, not filled in yet
+        sheet, header, cell = unfilled
+        result.tables.append(
+            checks.TableCheck(
+                tables.Table(sheet, header, {"iteration": 1}, {"iteration": "Iteration"}),
+                0,
+                False,
+                0.0,
+                incomplete=f"an exercise not filled in yet: '{sheet}'!{cell} is empty "
+                "(see the Exercise sheet)",
+            )
+        )
+        return result
+    if built_spec.judge(
+        result, original, values, engine, tol
+    ):  # a built book of another network, by its spec
+        return result
     found = tables.find_all(values)
     walk = walkthrough.read(original, values) if not found else None
     if walk is not None:  # Mazur's layout: one iteration per sheet, as labelled cells
