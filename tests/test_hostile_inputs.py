@@ -312,3 +312,89 @@ def test_sheetgen_verify_gives_cached_infinities_a_verdict_without_warnings(tmp_
     status, out, err = run_cli(["sheetgen", "verify", "--engine", "cached", "inf.xlsx"], tmp_path)
     assert status == 1 and "WRONG" in out, (status, out, err)
     assert err == "", err
+
+
+# --- issue 22: full disks, huge numbers, interrupts, hangs, memory -------------------------------
+
+
+def _fill_limit(limit: int):
+    """A preexec_fn giving the child a file-size limit of `limit` bytes: a write past it fails with
+    EFBIG, as one on a full disk fails with ENOSPC (the same OSError path; no root needed)."""
+    import resource
+    import signal
+
+    def apply():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the error, not the signal that kills
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+def run_limited(argv: list[str], cwd: Path, limit: int) -> tuple[int, str, str]:
+    env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONDONTWRITEBYTECODE="1")
+    done = subprocess.run(
+        [sys.executable, "-m", *argv],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=_fill_limit(limit),
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A folder on a 64 KiB tmpfs when this runs as root (a real ENOSPC), else None (use run_limited)."""
+    folder = tmp_path / "full"
+    folder.mkdir()
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        yield None
+        return
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        yield None
+        return
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], capture_output=True)
+
+
+def _one_clean_line(status: int, out: str, err: str, expected: str) -> None:
+    assert status == 2, (status, out, err)
+    assert len(err.splitlines()) == 1 and "Traceback" not in err and "Exception ignored" not in err, err
+    assert expected in err, err
+
+
+class TestFullDisk:
+    """Issue 22 item 10: a full disk is one line, exit 2, no traceback (not even an ignored one)."""
+
+    def test_sheetgen_build_on_a_full_disk(self, tmp_path, full_disk):
+        if full_disk is not None:
+            status, out, err = run_cli(["sheetgen", "build", "-o", str(full_disk / "b.xlsx")], tmp_path)
+            _one_clean_line(status, out, err, "No space left on device")
+            assert list(full_disk.iterdir()) == []  # no temporary file left on the full disk
+        status, out, err = run_limited(["sheetgen", "build", "-o", "b.xlsx"], tmp_path, 64 << 10)
+        _one_clean_line(status, out, err, "cannot write 'b.xlsx': File too large")
+        assert not any(tmp_path.glob("*b.xlsx*"))
+
+
+class TestHugeTemplateNumbers:
+    """Issue 22 item 11: an integer no float can hold is refused like an infinity."""
+
+    @pytest.mark.parametrize(
+        "digits,expected",
+        [
+            (309, "w1 = 999999999999999999999999999999… (309 characters) is not a finite number"),
+            (400, "w1 = 999999999999999999999999999999… (400 characters) is not a finite number"),
+            (5000, "holds a number no float can hold (Exceeds the limit (4300 digits)"),
+        ],
+    )
+    def test_a_weight_of_hundreds_of_digits(self, tmp_path, digits, expected):
+        lines = [f"{k} = 0.1" for k in ("i1", "i2", "t1", "t2", "w2", "w3", "w4", "w5", "w6", "w7", "w8")]
+        (tmp_path / "huge.toml").write_text("\n".join(lines + ["w1 = " + "9" * digits]) + "\n")
+        check_refused(["sheetgen", "build", "--template", "huge.toml", "-o", "new.xlsx"], tmp_path, expected)
