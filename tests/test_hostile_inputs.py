@@ -398,3 +398,145 @@ class TestHugeTemplateNumbers:
         lines = [f"{k} = 0.1" for k in ("i1", "i2", "t1", "t2", "w2", "w3", "w4", "w5", "w6", "w7", "w8")]
         (tmp_path / "huge.toml").write_text("\n".join(lines + ["w1 = " + "9" * digits]) + "\n")
         check_refused(["sheetgen", "build", "--template", "huge.toml", "-o", "new.xlsx"], tmp_path, expected)
+
+
+def _gzip_bomb(path: Path, header: bytes, inflated: int) -> None:
+    """A .gz file holding `header` and then `inflated` zero bytes, written in chunks (a few hundred KiB)."""
+    import gzip
+
+    chunk = bytes(1 << 20)
+    with gzip.open(path, "wb", compresslevel=9) as handle:
+        handle.write(header)
+        for _ in range(inflated >> 20):
+            handle.write(chunk)
+
+
+class TestMnistIssue22:
+    """Issue 22 items 8, 10, 17, 19, 20 and --resume without --data-dir."""
+
+    @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="peak memory read from /proc")
+    def test_a_gzip_that_inflates_far_past_its_header_is_refused_without_inflating_it(self, tmp_path):
+        write_mnist(tmp_path / "data", n_train=N_TRAIN, n_test=N_TEST)
+        (tmp_path / "data" / "train-images-idx3-ubyte.gz").unlink()
+        header = struct.pack(">IIII", 0x803, N_TRAIN, 28, 28)
+        _gzip_bomb(tmp_path / "data" / "train-images-idx3-ubyte.gz", header, 600 << 20)
+        probe = (
+            "import sys\n"
+            "from mnist_trainer.data import read_mnist\n"
+            "from mnist_trainer.errors import UserError\n"
+            "try:\n    read_mnist(sys.argv[1])\nexcept UserError as error:\n    print(error)\n"
+            # VmHWM, not ru_maxrss: the latter keeps the high-water mark of the forked pytest before exec
+            "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))\n"
+        )
+        env = dict(os.environ, PYTHONPATH=str(REPO))
+        done = subprocess.run(
+            [sys.executable, "-c", probe, str(tmp_path / "data")], env=env, capture_output=True, text=True
+        )
+        message, peak_kib = done.stdout.splitlines()
+        assert f"is longer than its header says: its header announces {N_TRAIN} images" in message
+        assert int(peak_kib) < 200 << 10, f"peak RSS {int(peak_kib) >> 10} MiB for a 600 MiB inflation"
+
+    def test_a_header_announcing_millions_of_images_is_refused_before_reading(self, tmp_path):
+        write_mnist(tmp_path / "data", n_train=N_TRAIN, n_test=N_TEST)
+        (tmp_path / "data" / "train-labels-idx1-ubyte.gz").unlink()
+        (tmp_path / "data" / "train-labels-idx1-ubyte").write_bytes(struct.pack(">II", 0x801, 4_000_000_000))
+        check_refused(
+            ["mnist_trainer", "--data-dir", "data", "--out", "run"],
+            tmp_path,
+            "its header announces 4,000,000,000 labels, more than the 1,000,000 this reads",
+        )
+
+    def test_a_raw_pickle_checkpoint_is_one_line_without_torch_warnings(self, mnist_workspace, tmp_path):
+        import pickle
+
+        run = tmp_path / "pickled-run"
+        run.mkdir()
+        (run / "checkpoint.pt").write_bytes(pickle.dumps({"format": "x", "epoch": 1}))
+        marker = tmp_path / "executed"
+        # and a pickle that would run code: refused, never executed
+        evil = f"cos\nsystem\n(S'touch {marker}'\ntR."
+        (tmp_path / "evil-run").mkdir()
+        (tmp_path / "evil-run" / "checkpoint.pt").write_bytes(evil.encode())
+        for folder in (run, tmp_path / "evil-run"):
+            argv = ["mnist_trainer", "--resume", str(folder), "--data-dir", str(mnist_workspace / "data")]
+            status, out, err = run_cli(argv, tmp_path)
+            assert status == 2 and len(err.splitlines()) == 1, err
+            assert "Warning" not in err and "is corrupt or not a checkpoint" in err, err
+        assert not marker.exists()
+
+    def test_sigterm_while_loading_prints_one_line_and_exits_143(self, mnist_workspace, tmp_path):
+        import signal
+        import time
+
+        env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONDONTWRITEBYTECODE="1")
+        argv = ["-m", "mnist_trainer", "--data-dir", str(mnist_workspace / "data"), "--model", "tiny"]
+        process = subprocess.Popen(
+            [sys.executable, *argv, "--out", str(tmp_path / "run")],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(1.0)  # the data is read; torch is loading (seconds)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 143, (process.returncode, out, err)
+        assert err.splitlines() == [
+            "python -m mnist_trainer: terminated (SIGTERM); a run that finished an epoch can continue with "
+            "--resume RUN_DIR"
+        ]
+        assert not (tmp_path / "run").exists()
+
+    def test_the_batchnorm_line_names_the_images_really_used(self, mnist_workspace, tmp_path):
+        argv = ["mnist_trainer", "--data-dir", str(mnist_workspace / "data"), "--model", "tiny"]
+        status, out, err = run_cli(argv + ["--epochs", "1", "--out", str(tmp_path / "run")], tmp_path)
+        assert status == 0, err
+        assert f"BatchNorm statistics are recomputed on {N_TRAIN} clean training images" in out
+        assert "10,000" not in out
+
+    def test_a_full_disk_is_one_line_exit_2(self, mnist_workspace, tmp_path, full_disk):
+        argv = [
+            "mnist_trainer",
+            "--data-dir",
+            str(mnist_workspace / "data"),
+            "--model",
+            "tiny",
+            "--epochs",
+            "1",
+        ]
+
+        def check(status, err, expected):  # the notes and the progress bar come first, then one line
+            assert status == 2 and "Traceback" not in err and "Exception ignored" not in err, err
+            assert expected in err.splitlines()[-1], err
+
+        if full_disk is not None:
+            status, out, err = run_cli(argv + ["--out", str(full_disk / "run")], tmp_path)
+            check(status, err, "No space left on device; free some space or choose another --out")
+            assert not [p for p in (full_disk / "run").iterdir() if p.name.endswith(".tmp")]
+        status, out, err = run_limited(argv + ["--out", "run"], tmp_path, 4 << 10)
+        check(status, err, "File too large; free some space or choose another --out")
+        assert not [p for p in (tmp_path / "run").iterdir() if p.name.endswith(".tmp")]
+
+    def test_resume_without_data_dir_uses_the_runs_own_data(self, tmp_path):
+        import torch
+
+        from mnist_trainer import cli
+
+        write_mnist(tmp_path / "mydata", n_train=N_TRAIN, n_test=N_TEST)
+        argv = ["--data-dir", str(tmp_path / "mydata"), "--model", "tiny", "--epochs", "1"]
+        assert cli.main(argv + ["--out", str(tmp_path / "run")]) == 0
+        state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+        assert state["data_dir"] == str((tmp_path / "mydata").resolve())
+        elsewhere = tmp_path / "elsewhere"  # a working folder without data/
+        elsewhere.mkdir()
+        status, out, err = run_cli(["mnist_trainer", "--resume", str(tmp_path / "run")], elsewhere)
+        assert status == 0 and "already finished all 1 epochs" in out, err
+        # the same folder with other contents: refused, one line
+        labels = tmp_path / "mydata" / "t10k-labels-idx1-ubyte.gz"
+        labels.unlink()
+        (tmp_path / "mydata" / "t10k-labels-idx1-ubyte").write_bytes(idx_bytes(np.zeros(N_TEST)))
+        before = snapshot(tmp_path / "run")
+        status, out, err = run_cli(["mnist_trainer", "--resume", str(tmp_path / "run")], elsewhere)
+        assert status == 2 and len(err.splitlines()) == 1, err
+        assert "holds other data than the run" in err and "t10k-labels-idx1-ubyte" in err
+        assert snapshot(tmp_path / "run") == before
