@@ -540,3 +540,188 @@ class TestMnistIssue22:
         assert status == 2 and len(err.splitlines()) == 1, err
         assert "holds other data than the run" in err and "t10k-labels-idx1-ubyte" in err
         assert snapshot(tmp_path / "run") == before
+
+
+def _rewrite_zip(source: Path, target: Path, change) -> None:
+    """Copy a zip, each part through change(name, data) -> data, or None to leave it out."""
+    import zipfile
+
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as new:
+        for info in old.infolist():
+            data = change(info.filename, old.read(info))
+            if data is not None:
+                new.writestr(info.filename, data)
+
+
+def _wrong_formulas(name: str, data: bytes) -> bytes:
+    """h1 = w1·i1 + w2·i1 (i1 for i2) in every row: a WRONG book (its saved values left as they were)."""
+    import re
+
+    if name.startswith("xl/worksheets/sheet"):
+        data = re.sub(rb"<f>F(\d+)\*D\1\+G\1\*E\1</f>", rb"<f>F\1*D\1+G\1*D\1</f>", data)
+    return data
+
+
+@pytest.fixture(scope="module")
+def wrong_book(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("wrong-book")
+    assert (
+        run_cli(["sheetgen", "build", "--iterations", "5", "--lr-list", "0.5", "-o", "b.xlsx"], folder)[0]
+        == 0
+    )
+    _rewrite_zip(folder / "b.xlsx", folder / "wrong.xlsx", _wrong_formulas)
+    return folder / "wrong.xlsx"
+
+
+def _annotate(book: Path, cwd: Path, out: str = "out") -> tuple[int, str, str]:
+    return run_cli(["sheetgen", "verify", "--engine", "cached", "--annotate", out, str(book)], cwd)
+
+
+class TestAnnotateHostileParts:
+    """Issue 22 items 5, 7, 16, 21: the annotated copy of a hostile zip costs linear time and bounded
+    memory, leaks no warnings, and is a valid workbook."""
+
+    def test_an_unreadable_book_is_never_annotated(self, tmp_path, wrong_book):
+        import time
+
+        # 30,000 unclosed <sheetView: the reader refuses it; the old annotate spent minutes on its regex
+        def broken(name, data):
+            if name == "xl/worksheets/sheet1.xml":
+                return data.replace(b"<sheetViews>", b"<sheetViews>" + b"<sheetView " * 30_000, 1)
+            return data
+
+        _rewrite_zip(wrong_book, tmp_path / "views.xlsx", broken)
+        started = time.monotonic()
+        status, out, err = _annotate(tmp_path / "views.xlsx", tmp_path)
+        assert status == 2 and "corrupt .xlsx" in err and "Traceback" not in err, (out, err)
+        assert time.monotonic() - started < 30
+        assert not any((tmp_path / "out").iterdir())  # no copy of an unreadable book
+
+    @pytest.mark.parametrize("part", ["xl/styles.xml", "xl/worksheets/sheet3.xml"])
+    def test_malformed_xml_in_a_part_to_edit_is_refused_in_linear_time(self, tmp_path, wrong_book, part):
+        """The reader may accept a book whose parts annotate edits differently (it does not parse every
+        part); annotate itself checks each part's XML before any pattern runs over it."""
+        import time
+
+        from sheetgen.verify import workbook_edit
+        from sheetgen.verify.workbook_edit import CellMark, EditError, NewSheet
+
+        def broken(name, data):
+            if name == part:  # unclosed start tags of the very elements annotate's patterns look for
+                tail = b"<sheetView <fills <xf <row <c <sheetData <comment <author " * 6_000
+                return data.replace(b"</", tail + b"</", 1)
+            return data
+
+        _rewrite_zip(wrong_book, tmp_path / "bad.xlsx", broken)
+        started = time.monotonic()
+        with pytest.raises(EditError, match="not well-formed XML"):
+            workbook_edit.annotate(
+                tmp_path / "bad.xlsx",
+                tmp_path / "copy.xlsx",
+                [CellMark("LR 0.5", 7, 10, "FFFF7C80", "wrong")],
+                NewSheet("Feedback", [["x"]]),
+            )
+        assert time.monotonic() - started < 10
+        assert not (tmp_path / "copy.xlsx").exists()
+
+    def test_a_vml_drawing_of_unclosed_tags_costs_linear_time(self, tmp_path, wrong_book):
+        """VML is not strict XML (Excel writes <br> unclosed), so it is not parsed: its patterns must be
+        linear on their own."""
+        import time
+        import zipfile
+
+        from sheetgen.verify import workbook_edit
+        from sheetgen.verify.workbook_edit import CellMark, NewSheet
+
+        with zipfile.ZipFile(wrong_book) as source, zipfile.ZipFile(tmp_path / "vml.xlsx", "w") as book:
+            for info in source.infolist():
+                book.writestr(info, source.read(info))
+            book.writestr("xl/drawings/vmlDrawing9.vml", b"<xml>" + b'<o:idmap data="1' * 200_000)
+        started = time.monotonic()
+        workbook_edit.annotate(
+            tmp_path / "vml.xlsx",
+            tmp_path / "copy.xlsx",
+            [CellMark("LR 0.5", 7, 10, "FFFF7C80", "wrong")],
+            NewSheet("Feedback", [["x"]]),
+        )
+        assert time.monotonic() - started < 10
+        with zipfile.ZipFile(tmp_path / "copy.xlsx") as copy:
+            assert copy.read("xl/drawings/vmlDrawing9.vml").startswith(b"<xml>")  # kept as it was
+
+    def test_a_part_inflating_past_the_limit_is_refused_in_bounded_memory(self, tmp_path, wrong_book):
+        """_rels/.rels of 40 MiB (valid XML): refused, read no further than the limit, never parsed whole."""
+        import zipfile
+
+        rel = b'<Relationship Id="rIdX" Type="http://x/y" Target="docProps/app.xml"/>'
+        with (
+            zipfile.ZipFile(wrong_book) as source,
+            zipfile.ZipFile(tmp_path / "rels.xlsx", "w", zipfile.ZIP_DEFLATED) as book,
+        ):
+            for info in source.infolist():
+                data = source.read(info)
+                if info.filename == "_rels/.rels":
+                    # varied (random targets), so it compresses like real XML, not like a zip bomb
+                    noise = np.random.default_rng(0).integers(0, 1 << 62, 40 * 1024 * 1024 // len(rel))
+                    many = b"".join(rel.replace(b"rIdX", b"rId%x" % n) for n in noise)
+                    data = data.replace(b"</Relationships>", many + b"</Relationships>")
+                book.writestr(info.filename, data)
+        probe = (
+            "import sys\nfrom pathlib import Path\n"
+            "from sheetgen.verify import workbook_edit as w\n"
+            "try:\n"
+            "    mark = w.CellMark('LR 0.5', 7, 10, 'FFFF7C80')\n"
+            "    w.annotate(Path(sys.argv[1]), Path(sys.argv[2]), [mark], None)\n"
+            "except w.EditError as error:\n    print(error)\n"
+            "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))\n"
+        )
+        env = dict(os.environ, PYTHONPATH=str(REPO))
+        done = subprocess.run(
+            [sys.executable, "-c", probe, str(tmp_path / "rels.xlsx"), str(tmp_path / "copy.xlsx")],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        message, peak_kib = done.stdout.splitlines() or (done.stderr, 0)
+        assert "part _rels/.rels inflates to 48 MiB, more than annotate edits" in message, done.stderr
+        assert int(peak_kib) < 120 << 10, f"peak {int(peak_kib) >> 10} MiB"
+        assert not (tmp_path / "copy.xlsx").exists()
+
+    def test_a_zip_with_two_parts_of_one_name_is_one_line_without_warnings(self, tmp_path, wrong_book):
+        import warnings
+        import zipfile
+
+        with zipfile.ZipFile(wrong_book) as source, zipfile.ZipFile(tmp_path / "dup.xlsx", "w") as book:
+            for info in source.infolist():
+                book.writestr(info, source.read(info))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # zipfile's own "Duplicate name" warning, here in the test
+                book.writestr("docProps/app.xml", source.read("docProps/app.xml"))
+        status, out, err = _annotate(tmp_path / "dup.xlsx", tmp_path)
+        assert "Warning" not in err and "Duplicate name" not in err and "Traceback" not in err, err
+        assert err.splitlines() == [
+            f"sheetgen verify: warning: {tmp_path / 'dup.xlsx'}: no annotated copy (the zip holds two parts "
+            "named 'docProps/app.xml' (which one counts is anybody's guess): save the workbook again)"
+        ]
+        assert not any((tmp_path / "out").iterdir())
+
+    def test_a_missing_styles_part_still_referenced_gets_one_valid_relationship(self, tmp_path, wrong_book):
+        import re
+        import zipfile
+
+        import openpyxl
+
+        from sheetgen.verify.annotate import WRONG_FILL
+
+        _rewrite_zip(wrong_book, tmp_path / "nostyles.xlsx", lambda n, d: None if n == "xl/styles.xml" else d)
+        status, out, err = _annotate(tmp_path / "nostyles.xlsx", tmp_path)
+        assert status == 1 and "WRONG" in out and err == "", (out, err)
+        copy = tmp_path / "out" / "nostyles.xlsx"
+        with zipfile.ZipFile(copy) as book:
+            rels = book.read("xl/_rels/workbook.xml.rels").decode()
+            types = book.read("[Content_Types].xml").decode()
+        assert len(re.findall(r'Type="[^"]*/styles"', rels)) == 1
+        assert types.lower().count('partname="/xl/styles.xml"') == 1
+        workbook = openpyxl.load_workbook(copy)
+        assert workbook.sheetnames[0] == "Feedback"
+        finding = re.search(r"'(LR 0\.5)'!([A-Z]+\d+)", out)
+        assert workbook[finding.group(1)][finding.group(2)].fill.fgColor.rgb == WRONG_FILL

@@ -67,6 +67,7 @@ PART_LIMIT = 16 << 20  # a part edited other than a worksheet: styles, comments,
 SHEET_LIMIT = MAX_ENTRY_BYTES  # a worksheet edited: the reader's own limit
 HEAD_LIMIT = 4 << 20  # a sheet only deselected: its start tags before <sheetData> are read, no further
 CHUNK = 1 << 20
+MAX_CELL_FORMATS = 64_000  # Excel's limit of cell formats in a workbook
 SPOOL_BYTES = 4 << 20  # an edited part larger than this waits on disk, not in memory
 
 
@@ -959,7 +960,21 @@ def _styles_part(package: _Package, book: _Workbook) -> str:
             if missing is None and rel.get("TargetMode") != "External" and not target.startswith(".."):
                 missing = target
     part = missing or package.free_name("xl/styles{}.xml")
-    package.write(part, _MINIMAL_STYLES.replace(MAIN_NS, book.main_ns))
+    # The cells keep their style numbers: each must name a format, or no reader opens the copy.
+    used = 0
+    for sheet_part in filter(None, book.sheets.values()):
+        data = package.read_bytes(sheet_part, check=False)
+        used = max(
+            [used, *(int(n) for n in re.findall(rb"<(?:[\w.-]+:)?c\b[^<>]*?\ss=[\"'](\d{1,9})", data))]
+        )
+        del data
+    if used >= MAX_CELL_FORMATS:
+        raise EditError(f"its cells name cell format {used}, beyond Excel's {MAX_CELL_FORMATS:,}")
+    plain = '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    minimal = _MINIMAL_STYLES.replace(
+        f'<cellXfs count="1">{plain}</cellXfs>', f'<cellXfs count="{used + 1}">{plain * (used + 1)}</cellXfs>'
+    )
+    package.write(part, minimal.replace(MAIN_NS, book.main_ns))
     _add_content_type(package, part, CT_STYLES)
     if missing is None:
         _add_relationship(package, book.part, "styles", part, book.rel_ns)
