@@ -11,7 +11,9 @@ far, and the identity of the data it was trained on (so a resume on other files 
 
 from __future__ import annotations
 
+import io
 import os
+import warnings
 import zipfile
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -44,11 +46,16 @@ class Checkpoint:
     sums: dict  # running loss, correct, seen, seconds of the current epoch
     history: list  # one dict of metrics per completed epoch
     data: dict | None  # data.MnistSplits.identity; None in a version-1 checkpoint
+    data_dir: str | None = None  # the data folder, absolute (--resume's default); None in older ones
 
 
 def save_atomic(obj: dict, path: Path) -> None:
+    """torch.save into memory (a checkpoint is under a few MB), then the bytes to the file: a full disk
+    is then Python's OSError (one line), not torch's "unexpected pos" RuntimeError."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
     with atomic_output(path) as tmp:
-        torch.save(obj, tmp)
+        tmp.write_bytes(buffer.getbuffer())
 
 
 def _why_unreadable(path: Path) -> str:
@@ -64,7 +71,10 @@ def _load(path: Path, what: str) -> dict:
     if not path.is_file():
         raise UserError(f"no {what} at '{path}'")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        # torch warns (two lines of advice) before refusing a raw pickle; our one line says it all
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception:  # whatever torch.load trips over, the file is not one we wrote
         raise UserError(f"'{path}' is corrupt or not a {what} ({_why_unreadable(path)})") from None
     if not isinstance(obj, dict):
@@ -106,7 +116,7 @@ def load_checkpoint(run_dir: Path) -> Checkpoint:
         obj = _load(path, "checkpoint")
     except UserError as error:
         raise UserError(f"cannot resume: {error}; start a new run with another --out") from None
-    needed = {f.name for f in fields(Checkpoint)} - {"data"}
+    needed = {f.name for f in fields(Checkpoint)} - {"data", "data_dir"}
     if obj.get("format") not in READABLE_CHECKPOINTS or not needed <= obj.keys():
         raise UserError(
             f"cannot resume: '{path}' is not a checkpoint of this version of mnist_trainer "
@@ -119,6 +129,7 @@ def load_checkpoint(run_dir: Path) -> Checkpoint:
         and isinstance(state.history, list)
         and isinstance(state.sums, dict)
         and (state.data is None or isinstance(state.data, dict))
+        and (state.data_dir is None or isinstance(state.data_dir, str))
     )
     if not well_formed:
         raise UserError(

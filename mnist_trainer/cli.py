@@ -8,8 +8,10 @@ model.pt (mnist_trainer.load_model(path)) and checkpoint.pt (for --resume).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -98,9 +100,9 @@ def make_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description=__doc__.split("\n\n")[0], formatter_class=_Formatter)
     parser.add_argument(
         "--data-dir",
-        default=default_data_dir(),
-        help="folder with the four MNIST IDX files (.gz or not, or ROOT/MNIST/raw); "
-        "the default is $MNIST_DIR if set",
+        default=None,
+        help="folder with the four MNIST IDX files (.gz or not, or ROOT/MNIST/raw) (default: $MNIST_DIR "
+        f"if set, else {os.path.join('data', 'mnist')}; with --resume, the folder the run was trained on)",
     )
     parser.add_argument(
         "--download",
@@ -163,7 +165,8 @@ def make_parser() -> argparse.ArgumentParser:
         "--resume",
         metavar="RUN_DIR",
         default=None,
-        help="continue the interrupted run in RUN_DIR with its own settings (and the same --data-dir); "
+        help="continue the interrupted run in RUN_DIR with its own settings, on the data it was trained on "
+        "(its folder unless --data-dir is given; other files are refused); "
         "Ctrl-C or SIGTERM during a run saves a checkpoint and exits with 130 or 143",
     )
     return parser
@@ -179,13 +182,36 @@ def check_paths(args: argparse.Namespace) -> MnistFiles | None:
             raise UserError(f"{flag} is empty; give it a folder")
     if args.resume is not None:
         check_resume_dir(Path(args.resume))
+        if args.data_dir is None:  # the run's own folder, which only its checkpoint (torch) knows
+            return None
     else:
         check_new_run_dir(Path(args.out))
+    if args.data_dir is None:
+        args.data_dir = default_data_dir()
     return None if args.download else read_mnist(args.data_dir)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM before training starts (reading the data, loading torch): unwinds as Ctrl-C does."""
+
+
+def _terminate(signum, frame):
+    raise Terminated
 
 
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
+    previous = None
+    with contextlib.suppress(ValueError):  # only the main thread may set handlers
+        previous = signal.signal(signal.SIGTERM, _terminate)  # training installs its own (train._StopFlag)
+    try:
+        return _main(args)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(args: argparse.Namespace) -> int:
     if args.out is None:  # fixed once, so the checks and the run see the same folder
         args.out = str(Path("output") / "mnist" / time.strftime("%Y%m%d-%H%M%S"))
     try:
@@ -200,9 +226,10 @@ def main(argv: list[str] | None = None) -> int:
     except Interrupted as stop:
         print(f"{PROG}: {stop}", file=sys.stderr)
         return stop.exit_status
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
+        how, status = ("terminated (SIGTERM)", 143) if isinstance(stop, Terminated) else ("interrupted", 130)
         print(
-            f"{PROG}: interrupted; a run that finished an epoch can continue with --resume RUN_DIR",
+            f"{PROG}: {how}; a run that finished an epoch can continue with --resume RUN_DIR",
             file=sys.stderr,
         )
-        return 130
+        return status

@@ -53,6 +53,7 @@ class MnistFiles:
     notes: list[str]
     # file name -> (uncompressed size, md5): the checkpoint keeps it so --resume on other files is refused
     identity: dict[str, tuple[int, str]]
+    folder: str = ""  # the data folder, absolute: the checkpoint keeps it so --resume finds it again
 
 
 @dataclass
@@ -65,6 +66,7 @@ class MnistSplits:
     test_labels: torch.Tensor
     notes: list[str]
     identity: dict[str, tuple[int, str]]  # as in MnistFiles
+    folder: str = ""  # as in MnistFiles
 
 
 def find_file(data_dir: Path, name: str) -> Path | None:
@@ -85,51 +87,91 @@ def _missing_message(data_dir: Path, missing: list[str]) -> str:
     )
 
 
-def read_bytes(path: Path) -> bytes:
-    """The file's contents, decompressed if it is gzip (by magic bytes, not by name)."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(2)
-        if head == b"\x1f\x8b":
-            with gzip.open(path, "rb") as f:
-                return f.read()
-        return path.read_bytes()
-    except (OSError, EOFError, zlib.error) as error:
-        raise UserError(
-            f"cannot read '{path}': {error} (the file is corrupt or truncated; replace it, or use --download)"
-        ) from None
+MAX_IMAGES = 1_000_000  # per file: MNIST has 60,000; a header announcing more is not MNIST (784 MB)
+CHUNK = 1 << 20
 
 
-def parse_idx(raw: bytes, path: Path, kind: str) -> np.ndarray:
-    """Parse an IDX images (kind='images') or labels (kind='labels') file into a uint8 array."""
+def _cannot_read(path: Path, error: BaseException) -> UserError:
+    return UserError(
+        f"cannot read '{path}': {error} (the file is corrupt or truncated; replace it, or use --download)"
+    )
+
+
+def _read_exactly(stream, size: int) -> bytearray:
+    """Up to `size` bytes of the stream (fewer only at its end), read into one buffer: no copies."""
+    buffer = bytearray(size)
+    view, filled = memoryview(buffer), 0
+    while filled < size:
+        got = stream.readinto(view[filled : filled + CHUNK])
+        if not got:
+            break
+        filled += got
+    view.release()
+    del buffer[filled:]
+    return buffer
+
+
+def _header(stream, path: Path, kind: str) -> tuple[bytes, tuple[int, ...]]:
+    """The IDX header, checked: (its bytes, the array's shape)."""
     expected_magic, header_len = (IMAGE_MAGIC, 16) if kind == "images" else (LABEL_MAGIC, 8)
-    if len(raw) < header_len:
+    header = bytes(_read_exactly(stream, header_len))
+    if len(header) < header_len:
         raise UserError(
-            f"'{path}' is truncated: {len(raw)} bytes, shorter than the {header_len}-byte IDX "
+            f"'{path}' is truncated: {len(header)} bytes, shorter than the {header_len}-byte IDX "
             f"header; replace the file"
         )
-    magic = struct.unpack(">I", raw[:4])[0]
+    magic = struct.unpack(">I", header[:4])[0]
     if magic != expected_magic:
         raise UserError(
             f"'{path}' is not an IDX {kind} file: magic number 0x{magic:08x}, expected "
             f"0x{expected_magic:08x}; check that the four files are not mixed up or corrupt"
         )
     if kind == "images":
-        count, rows, cols = struct.unpack(">III", raw[4:16])
+        count, rows, cols = struct.unpack(">III", header[4:16])
         if (rows, cols) != (28, 28):
             raise UserError(f"'{path}' holds {rows}x{cols} images; MNIST images are 28x28")
-        shape = (count, rows, cols)
+        shape: tuple[int, ...] = (count, rows, cols)
     else:
-        count = struct.unpack(">I", raw[4:8])[0]
+        count = struct.unpack(">I", header[4:8])[0]
         shape = (count,)
-    expected_len = header_len + count * (784 if kind == "images" else 1)
-    if len(raw) != expected_len:
-        state = "truncated" if len(raw) < expected_len else "longer than its header says"
+    if count > MAX_IMAGES:
         raise UserError(
-            f"'{path}' is {state}: its header announces {count} {kind} ({expected_len} bytes) "
-            f"but it has {len(raw)} bytes; replace the file"
+            f"'{path}': its header announces {count:,} {kind}, more than the {MAX_IMAGES:,} this reads "
+            f"(MNIST has 60,000); replace the file"
         )
-    return np.frombuffer(bytearray(raw[header_len:]), dtype=np.uint8).reshape(shape)  # writable: a copy
+    return header, shape
+
+
+def read_idx(path: Path, kind: str) -> tuple[np.ndarray, tuple[int, str]]:
+    """An IDX images (kind='images') or labels (kind='labels') file, gzip or not (by its magic bytes):
+    its uint8 array and its identity (uncompressed size, md5).
+
+    The header is read first and the body then read only up to the size it announces (plus one byte,
+    to tell a longer file): a small .gz that inflates to gigabytes is refused after reading what the
+    header promised, never inflated whole.
+    """
+    try:
+        with open(path, "rb") as raw:
+            compressed = raw.read(2) == b"\x1f\x8b"
+            raw.seek(0)
+            stream = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
+            header, shape = _header(stream, path, kind)
+            body_len = int(np.prod(shape[1:], dtype=np.int64)) * shape[0]
+            body = _read_exactly(stream, body_len)
+            longer = len(body) == body_len and bool(stream.read(1))
+    except (OSError, EOFError, zlib.error) as error:
+        raise _cannot_read(path, error) from None
+    expected_len = len(header) + body_len
+    if len(body) != body_len or longer:
+        state = "longer than its header says" if longer else "truncated"
+        has = "more" if longer else f"{len(header) + len(body)} bytes"
+        raise UserError(
+            f"'{path}' is {state}: its header announces {shape[0]} {kind} ({expected_len} bytes) "
+            f"but it has {has}; replace the file"
+        )
+    digest = hashlib.md5(header)
+    digest.update(body)
+    return np.frombuffer(body, dtype=np.uint8).reshape(shape), (expected_len, digest.hexdigest())
 
 
 def verify_checksum(size: int, actual: str, path: Path, name: str) -> str | None:
@@ -153,9 +195,7 @@ def load_file(data_dir: Path, name: str) -> tuple[np.ndarray, tuple[int, str], s
     path = find_file(data_dir, name)
     if path is None:
         raise UserError(_missing_message(data_dir, [name]))
-    raw = read_bytes(path)
-    array = parse_idx(raw, path, "images" if "images" in name else "labels")
-    identity = (len(raw), hashlib.md5(raw).hexdigest())
+    array, identity = read_idx(path, "images" if "images" in name else "labels")
     return array, identity, verify_checksum(*identity, path, name)
 
 
@@ -197,6 +237,7 @@ def read_mnist(data_dir: str | os.PathLike) -> MnistFiles:
         arrays=arrays,
         notes=[note for _, _, note in loaded.values() if note],
         identity={name: identity for name, (_, identity, _) in loaded.items()},
+        folder=str(folder.resolve()),
     )
 
 
@@ -214,6 +255,7 @@ def to_device(files: MnistFiles, device: torch.device) -> MnistSplits:
         test_labels=tensor("t10k-labels-idx1-ubyte").long().to(device),
         notes=files.notes,
         identity=files.identity,
+        folder=files.folder,
     )
 
 

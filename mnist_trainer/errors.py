@@ -42,16 +42,30 @@ _TEMPORARY = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")  # what mkstemp below names 
 def atomic_output(path: str | os.PathLike):
     """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(fd)
+    except OSError as error:
+        raise _cannot_write(target, error) from None
     try:
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes the file private; give it normal permissions
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(error, OSError):  # a full disk, a quota, a file-size limit: one line, not a traceback
+            raise _cannot_write(target, error) from None
         raise
+
+
+def _cannot_write(target: Path, error: OSError) -> UserError:
+    reason = error.strerror or str(error)
+    if (target.parent / "checkpoint.pt").is_file():  # a checkpoint from before this write
+        then = f"free some space, then continue with --resume {target.parent}"
+    else:
+        then = "free some space or choose another --out"
+    return UserError(f"cannot write '{target}': {reason}; {then}")
 
 
 def remove_stale_temporaries(folder: Path) -> list[Path]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from mnist_trainer.checkpoint import Checkpoint, check_same_data, load_checkpoint
-from mnist_trainer.cli import DEFAULT_MODEL, PRESETS, TUNABLE
+from mnist_trainer.cli import DEFAULT_MODEL, PRESETS, TUNABLE, default_data_dir
 from mnist_trainer.data import MnistFiles, download, read_mnist, to_device
 from mnist_trainer.errors import UserError, remove_stale_temporaries
 from mnist_trainer.run_dir import create_run_dir
@@ -68,8 +68,11 @@ def launch(args: argparse.Namespace, files: MnistFiles | None) -> int:
     """Train (files: the data read and checked by cli.check_paths; None: --download it first)."""
     device = resolve_device(args.device)
     config, state, run_dir = build_config(args)
+    if args.data_dir is None:  # --resume without --data-dir: the folder the run was trained on
+        args.data_dir = state.data_dir if state is not None and state.data_dir else default_data_dir()
     if files is None:
-        download(Path(args.data_dir))
+        if args.download:
+            download(Path(args.data_dir))
         files = read_mnist(args.data_dir)
     data = to_device(files, device)
     notes = list(data.notes)

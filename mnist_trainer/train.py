@@ -153,6 +153,7 @@ class Trainer:
         preset = PRESETS[config.model]
         self.augment = AffineAugment(preset.degrees, preset.scale, preset.shift)
         self.bn_images = preset.bn_recalibration
+        self.bn_count = min(self.bn_images, len(data.train_images))  # a subset may hold fewer
         self.steps_per_epoch = math.ceil(len(data.train_images) / config.batch_size)
         self.optimizer = torch.optim.SGD(
             self.model.parameters(),
@@ -192,6 +193,7 @@ class Trainer:
             sums=dict(self.sums),
             history=list(self.history),
             data=dict(self.data.identity),
+            data_dir=self.data.folder or None,
         )
 
     def _restore(self, state: checkpoint.Checkpoint) -> None:
@@ -229,7 +231,7 @@ class Trainer:
             )
             if self.bn_images:
                 print(
-                    f"BatchNorm statistics are recomputed on {self.bn_images:,} clean training images "
+                    f"BatchNorm statistics are recomputed on {self.bn_count:,} clean training images "
                     f"after each epoch (see train.recalibrate_batchnorm)"
                 )
         with _StopFlag() as stop:

@@ -10,7 +10,9 @@ Each subcommand lives in its own module with add_arguments(parser) and run(args)
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
 
 from sheetgen.core.errors import EXIT_USAGE, Terminated, UserError, handle_sigterm
@@ -86,10 +88,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sheetgen {args.command}: error: {shown(error)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt as stop:
-        # Ctrl-C or SIGTERM: temporaries are already gone (every write unwinds); the status says which.
-        how, status = ("terminated (SIGTERM)", 143) if isinstance(stop, Terminated) else ("interrupted", 130)
-        print(f"sheetgen {args.command}: {how}; no output was written", file=sys.stderr)
-        return status
+        # Ctrl-C, SIGTERM or a hangup: temporaries are already gone (every write unwinds); the status
+        # says which; a command that wrote some of its outputs before it stopped says which (written).
+        signum = stop.signum if isinstance(stop, Terminated) else signal.SIGINT
+        how = "interrupted" if signum == signal.SIGINT else f"terminated ({signal.Signals(signum).name})"
+        written = getattr(stop, "written", None) or "no output was written"
+        with contextlib.suppress(OSError):  # after a hangup stderr may be gone
+            print(f"sheetgen {args.command}: {how}; {written}", file=sys.stderr)
+        return 128 + signum
     except BrokenPipeError:
         # `sheetgen verify DIR | head`: the reader left; that is not an error of ours. Point stdout
         # at /dev/null so the interpreter's final flush does not raise again.

@@ -451,3 +451,416 @@ def test_control_characters_in_names_are_printed_escaped(tmp_path):
         else:  # one book: its lines, or one line on stderr
             assert status in (1, 2) and ("\\x1b" in out + err)
             assert status == 1 or len(err.splitlines()) == 1, err
+
+
+# --- issue 22: full disks, huge numbers, interrupts, hangs, memory -------------------------------
+
+
+def _fill_limit(limit: int):
+    """A preexec_fn giving the child a file-size limit of `limit` bytes: a write past it fails with
+    EFBIG, as one on a full disk fails with ENOSPC (the same OSError path; no root needed)."""
+    import resource
+    import signal
+
+    def apply():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the error, not the signal that kills
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+def run_limited(argv: list[str], cwd: Path, limit: int) -> tuple[int, str, str]:
+    env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONDONTWRITEBYTECODE="1")
+    done = subprocess.run(
+        [sys.executable, "-m", *argv],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=_fill_limit(limit),
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A folder on a 64 KiB tmpfs when this runs as root (a real ENOSPC), else None (use run_limited)."""
+    folder = tmp_path / "full"
+    folder.mkdir()
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        yield None
+        return
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        yield None
+        return
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], capture_output=True)
+
+
+def _one_clean_line(status: int, out: str, err: str, expected: str) -> None:
+    assert status == 2, (status, out, err)
+    assert len(err.splitlines()) == 1 and "Traceback" not in err and "Exception ignored" not in err, err
+    assert expected in err, err
+
+
+class TestFullDisk:
+    """Issue 22 item 10: a full disk is one line, exit 2, no traceback (not even an ignored one)."""
+
+    def test_sheetgen_build_on_a_full_disk(self, tmp_path, full_disk):
+        if full_disk is not None:
+            status, out, err = run_cli(["sheetgen", "build", "-o", str(full_disk / "b.xlsx")], tmp_path)
+            _one_clean_line(status, out, err, "No space left on device")
+            assert list(full_disk.iterdir()) == []  # no temporary file left on the full disk
+        status, out, err = run_limited(["sheetgen", "build", "-o", "b.xlsx"], tmp_path, 64 << 10)
+        _one_clean_line(status, out, err, "cannot write 'b.xlsx': File too large")
+        assert not any(tmp_path.glob("*b.xlsx*"))
+
+
+class TestHugeTemplateNumbers:
+    """Issue 22 item 11: an integer no float can hold is refused like an infinity."""
+
+    @pytest.mark.parametrize(
+        "digits,expected",
+        [
+            (309, "w1 = 999999999999999999999999999999… (309 characters) is not a finite number"),
+            (400, "w1 = 999999999999999999999999999999… (400 characters) is not a finite number"),
+            (5000, "holds a number no float can hold (Exceeds the limit (4300 digits)"),
+        ],
+    )
+    def test_a_weight_of_hundreds_of_digits(self, tmp_path, digits, expected):
+        lines = [f"{k} = 0.1" for k in ("i1", "i2", "t1", "t2", "w2", "w3", "w4", "w5", "w6", "w7", "w8")]
+        (tmp_path / "huge.toml").write_text("\n".join(lines + ["w1 = " + "9" * digits]) + "\n")
+        check_refused(["sheetgen", "build", "--template", "huge.toml", "-o", "new.xlsx"], tmp_path, expected)
+
+
+def _gzip_bomb(path: Path, header: bytes, inflated: int) -> None:
+    """A .gz file holding `header` and then `inflated` zero bytes, written in chunks (a few hundred KiB)."""
+    import gzip
+
+    chunk = bytes(1 << 20)
+    with gzip.open(path, "wb", compresslevel=9) as handle:
+        handle.write(header)
+        for _ in range(inflated >> 20):
+            handle.write(chunk)
+
+
+class TestMnistIssue22:
+    """Issue 22 items 8, 10, 17, 19, 20 and --resume without --data-dir."""
+
+    @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="peak memory read from /proc")
+    def test_a_gzip_that_inflates_far_past_its_header_is_refused_without_inflating_it(self, tmp_path):
+        write_mnist(tmp_path / "data", n_train=N_TRAIN, n_test=N_TEST)
+        (tmp_path / "data" / "train-images-idx3-ubyte.gz").unlink()
+        header = struct.pack(">IIII", 0x803, N_TRAIN, 28, 28)
+        _gzip_bomb(tmp_path / "data" / "train-images-idx3-ubyte.gz", header, 600 << 20)
+        probe = (
+            "import sys\n"
+            "from mnist_trainer.data import read_mnist\n"
+            "from mnist_trainer.errors import UserError\n"
+            "try:\n    read_mnist(sys.argv[1])\nexcept UserError as error:\n    print(error)\n"
+            # VmHWM, not ru_maxrss: the latter keeps the high-water mark of the forked pytest before exec
+            "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))\n"
+        )
+        env = dict(os.environ, PYTHONPATH=str(REPO))
+        done = subprocess.run(
+            [sys.executable, "-c", probe, str(tmp_path / "data")], env=env, capture_output=True, text=True
+        )
+        message, peak_kib = done.stdout.splitlines()
+        assert f"is longer than its header says: its header announces {N_TRAIN} images" in message
+        assert int(peak_kib) < 200 << 10, f"peak RSS {int(peak_kib) >> 10} MiB for a 600 MiB inflation"
+
+    def test_a_header_announcing_millions_of_images_is_refused_before_reading(self, tmp_path):
+        write_mnist(tmp_path / "data", n_train=N_TRAIN, n_test=N_TEST)
+        (tmp_path / "data" / "train-labels-idx1-ubyte.gz").unlink()
+        (tmp_path / "data" / "train-labels-idx1-ubyte").write_bytes(struct.pack(">II", 0x801, 4_000_000_000))
+        check_refused(
+            ["mnist_trainer", "--data-dir", "data", "--out", "run"],
+            tmp_path,
+            "its header announces 4,000,000,000 labels, more than the 1,000,000 this reads",
+        )
+
+    def test_a_raw_pickle_checkpoint_is_one_line_without_torch_warnings(self, mnist_workspace, tmp_path):
+        import pickle
+
+        run = tmp_path / "pickled-run"
+        run.mkdir()
+        (run / "checkpoint.pt").write_bytes(pickle.dumps({"format": "x", "epoch": 1}))
+        marker = tmp_path / "executed"
+        # and a pickle that would run code: refused, never executed
+        evil = f"cos\nsystem\n(S'touch {marker}'\ntR."
+        (tmp_path / "evil-run").mkdir()
+        (tmp_path / "evil-run" / "checkpoint.pt").write_bytes(evil.encode())
+        for folder in (run, tmp_path / "evil-run"):
+            argv = ["mnist_trainer", "--resume", str(folder), "--data-dir", str(mnist_workspace / "data")]
+            status, out, err = run_cli(argv, tmp_path)
+            assert status == 2 and len(err.splitlines()) == 1, err
+            assert "Warning" not in err and "is corrupt or not a checkpoint" in err, err
+        assert not marker.exists()
+
+    def test_sigterm_while_loading_prints_one_line_and_exits_143(self, mnist_workspace, tmp_path):
+        import signal
+        import time
+
+        env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONDONTWRITEBYTECODE="1")
+        argv = ["-m", "mnist_trainer", "--data-dir", str(mnist_workspace / "data"), "--model", "tiny"]
+        process = subprocess.Popen(
+            [sys.executable, *argv, "--out", str(tmp_path / "run")],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(1.0)  # the data is read; torch is loading (seconds)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 143, (process.returncode, out, err)
+        assert err.splitlines() == [
+            "python -m mnist_trainer: terminated (SIGTERM); a run that finished an epoch can continue with "
+            "--resume RUN_DIR"
+        ]
+        assert not (tmp_path / "run").exists()
+
+    def test_the_batchnorm_line_names_the_images_really_used(self, mnist_workspace, tmp_path):
+        argv = ["mnist_trainer", "--data-dir", str(mnist_workspace / "data"), "--model", "tiny"]
+        status, out, err = run_cli(argv + ["--epochs", "1", "--out", str(tmp_path / "run")], tmp_path)
+        assert status == 0, err
+        assert f"BatchNorm statistics are recomputed on {N_TRAIN} clean training images" in out
+        assert "10,000" not in out
+
+    def test_a_full_disk_is_one_line_exit_2(self, mnist_workspace, tmp_path, full_disk):
+        argv = [
+            "mnist_trainer",
+            "--data-dir",
+            str(mnist_workspace / "data"),
+            "--model",
+            "tiny",
+            "--epochs",
+            "1",
+        ]
+
+        def check(status, err, expected):  # the notes and the progress bar come first, then one line
+            assert status == 2 and "Traceback" not in err and "Exception ignored" not in err, err
+            assert expected in err.splitlines()[-1], err
+
+        if full_disk is not None:
+            status, out, err = run_cli(argv + ["--out", str(full_disk / "run")], tmp_path)
+            check(status, err, "No space left on device; free some space or choose another --out")
+            assert not [p for p in (full_disk / "run").iterdir() if p.name.endswith(".tmp")]
+        status, out, err = run_limited(argv + ["--out", "run"], tmp_path, 4 << 10)
+        check(status, err, "File too large; free some space or choose another --out")
+        assert not [p for p in (tmp_path / "run").iterdir() if p.name.endswith(".tmp")]
+
+    def test_resume_without_data_dir_uses_the_runs_own_data(self, tmp_path):
+        import torch
+
+        from mnist_trainer import cli
+
+        write_mnist(tmp_path / "mydata", n_train=N_TRAIN, n_test=N_TEST)
+        argv = ["--data-dir", str(tmp_path / "mydata"), "--model", "tiny", "--epochs", "1"]
+        assert cli.main(argv + ["--out", str(tmp_path / "run")]) == 0
+        state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+        assert state["data_dir"] == str((tmp_path / "mydata").resolve())
+        elsewhere = tmp_path / "elsewhere"  # a working folder without data/
+        elsewhere.mkdir()
+        status, out, err = run_cli(["mnist_trainer", "--resume", str(tmp_path / "run")], elsewhere)
+        assert status == 0 and "already finished all 1 epochs" in out, err
+        # the same folder with other contents: refused, one line
+        labels = tmp_path / "mydata" / "t10k-labels-idx1-ubyte.gz"
+        labels.unlink()
+        (tmp_path / "mydata" / "t10k-labels-idx1-ubyte").write_bytes(idx_bytes(np.zeros(N_TEST)))
+        before = snapshot(tmp_path / "run")
+        status, out, err = run_cli(["mnist_trainer", "--resume", str(tmp_path / "run")], elsewhere)
+        assert status == 2 and len(err.splitlines()) == 1, err
+        assert "holds other data than the run" in err and "t10k-labels-idx1-ubyte" in err
+        assert snapshot(tmp_path / "run") == before
+
+
+def _rewrite_zip(source: Path, target: Path, change) -> None:
+    """Copy a zip, each part through change(name, data) -> data, or None to leave it out."""
+    import zipfile
+
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as new:
+        for info in old.infolist():
+            data = change(info.filename, old.read(info))
+            if data is not None:
+                new.writestr(info.filename, data)
+
+
+def _wrong_formulas(name: str, data: bytes) -> bytes:
+    """h1 = w1·i1 + w2·i1 (i1 for i2) in every row: a WRONG book (its saved values left as they were)."""
+    import re
+
+    if name.startswith("xl/worksheets/sheet"):
+        data = re.sub(rb"<f>F(\d+)\*D\1\+G\1\*E\1</f>", rb"<f>F\1*D\1+G\1*D\1</f>", data)
+    return data
+
+
+@pytest.fixture(scope="module")
+def wrong_book(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("wrong-book")
+    assert (
+        run_cli(["sheetgen", "build", "--iterations", "5", "--lr-list", "0.5", "-o", "b.xlsx"], folder)[0]
+        == 0
+    )
+    _rewrite_zip(folder / "b.xlsx", folder / "wrong.xlsx", _wrong_formulas)
+    return folder / "wrong.xlsx"
+
+
+def _annotate(book: Path, cwd: Path, out: str = "out") -> tuple[int, str, str]:
+    return run_cli(["sheetgen", "verify", "--engine", "cached", "--annotate", out, str(book)], cwd)
+
+
+class TestAnnotateHostileParts:
+    """Issue 22 items 5, 7, 16, 21: the annotated copy of a hostile zip costs linear time and bounded
+    memory, leaks no warnings, and is a valid workbook."""
+
+    def test_an_unreadable_book_is_never_annotated(self, tmp_path, wrong_book):
+        import time
+
+        # 30,000 unclosed <sheetView: the reader refuses it; the old annotate spent minutes on its regex
+        def broken(name, data):
+            if name == "xl/worksheets/sheet1.xml":
+                return data.replace(b"<sheetViews>", b"<sheetViews>" + b"<sheetView " * 30_000, 1)
+            return data
+
+        _rewrite_zip(wrong_book, tmp_path / "views.xlsx", broken)
+        started = time.monotonic()
+        status, out, err = _annotate(tmp_path / "views.xlsx", tmp_path)
+        assert status == 2 and "corrupt .xlsx" in err and "Traceback" not in err, (out, err)
+        assert time.monotonic() - started < 30
+        assert not any((tmp_path / "out").iterdir())  # no copy of an unreadable book
+
+    @pytest.mark.parametrize("part", ["xl/styles.xml", "xl/worksheets/sheet3.xml"])
+    def test_malformed_xml_in_a_part_to_edit_is_refused_in_linear_time(self, tmp_path, wrong_book, part):
+        """The reader may accept a book whose parts annotate edits differently (it does not parse every
+        part); annotate itself checks each part's XML before any pattern runs over it."""
+        import time
+
+        from sheetgen.verify import workbook_edit
+        from sheetgen.verify.workbook_edit import CellMark, EditError, NewSheet
+
+        def broken(name, data):
+            if name == part:  # unclosed start tags of the very elements annotate's patterns look for
+                tail = b"<sheetView <fills <xf <row <c <sheetData <comment <author " * 6_000
+                return data.replace(b"</", tail + b"</", 1)
+            return data
+
+        _rewrite_zip(wrong_book, tmp_path / "bad.xlsx", broken)
+        started = time.monotonic()
+        with pytest.raises(EditError, match="not well-formed XML"):
+            workbook_edit.annotate(
+                tmp_path / "bad.xlsx",
+                tmp_path / "copy.xlsx",
+                [CellMark("LR 0.5", 7, 10, "FFFF7C80", "wrong")],
+                NewSheet("Feedback", [["x"]]),
+            )
+        assert time.monotonic() - started < 10
+        assert not (tmp_path / "copy.xlsx").exists()
+
+    def test_a_vml_drawing_of_unclosed_tags_costs_linear_time(self, tmp_path, wrong_book):
+        """VML is not strict XML (Excel writes <br> unclosed), so it is not parsed: its patterns must be
+        linear on their own."""
+        import time
+        import zipfile
+
+        from sheetgen.verify import workbook_edit
+        from sheetgen.verify.workbook_edit import CellMark, NewSheet
+
+        with zipfile.ZipFile(wrong_book) as source, zipfile.ZipFile(tmp_path / "vml.xlsx", "w") as book:
+            for info in source.infolist():
+                book.writestr(info, source.read(info))
+            book.writestr("xl/drawings/vmlDrawing9.vml", b"<xml>" + b'<o:idmap data="1' * 200_000)
+        started = time.monotonic()
+        workbook_edit.annotate(
+            tmp_path / "vml.xlsx",
+            tmp_path / "copy.xlsx",
+            [CellMark("LR 0.5", 7, 10, "FFFF7C80", "wrong")],
+            NewSheet("Feedback", [["x"]]),
+        )
+        assert time.monotonic() - started < 10
+        with zipfile.ZipFile(tmp_path / "copy.xlsx") as copy:
+            assert copy.read("xl/drawings/vmlDrawing9.vml").startswith(b"<xml>")  # kept as it was
+
+    def test_a_part_inflating_past_the_limit_is_refused_in_bounded_memory(self, tmp_path, wrong_book):
+        """_rels/.rels of 40 MiB (valid XML): refused, read no further than the limit, never parsed whole."""
+        import zipfile
+
+        rel = b'<Relationship Id="rIdX" Type="http://x/y" Target="docProps/app.xml"/>'
+        with (
+            zipfile.ZipFile(wrong_book) as source,
+            zipfile.ZipFile(tmp_path / "rels.xlsx", "w", zipfile.ZIP_DEFLATED) as book,
+        ):
+            for info in source.infolist():
+                data = source.read(info)
+                if info.filename == "_rels/.rels":
+                    # varied (random targets), so it compresses like real XML, not like a zip bomb
+                    noise = np.random.default_rng(0).integers(0, 1 << 62, 40 * 1024 * 1024 // len(rel))
+                    many = b"".join(rel.replace(b"rIdX", b"rId%x" % n) for n in noise)
+                    data = data.replace(b"</Relationships>", many + b"</Relationships>")
+                book.writestr(info.filename, data)
+        probe = (
+            "import sys\nfrom pathlib import Path\n"
+            "from sheetgen.verify import workbook_edit as w\n"
+            "try:\n"
+            "    mark = w.CellMark('LR 0.5', 7, 10, 'FFFF7C80')\n"
+            "    w.annotate(Path(sys.argv[1]), Path(sys.argv[2]), [mark], None)\n"
+            "except w.EditError as error:\n    print(error)\n"
+            "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))\n"
+        )
+        env = dict(os.environ, PYTHONPATH=str(REPO))
+        done = subprocess.run(
+            [sys.executable, "-c", probe, str(tmp_path / "rels.xlsx"), str(tmp_path / "copy.xlsx")],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        message, peak_kib = done.stdout.splitlines() or (done.stderr, 0)
+        assert "part _rels/.rels inflates to 48 MiB, more than annotate edits" in message, done.stderr
+        assert int(peak_kib) < 120 << 10, f"peak {int(peak_kib) >> 10} MiB"
+        assert not (tmp_path / "copy.xlsx").exists()
+
+    def test_a_zip_with_two_parts_of_one_name_is_one_line_without_warnings(self, tmp_path, wrong_book):
+        import warnings
+        import zipfile
+
+        with zipfile.ZipFile(wrong_book) as source, zipfile.ZipFile(tmp_path / "dup.xlsx", "w") as book:
+            for info in source.infolist():
+                book.writestr(info, source.read(info))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # zipfile's own "Duplicate name" warning, here in the test
+                book.writestr("docProps/app.xml", source.read("docProps/app.xml"))
+        status, out, err = _annotate(tmp_path / "dup.xlsx", tmp_path)
+        assert "Warning" not in err and "Duplicate name" not in err and "Traceback" not in err, err
+        assert err.splitlines() == [
+            f"sheetgen verify: warning: {tmp_path / 'dup.xlsx'}: no annotated copy (the zip holds two parts "
+            "named 'docProps/app.xml' (which one counts is anybody's guess): save the workbook again)"
+        ]
+        assert not any((tmp_path / "out").iterdir())
+
+    def test_a_missing_styles_part_still_referenced_gets_one_valid_relationship(self, tmp_path, wrong_book):
+        import re
+        import zipfile
+
+        import openpyxl
+
+        from sheetgen.verify.annotate import WRONG_FILL
+
+        _rewrite_zip(wrong_book, tmp_path / "nostyles.xlsx", lambda n, d: None if n == "xl/styles.xml" else d)
+        status, out, err = _annotate(tmp_path / "nostyles.xlsx", tmp_path)
+        assert status == 1 and "WRONG" in out and err == "", (out, err)
+        copy = tmp_path / "out" / "nostyles.xlsx"
+        with zipfile.ZipFile(copy) as book:
+            rels = book.read("xl/_rels/workbook.xml.rels").decode()
+            types = book.read("[Content_Types].xml").decode()
+        assert len(re.findall(r'Type="[^"]*/styles"', rels)) == 1
+        assert types.lower().count('partname="/xl/styles.xml"') == 1
+        workbook = openpyxl.load_workbook(copy)
+        assert workbook.sheetnames[0] == "Feedback"
+        finding = re.search(r"'(LR 0\.5)'!([A-Z]+\d+)", out)
+        assert workbook[finding.group(1)][finding.group(2)].fill.fgColor.rgb == WRONG_FILL

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import stat
@@ -321,3 +322,164 @@ def test_a_write_that_fails_midway_is_one_line_in_process(tmp_path, monkeypatch,
     assert status == 2 and err.count("\n") == 1 and "--report" in err and "No space left on device" in err
     assert (tmp_path / "r.csv").read_text() == "old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["class", "r.csv"]
+
+
+# --- issue 22 items 6, 12, 15, 22, 23: workers, interrupts, litter --------------------------------
+
+
+def _processes() -> dict[int, tuple[int, str, str]]:
+    """pid -> (parent pid, state, command line) of every process."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            found[int(entry.name)] = (int(fields[1]), fields[0], command)
+    return found
+
+
+def _live_children(pid: int) -> list[int]:
+    return [p for p, (parent, state, _) in _processes().items() if parent == pid and state != "Z"]
+
+
+def _wait_until(condition, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def small_class(tmp_path_factory) -> Path:
+    """40 small books, every fourth one WRONG (h1 reads i1 for i2), for classes split over workers."""
+    import re
+    import zipfile
+
+    folder = tmp_path_factory.mktemp("class22")
+    first = folder / "a00.xlsx"
+    assert _run("build", "--iterations", "5", "--lr-list", "0.5", "-o", str(first))[0] == 0
+    wrong = folder / "wrong.tmp"
+    with zipfile.ZipFile(first) as source, zipfile.ZipFile(wrong, "w", zipfile.ZIP_DEFLATED) as book:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename.startswith("xl/worksheets/sheet"):
+                data = re.sub(rb"<f>F(\d+)\*D\1\+G\1\*E\1</f>", rb"<f>F\1*D\1+G\1*D\1</f>", data)
+            book.writestr(info.filename, data)
+    for n in range(1, 40):
+        (folder / f"a{n:02d}.xlsx").write_bytes((wrong if n % 4 == 0 else first).read_bytes())
+    wrong.unlink()
+    return folder
+
+
+def _verify(folder: Path, scratch: Path, *extra, preexec_fn=None) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(REPO), TMPDIR=str(scratch), PYTHONDONTWRITEBYTECODE="1")
+    return subprocess.Popen(
+        [sys.executable, "-m", "sheetgen", "verify", str(folder), "--jobs", "2", *extra],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        preexec_fn=preexec_fn,
+    )
+
+
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and workers: Linux only")
+
+
+@linux_only
+@pytest.mark.parametrize("how", ["kill -9", "hangup"])
+def test_workers_end_with_their_parent_and_clean_up(soffice, tmp_path, small_class, how):
+    """Item 6: the parent killed outright or hung up: its workers stop, kill their LibreOffice and remove
+    their scratch folders (the folder of a parent killed outright too, once both are done)."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    verify = _verify(small_class, scratch, "--engine", "libreoffice")
+    _wait_until(lambda: len(_live_children(verify.pid)) == 2, 60, "no workers started")
+    workers = _live_children(verify.pid)
+    _wait_until(lambda: _live_soffice_under(scratch), 120, "LibreOffice never started")
+    verify.send_signal(signal.SIGKILL if how == "kill -9" else signal.SIGHUP)
+    _, err = verify.communicate(timeout=120)
+    if how == "hangup":
+        assert verify.returncode == 129 and err.splitlines() == [
+            "sheetgen verify: terminated (SIGHUP); no output was written"
+        ], err
+    _wait_until(
+        lambda: not any(p in _processes() and _processes()[p][1] != "Z" for p in workers), 30, "workers live"
+    )
+    _wait_until(lambda: not _live_soffice_under(scratch), 30, "soffice outlived the run")
+    _wait_until(lambda: list(scratch.iterdir()) == [], 10, f"left behind: {list(scratch.iterdir())}")
+
+
+@linux_only
+def test_ctrl_c_to_a_run_that_ignores_it_changes_no_verdict(soffice, tmp_path, small_class):
+    """Item 12: a background job ignores SIGINT, and its workers must too: Ctrl-C reaching the group
+    is no verdict on any book; a worker stopped by a signal of its own stops the run (143), one line."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+
+    def ignore_sigint():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    verify = _verify(small_class, scratch, "--engine", "cached", preexec_fn=ignore_sigint)
+    _wait_until(lambda: len(_live_children(verify.pid)) == 2 or verify.poll() is not None, 60, "no workers")
+    sent = 0
+    while verify.poll() is None:  # to the whole group, as a terminal's Ctrl-C goes, until it ends
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(verify.pid, signal.SIGINT)
+            sent += 1
+        time.sleep(0.05)
+    out, err = verify.communicate(timeout=120)
+    assert sent > 10 and verify.returncode == 1, (sent, out, err)
+    assert (
+        "40 workbook(s): 31 verified, 9 wrong, 0 unreadable" in out and "KeyboardInterrupt" not in out + err
+    )
+
+    verify = _verify(small_class, scratch, "--engine", "cached")
+    _wait_until(lambda: len(_live_children(verify.pid)) == 2, 60, "no workers")
+    os.kill(_live_children(verify.pid)[0], signal.SIGTERM)
+    out, err = verify.communicate(timeout=120)
+    assert verify.returncode == 143 and "UNREADABLE" not in out, (out, err)
+    assert err.splitlines() == ["sheetgen verify: terminated (SIGTERM); no output was written"], err
+    assert list(scratch.iterdir()) == []
+
+
+@linux_only
+def test_a_stopped_run_says_which_annotated_copies_it_wrote(tmp_path, small_class):
+    """Item 15: after SIGTERM the line counts the copies really written, not 'no output was written'."""
+    scratch, out_dir = tmp_path / "tmp", tmp_path / "marked"
+    scratch.mkdir()
+    verify = _verify(small_class, scratch, "--engine", "cached", "--annotate", str(out_dir))
+    _wait_until(lambda: out_dir.is_dir() and any(out_dir.glob("*.xlsx")), 120, "no copy written")
+    verify.send_signal(signal.SIGTERM)
+    _, err = verify.communicate(timeout=120)
+    copies = sorted(out_dir.glob("*.xlsx"))
+    assert not [p for p in out_dir.iterdir() if p.name.startswith(".")]  # no temporary left
+    if verify.returncode == 1:  # it finished first: the promise then is the summary, not a stop line
+        pytest.skip("the class finished before the signal")
+    n = len(copies)
+    assert verify.returncode == 143 and err.splitlines() == [
+        f"sheetgen verify: terminated (SIGTERM); {n} annotated cop{'y was' if n == 1 else 'ies were'} "
+        f"written to '{out_dir}' before it stopped, nothing else"
+    ], err
+
+
+@linux_only
+@pytest.mark.parametrize("delay", [0.3, 0.8, 1.3, 1.8, 2.3])
+def test_a_stop_at_any_moment_leaves_no_scratch_and_no_soffice(soffice, tmp_path, small_class, delay):
+    """Items 22, 23: SIGTERM while workers link their inputs or soffice starts: nothing left in $TMPDIR,
+    no soffice alive (none recreating a removed folder)."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    verify = _verify(small_class, scratch, "--engine", "libreoffice")
+    time.sleep(delay)
+    verify.send_signal(signal.SIGTERM)
+    _, err = verify.communicate(timeout=120)
+    assert verify.returncode in (143, 1, -signal.SIGTERM), err  # -15: killed while Python started
+    assert "Traceback" not in err
+    time.sleep(1.0)  # a soffice left alive would recreate its profile folder by now
+    assert _live_soffice_under(scratch) == []
+    assert list(scratch.iterdir()) == []

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import tempfile
+import traceback
+import zipfile
 from pathlib import Path
 
 from sheetgen.build import params as P
@@ -158,6 +160,28 @@ def _private_temporary_files():
             tempfile.tempdir = saved
 
 
+def _close_abandoned_zips(error: BaseException) -> None:
+    """Close, quietly, the zip files a failed write left open in the frames of its traceback.
+
+    xlsxwriter's ZipFile is a local of the frame that failed (a full disk): left to the garbage
+    collector, its __del__ would try to write the zip's directory to the full disk again and print
+    "Exception ignored in ZipFile.__del__" with a traceback after our one line.
+    """
+    chain, seen = [error], set()
+    while chain:  # the error, what it wraps (FileCreateError(OSError)), and what it was raised during
+        current = chain.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        chain += [current.__context__, current.__cause__]
+        chain += [arg for arg in current.args if isinstance(arg, BaseException)]
+        for frame, _ in traceback.walk_tb(current.__traceback__):
+            for value in list(frame.f_locals.values()):
+                if isinstance(value, zipfile.ZipFile):
+                    with contextlib.suppress(Exception):  # its close fails as the write did; fp is let go
+                        value.close()
+
+
 def run(args: argparse.Namespace) -> int:
     # Import here so that `sheetgen verify --help` does not pay for xlsxwriter.
     from xlsxwriter.exceptions import FileCreateError
@@ -202,7 +226,9 @@ def run(args: argparse.Namespace) -> int:
             )
     except (OSError, FileCreateError) as error:
         # The checks above cannot foresee everything (a full disk, a read-only mount, /proc).
-        reason = getattr(error, "strerror", None) or error
+        _close_abandoned_zips(error)
+        cause = error.args[0] if isinstance(error, FileCreateError) and error.args else error
+        reason = getattr(cause, "strerror", None) or cause
         raise UserError(f"cannot write '{output}': {reason}: choose another -o path") from None
     rates = ", ".join(eta_label(eta) for eta in lrs)
     print(

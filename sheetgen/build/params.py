@@ -102,6 +102,11 @@ def read_template(name_or_path: str) -> Template:
         raise UserError(f"cannot read template '{path}': {error}") from None
     except tomllib.TOMLDecodeError as error:
         raise UserError(f"template '{path}' is not valid TOML: {error}") from None
+    except ValueError as error:  # Python refuses integers of more than 4,300 digits
+        raise UserError(
+            f"template '{path}' holds a number no float can hold ({error.args[0].split(':')[0]})"
+            ": give values like 0.15"
+        ) from None
 
     if "network" in data:  # a whole network spec: its values are checked against the spec it makes
         return _spec_template(path, data)
@@ -128,9 +133,18 @@ def read_template(name_or_path: str) -> Template:
     params: dict[str, float] = {}
     for key in PARAM_KEYS + (BIASES if biases != "none" else ()):
         value = data.get(key, 0.0)  # a template with biases = "trained" may start them at 0
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise UserError(f"template '{path}': {key} = {value!r} is not a finite number")
-        params[key] = float(value)
+        try:  # an integer too large for a float (400 digits) overflows here, like an infinity
+            number = None if isinstance(value, bool) else float(value)
+        except (TypeError, ValueError, OverflowError):
+            number = None
+        if number is None or not isinstance(value, int | float) or not math.isfinite(number):
+            shown = repr(value)
+            if len(shown) > 40:  # a 400-digit integer: its head and length say enough
+                shown = f"{shown[:30]}… ({len(shown)} characters)"
+            raise UserError(
+                f"template '{path}': {key} = {shown} is not a finite number: give a value like 0.15"
+            )
+        params[key] = number
     return Template(str(data.get("name", path.stem)), params, biases)
 
 

@@ -7,6 +7,7 @@ and renamed into place, so a failed run never leaves a partial file.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import re
@@ -24,17 +25,25 @@ class UserError(Exception):
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM (what schedulers, timeouts and `kill` send), handled exactly as Ctrl-C is."""
+    """SIGTERM (what schedulers, timeouts and `kill` send) or a hangup, handled exactly as Ctrl-C is."""
+
+    def __init__(self, signum: int = signal.SIGTERM):
+        super().__init__()
+        self.signum = signum
 
 
 def _raise_terminated(signum, frame):
-    raise Terminated
+    raise Terminated(signum)
 
 
 def handle_sigterm() -> None:
-    """Make SIGTERM unwind like Ctrl-C: every `finally` and `with` cleans up, no temporary file stays."""
+    """Make SIGTERM, and a hangup (SIGHUP: the terminal closed), unwind like Ctrl-C: every `finally`
+    and `with` cleans up, no temporary file or scratch folder stays. A hangup ignored (nohup) stays so."""
     with contextlib.suppress(ValueError):  # only the main thread may set handlers; elsewhere keep the default
         signal.signal(signal.SIGTERM, _raise_terminated)
+        hangup = getattr(signal, "SIGHUP", None)
+        if hangup is not None and signal.getsignal(hangup) is not signal.SIG_IGN:
+            signal.signal(hangup, _raise_terminated)
 
 
 def _write_target(out: Path, flag: str = "-o") -> Path:
@@ -163,11 +172,49 @@ def remove_stale_scratch() -> None:
                     shutil.rmtree(entry.path, ignore_errors=True)
 
 
+_live: set[tuple[int, str]] = set()  # (owner pid, folder): scratch folders made and not yet removed
+# SIGALRM too: a verify worker's parent check (verify/workers.py) stops it from a timer
+_STOPS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP", "SIGALRM") if hasattr(signal, n))
+
+
+@contextlib.contextmanager
+def signals_held():
+    """Hold Ctrl-C, SIGTERM, SIGHUP and SIGALRM until the block ends (delivered then): a step that must be
+    whole, such as making a folder and recording it for removal, is never cut in two."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def scratch_folder(kind: str) -> Path:
     """A new private folder in the system's temporary folder, named for the process that owns it, so
-    that a later run can tell it is stale (remove_stale_scratch). The caller removes it."""
+    that a later run can tell it is stale (remove_stale_scratch). The caller removes it (remove_scratch);
+    should it not get to (an interrupt at the wrong moment), remove_own_scratch() does, at exit."""
     remove_stale_scratch()
-    return Path(tempfile.mkdtemp(prefix=f"sheetgen-{kind}-{os.getpid()}-"))
+    with signals_held():  # made and recorded as one step
+        folder = tempfile.mkdtemp(prefix=f"sheetgen-{kind}-{os.getpid()}-")
+        _live.add((os.getpid(), folder))
+    return Path(folder)
+
+
+def remove_scratch(folder: str | os.PathLike) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+    _live.discard((os.getpid(), str(folder)))
+
+
+def remove_own_scratch() -> None:
+    """Remove every scratch folder this process made and has not removed (a forked child's own only)."""
+    for pid, folder in list(_live):
+        if pid == os.getpid():
+            remove_scratch(folder)
+
+
+atexit.register(remove_own_scratch)
 
 
 @contextlib.contextmanager
@@ -177,7 +224,7 @@ def scratch(kind: str):
     try:
         yield folder
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        remove_scratch(folder)
 
 
 @contextlib.contextmanager

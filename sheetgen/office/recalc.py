@@ -20,15 +20,17 @@ LibreOffice also converts what it can open (.ods, legacy .xls) to .xlsx in the s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 import zipfile
 from pathlib import Path
 
-from sheetgen.core.errors import UserError, scratch_folder
+from sheetgen.core.errors import UserError, remove_scratch, scratch_folder, signals_held
 
 INSTALL_HINT = (
     "install LibreOffice (Debian/Ubuntu: apt-get install -y --no-install-recommends "
@@ -131,6 +133,8 @@ def cells_only_copy(path: Path, target: Path, *, values: bool = False) -> bool:
     try:
         with zipfile.ZipFile(path) as source:
             names = source.namelist()
+            if len(set(names)) != len(names):  # two parts of one name: copied whole, never rewritten
+                return False
             if any(n.startswith("xl/chartsheets/") for n in names):
                 return False
             with zipfile.ZipFile(
@@ -196,7 +200,18 @@ class Batch:
         self.paths = [Path(p) for p in paths]
         self.outdir = Path(outdir)
         self.outdir.mkdir(parents=True, exist_ok=True)
-        self._work = scratch_folder("lo")  # removed by close(), or by a later run if we are killed
+        self.process = None
+        self._log = None
+        # Removed by close(), also when this constructor is interrupted (Ctrl-C, SIGTERM while the
+        # inputs are linked), or at exit, or by a later run if we are killed outright.
+        self._work = scratch_folder("lo")
+        try:
+            self._start(soffice, convert_to, suffix, timeout, recalculate, cells_only, values)
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self, soffice, convert_to, suffix, timeout, recalculate, cells_only, values) -> None:
         inputs = self._work / "in"
         inputs.mkdir()
         self.inputs = []
@@ -232,15 +247,19 @@ class Batch:
         env["TMPDIR"] = str(self._work / "tmp")  # its own lu*.tmp files go where close() removes them
         (self._work / "tmp").mkdir()
         self._log = open(self._work / "soffice.log", "wb")  # noqa: SIM115 (closed in close())
-        self.process = subprocess.Popen(
-            command,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            start_new_session=True,
-        )
         self.timed_out = False
+        # An interrupt while soffice starts would lose its process id, and with it the process: the
+        # stop signals wait until self.process is set (the child unblocks them before it runs soffice).
+        with signals_held():
+            self.process = subprocess.Popen(
+                command,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+                preexec_fn=_unblock_signals,
+            )
 
     def gives_values(self, index: int) -> bool:
         """Whether output `index` is values only (CSV files), not an .xlsx; the same for every book."""
@@ -294,13 +313,15 @@ class Batch:
         return [self.output(i) for i in range(len(self.outputs))]
 
     def _kill(self):
-        import signal
-
-        try:
+        """Kill soffice's whole process group, and wait until none of it is left: a process of it
+        still running could write into the scratch folder after close() removed it."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            self.process.kill()
+        if self.process.poll() is None:
+            with contextlib.suppress(OSError):
+                self.process.kill()
         self.process.wait()
+        wait_for_group(self.process.pid)
 
     def crashed(self, index: int | None = None) -> bool:
         """soffice died (a signal or an error status) rather than finishing or being timed out.
@@ -316,16 +337,57 @@ class Batch:
         return "LibreOffice could not open or convert it (is it a valid workbook?)"
 
     def close(self):
-        if self.process.poll() is None:
-            self._kill()
-        self._log.close()
-        shutil.rmtree(self._work, ignore_errors=True)
+        if self.process is not None:
+            self._kill()  # also when soffice itself has ended: what it started may not have
+        if self._log is not None:
+            self._log.close()
+        remove_scratch(self._work)
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _unblock_signals() -> None:
+    """In soffice's process before it runs: the signals Batch held while starting it are not its."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGALRM])
+
+
+GROUP_WAIT_SECONDS = 10
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of group `pgid` still runs (zombies, already dead, do not count)."""
+    try:
+        entries = os.listdir("/proc")
+    except OSError:  # no /proc: ask the kernel (a zombie counts there, so this may wait the timeout)
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
+            return True
+    return False
+
+
+def wait_for_group(pgid: int, timeout: float = GROUP_WAIT_SECONDS) -> None:
+    """Wait (briefly) until no process of group `pgid` runs, killing again any that does."""
+    deadline = time.monotonic() + timeout
+    while _group_alive(pgid) and time.monotonic() < deadline:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
+        time.sleep(0.02)
 
 
 def default_jobs() -> int:

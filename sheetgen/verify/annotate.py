@@ -196,8 +196,11 @@ def copy_name(relative: Path) -> Path:
 def write_copy(result, source: Path, outdir: Path, relative: Path, original: Path) -> Path:
     """Write the annotated copy of `source` (`original` itself, or LibreOffice's .xlsx of it).
 
-    Raises workbook_edit.EditError (or a UserError for a file that is not a workbook).
+    Raises workbook_edit.EditError (or a UserError for a file that is not a workbook); an UNREADABLE
+    book is never opened here (its parts may be what made it unreadable: a bomb, broken XML).
     """
+    if result.verdict == "unreadable":  # nothing was read that could be marked: its XML is not touched
+        raise workbook_edit.EditError("an unreadable book gets no annotated copy")
     target = Path(outdir) / copy_name(relative)
     if os.path.realpath(target) == os.path.realpath(original):
         raise workbook_edit.EditError(

@@ -607,6 +607,18 @@ def exit_status(results: list[report.BookResult]) -> int:
     return 1  # verified books and unreadable ones
 
 
+def _written_before_stop(copies: list, outdir: Path | None) -> str | None:
+    """What a stopped run leaves: the annotated copies written so far (the report and the HTML come
+    at the end, so never); None when nothing was written."""
+    written = sum(isinstance(copy, Path) for copy in copies)
+    if not written:
+        return None
+    return (
+        f"{written} annotated cop{'y was' if written == 1 else 'ies were'} written to '{outdir}' "
+        "before it stopped, nothing else"
+    )
+
+
 def run(args) -> int:
     if not (math.isfinite(args.tol) and 0 < args.tol < 1):
         raise UserError(f"--tol {args.tol}: give a relative tolerance between 0 and 1, e.g. 1e-9")
@@ -643,6 +655,9 @@ def run(args) -> int:
         results = verify_books(
             paths, engine, args.tol, on_result=show, jobs=jobs, on_read=klass.read, on_done=klass.done
         )
+    except KeyboardInterrupt as stop:  # Ctrl-C, SIGTERM, a hangup: say what was written before it
+        stop.written = _written_before_stop(klass.copies, outdir)
+        raise
     finally:
         if bar is not None:
             bar.close()

@@ -12,20 +12,32 @@ Cells and rows are found by scanning the tags of <sheetData>: cell content canno
 (formulas and text are escaped), so a tag scanner is exact there. Every part written is parsed
 once more before the copy is renamed into place, so a file this module cannot edit correctly is
 refused rather than produced broken.
+
+The file is a student's, so nothing here may cost more than linear time or bounded memory:
+a part is checked to be well-formed XML (a streaming parse) before any pattern runs over it, every
+tag pattern reads `[^<>]*` (a '<' cannot occur inside a well-formed tag, and the pattern then stops
+at the next one whatever the input), each part edited is read only up to a size limit (the
+reader's for worksheets, PART_LIMIT for the rest), edited parts wait in spooled temporary files,
+and every part left alone is streamed from the original zip into the copy, never held whole.
+A zip with two parts of one name (which would Excel read?) is refused.
 """
 
 from __future__ import annotations
 
+import io
 import posixpath
 import re
+import shutil
+import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree as ET
+from xml.parsers import expat
 from xml.sax.saxutils import escape
 
 from sheetgen.core.errors import atomic_output
-from sheetgen.core.xlsx import address, column_letters, column_number, open_checked
+from sheetgen.core.xlsx import MAX_ENTRY_BYTES, address, column_letters, column_number, open_checked
 
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -51,8 +63,27 @@ _AFTER_LEGACY_DRAWING = (
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
+PART_LIMIT = 16 << 20  # a part edited other than a worksheet: styles, comments, relationships (KiBs)
+SHEET_LIMIT = MAX_ENTRY_BYTES  # a worksheet edited: the reader's own limit
+HEAD_LIMIT = 4 << 20  # a sheet only deselected: its start tags before <sheetData> are read, no further
+CHUNK = 1 << 20
+MAX_CELL_FORMATS = 64_000  # Excel's limit of cell formats in a workbook
+SPOOL_BYTES = 4 << 20  # an edited part larger than this waits on disk, not in memory
+
+
 class EditError(Exception):
     """The workbook's XML is not what this module can edit safely."""
+
+
+def _check_well_formed(chunks, name: str) -> None:
+    """Parse the bytes as XML without building anything (constant memory); EditError if malformed."""
+    parser = expat.ParserCreate()
+    try:
+        for chunk in chunks:
+            parser.Parse(chunk, False)
+        parser.Parse(b"", True)
+    except expat.ExpatError as error:
+        raise EditError(f"{name} is not well-formed XML ({expat.ErrorString(error.code)})") from None
 
 
 def text(value: object) -> str:
@@ -88,24 +119,82 @@ class NewSheet:
 
 
 class _Package:
-    """The zip's parts in memory, by name (case-insensitive lookup, as OPC part names are)."""
+    """The zip's parts by name (case-insensitive lookup, as OPC part names are), read on demand.
+
+    read() gives a part to edit, size-limited and checked to be well-formed; write() keeps an
+    edited part in a spooled temporary file; heads holds the sheets whose start alone is edited
+    (see _deselect) as they are streamed into the copy; every other part is streamed unread.
+    """
 
     def __init__(self, archive: zipfile.ZipFile):
+        self.archive = archive
         self.infos = archive.infolist()
-        self.data = {info.filename: archive.read(info) for info in self.infos}
-        self._lower = {name.lower(): name for name in self.data}
+        self._info: dict[str, zipfile.ZipInfo] = {}
+        self._lower: dict[str, str] = {}
+        for info in self.infos:
+            if info.filename.lower() in self._lower:
+                raise EditError(
+                    f"the zip holds two parts named '{info.filename}' (which one counts is anybody's guess): "
+                    "save the workbook again"
+                )
+            self._lower[info.filename.lower()] = info.filename
+            self._info[info.filename] = info
+        self.edited: dict[str, tempfile.SpooledTemporaryFile] = {}
         self.changed: set[str] = set()
+        self.heads: dict[str, object] = {}  # part -> edit(head text) -> text, applied while streaming
 
     def name(self, part: str) -> str | None:
         return self._lower.get(part.lstrip("/").lower())
 
-    def read(self, part: str) -> str:
-        return self.data[self.name(part)].decode("utf-8")
+    def names(self) -> list[str]:
+        return list(self._lower.values())
 
-    def write(self, part: str, content: str) -> None:
+    def read_bytes(self, part: str, check: bool = True) -> bytes | bytearray:
+        """The part's bytes (edited or original), at most its limit; EditError past it or malformed."""
+        name = self.name(part)
+        if name is None:
+            raise KeyError(part)
+        if name in self.edited:
+            spool = self.edited[name]
+            spool.seek(0)
+            return spool.read()
+        limit = SHEET_LIMIT if name.lower().startswith("xl/worksheets/") else PART_LIMIT
+        info = self._info[name]
+        if info.file_size > limit:
+            raise EditError(f"part {name} inflates to {info.file_size >> 20} MiB, more than annotate edits")
+        data = bytearray()
+        parser = expat.ParserCreate() if check else None
+        try:
+            with self.archive.open(info) as handle:
+                while chunk := handle.read(CHUNK):  # in chunks: one buffer, checked as it comes
+                    data += chunk
+                    if len(data) > limit:
+                        raise EditError(
+                            f"part {name} inflates past {limit >> 20} MiB, more than annotate edits"
+                        )
+                    if parser is not None:
+                        parser.Parse(chunk, False)
+            if parser is not None:
+                parser.Parse(b"", True)
+        except expat.ExpatError as error:
+            raise EditError(f"{name} is not well-formed XML ({expat.ErrorString(error.code)})") from None
+        return data
+
+    def read(self, part: str) -> str:
+        name = self.name(part) or part
+        return self.read_bytes(part, check=not name.lower().endswith(".vml")).decode("utf-8")
+
+    def write(self, part: str, content) -> None:
+        """Keep the part's new content: a str, or an iterable of str pieces (never joined in memory)."""
         existing = self.name(part)
         name = existing or part.lstrip("/")
-        self.data[name] = content.encode("utf-8")
+        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 (closed in close())
+        for piece in [content] if isinstance(content, str) else content:
+            for at in range(0, len(piece), CHUNK):  # encoded a chunk at a time
+                spool.write(piece[at : at + CHUNK].encode("utf-8"))
+        if name in self.edited:
+            self.edited[name].close()
+        self.edited[name] = spool
         self._lower[name.lower()] = name
         self.changed.add(name)
 
@@ -116,18 +205,59 @@ class _Package:
             n += 1
         return pattern.format(n)
 
+    def stream(self, name: str):
+        """A readable binary stream of the part as it goes into the copy."""
+        if name in self.edited:
+            spool = self.edited[name]
+            spool.seek(0)
+            return _Unclosed(spool)
+        return self.archive.open(self._info[name])
+
+    def close(self) -> None:
+        for spool in self.edited.values():
+            spool.close()
+
+
+class _Unclosed:
+    """A spool handed out by stream(): closing the with-block must not discard it."""
+
+    def __init__(self, handle):
+        self.handle = handle
+
+    def read(self, size: int = -1) -> bytes:
+        return self.handle.read(size)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
 
 def _rels_part(part: str) -> str:
     folder, name = posixpath.split(part)
     return posixpath.join(folder, "_rels", name + ".rels")
 
 
+def _children_attributes(data: bytes) -> list[dict[str, str]]:
+    """The attributes of each child of the root element, parsed without keeping the tree."""
+    found, depth = [], 0
+    for event, element in ET.iterparse(io.BytesIO(data), events=("start", "end")):
+        if event == "start":
+            depth += 1
+            continue
+        depth -= 1
+        if depth == 1:
+            found.append(dict(element.attrib))
+            element.clear()
+    return found
+
+
 def _relationships(package: _Package, part: str) -> list[dict[str, str]]:
     rels = _rels_part(part)
     if not package.name(rels):
         return []
-    root = ET.fromstring(package.data[package.name(rels)])
-    return [dict(rel.attrib) for rel in root]
+    return _children_attributes(package.read_bytes(rels))
 
 
 def _resolve(part: str, target: str) -> str:
@@ -157,7 +287,7 @@ def _add_relationship(package: _Package, part: str, kind: str, target_part: str,
         end = content.rfind("</Relationships>")
         if end < 0:  # <Relationships/> with nothing in it
             content = re.sub(
-                r"<Relationships([^>]*)/>", r"<Relationships\1>" + element + "</Relationships>", content
+                r"<Relationships([^<>]*)/>", r"<Relationships\1>" + element + "</Relationships>", content
             )
         else:
             content = content[:end] + element + content[end:]
@@ -173,10 +303,13 @@ def _add_relationship(package: _Package, part: str, kind: str, target_part: str,
 def _add_content_type(package: _Package, part: str | None, content_type: str, extension: str | None = None):
     types = package.read("[Content_Types].xml")
     if extension is not None:
-        if re.search(rf'<(?:\w+:)?Default\b[^>]*Extension="{extension}"', types, re.IGNORECASE):
+        if re.search(rf'<(?:\w+:)?Default\b[^<>]*Extension="{extension}"', types, re.IGNORECASE):
             return
         element = f'<Default Extension="{extension}" ContentType="{content_type}"/>'
     else:
+        named = rf"""<(?:\w+:)?Override\b[^<>]*PartName=["']/?{re.escape(attr(part))}["']"""
+        if re.search(named, types, re.IGNORECASE):  # declared already (a part referenced but missing)
+            return
         element = f'<Override PartName="/{attr(part)}" ContentType="{content_type}"/>'
     end = types.rfind("</")
     package.write("[Content_Types].xml", types[:end] + element + types[end:])
@@ -207,14 +340,14 @@ class _Styles:
 
     def _section(self, name: str) -> re.Match | None:
         p = re.escape(self.p)
-        return re.search(rf"<{p}{name}\b[^>]*?(?:/>|>.*?</{p}{name}>)", self.content, re.DOTALL)
+        return re.search(rf"<{p}{name}\b[^<>]*?(?:/>|>.*?</{p}{name}>)", self.content, re.DOTALL)
 
     def _entries(self, section: str, tag: str) -> list[str]:
         found = self._section(section)
         if found is None:
             return []
         p = re.escape(self.p)
-        return re.findall(rf"<{p}{tag}\b[^>]*?(?:/>|>.*?</{p}{tag}>)", found.group(0), re.DOTALL)
+        return re.findall(rf"<{p}{tag}\b[^<>]*?(?:/>|>.*?</{p}{tag}>)", found.group(0), re.DOTALL)
 
     def _append(self, section: str, tag: str, element: str, before: tuple[str, ...]) -> int:
         """Append `element` to <section>, creating the section if needed; return its index."""
@@ -286,7 +419,7 @@ class _Styles:
         if key not in self._derived:
             fill = self.fill(argb)
             base = self.xfs[style] if 0 <= style < len(self.xfs) else f'<{self.p}xf numFmtId="0" fontId="0"/>'
-            start = re.match(r"<[^>]*?(?=/?>)", base).group(0)
+            start = re.match(r"<[^<>]*?(?=/?>)", base).group(0)
             rest = base[len(start) :]
             start = re.sub(r'\s(?:fillId|applyFill)="[^"]*"', "", start)
             start += f' fillId="{fill}" applyFill="1"'
@@ -330,7 +463,7 @@ _MINIMAL_STYLES = (
 
 # ------------------------------------------------------------------------------------------ sheet data
 
-_SHEET_TAG = re.compile(r"<(/?)((?:[\w.-]+:)?)(row|c|sheetData)\b([^>]*?)(/?)>")
+_SHEET_TAG = re.compile(r"<(/?)((?:[\w.-]+:)?)(row|c|sheetData)\b([^<>]*?)(/?)>")
 _R_ATTR = re.compile(r"""\sr=["']([^"']*)["']""")
 _S_ATTR = re.compile(r"""\ss=["'](\d*)["']""")
 _REF = re.compile(r"([A-Za-z]{1,3})(\d+)$")
@@ -355,33 +488,60 @@ class _Row:
     cells: list[_Cell] = field(default_factory=list)
 
 
-def _scan_rows(content: str, p: str) -> tuple[list[_Row], int, int, bool]:
-    """The rows of <sheetData>: (rows, start of sheetData's start tag, its end, whether self-closing)."""
-    opening = re.search(rf"<{re.escape(p)}sheetData\b[^>]*?(/?)>", content)
+_ROW_TAG = re.compile(r"<(/?)(?:[\w.-]+:)?(row|sheetData)\b([^<>]*?)(/?)>")
+
+
+def _scan_rows(content: str, p: str, keep: set[int] | None = None) -> tuple[list[_Row], int, int, bool]:
+    """The rows of <sheetData>: (rows, start of sheetData's start tag, its end, whether self-closing).
+
+    With `keep`, only the rows numbered in it are returned with their cells, and for each number of
+    `keep` no row has, the first row numbered above it (where it goes): a 10,000-row sheet costs
+    one pass over its row tags and the cells of the few rows marked, not an object per cell.
+    """
+    opening = re.search(rf"<{re.escape(p)}sheetData\b[^<>]*?(/?)>", content)
     if opening is None:
         raise EditError("a worksheet without <sheetData>")
     rows: list[_Row] = []
     if opening.group(1):
         return rows, opening.start(), opening.end(), True
-    row_number, col_number = 0, 0
-    for tag in _SHEET_TAG.finditer(content, opening.end()):
-        closing, _, name, attrs, empty = tag.groups()
+    row_number = 0
+    current: _Row | None = None
+    pending = sorted(keep) if keep is not None else None
+    for tag in _ROW_TAG.finditer(content, opening.end()):
+        closing, name, attrs, empty = tag.groups()
         if name == "sheetData":
             return rows, opening.start(), tag.start(), False
-        if name == "row":
-            if closing:
-                rows[-1].close_at = tag.start()
-                continue
-            found = _R_ATTR.search(attrs)
-            row_number = int(found.group(1)) if found and found.group(1).isdigit() else row_number + 1
-            col_number = 0
-            rows.append(_Row(row_number, tag.start(), tag.end(), bool(empty)))
-        elif name == "c" and not closing:
-            found = _R_ATTR.search(attrs)
-            ref = _REF.match(found.group(1)) if found else None
-            col_number = column_number(ref.group(1)) if ref else col_number + 1
-            rows[-1].cells.append(_Cell(col_number, tag.start(), tag.end(), tag.group(0)))
+        if closing:
+            if current is not None:
+                current.close_at = tag.start()
+                _scan_cells(content, current, current.end, tag.start())
+                current = None
+            continue
+        found = _R_ATTR.search(attrs)
+        row_number = int(found.group(1)) if found and found.group(1).isdigit() else row_number + 1
+        row = _Row(row_number, tag.start(), tag.end(), bool(empty))
+        current = None
+        if pending is None or row_number in keep:
+            rows.append(row)
+            current = None if empty else row
+        else:
+            while pending and pending[0] < row_number:  # the first row after a number kept
+                pending.pop(0)
+                rows.append(row)
     raise EditError("<sheetData> is not closed")
+
+
+def _scan_cells(content: str, row: _Row, start: int, end: int) -> None:
+    """The cells (start tags) of one row, between its start and end tags."""
+    col_number = 0
+    for tag in _SHEET_TAG.finditer(content, start, end):
+        closing, _, name, attrs, _ = tag.groups()
+        if name != "c" or closing:
+            continue
+        found = _R_ATTR.search(attrs)
+        ref = _REF.match(found.group(1)) if found else None
+        col_number = column_number(ref.group(1)) if ref else col_number + 1
+        row.cells.append(_Cell(col_number, tag.start(), tag.end(), tag.group(0)))
 
 
 def _restyle(tag: str, style: int) -> str:
@@ -391,13 +551,32 @@ def _restyle(tag: str, style: int) -> str:
     return f'{match.group(0)} s="{style}"{tag[match.end() :]}'
 
 
-def _set_cells(content: str, p: str, styles: dict[tuple[int, int], int]) -> str:
-    """Give each (row, col) in `styles` its cell format, adding cells (and rows) that do not exist."""
-    rows, data_start, data_end, data_closed = _scan_rows(content, p)
-    edits: list[tuple[int, int, str]] = []  # (start, end, replacement)
-    wanted: dict[int, dict[int, int]] = {}
+def _set_cells(content: str, p: str, styles: dict[tuple[int, int], object], derive=None) -> str:
+    """Give each (row, col) in `styles` its cell format, adding cells (and rows) that do not exist.
+
+    With `derive`, the format is derive(the cell's present format, styles[(row, col)]) instead.
+    """
+    return "".join(_pieces(content, _cell_edits(content, p, styles, derive)))
+
+
+def _cell_edits(content: str, p: str, styles: dict[tuple[int, int], object], derive=None) -> list:
+    """The (start, end, replacement) edits of _set_cells."""
+    wanted: dict[int, dict[int, object]] = {}
     for (row, col), style in styles.items():
         wanted.setdefault(row, {})[col] = style
+    rows, data_start, data_end, data_closed = _scan_rows(content, p, set(wanted))
+    edits: list[tuple[int, int, str]] = []  # (start, end, replacement)
+    if derive is not None:
+        for row in rows:
+            for cell in row.cells:
+                if isinstance(wanted.get(row.number, {}).get(cell.col), str):
+                    found = _S_ATTR.search(cell.tag)
+                    present = int(found.group(1)) if found and found.group(1) else 0
+                    wanted[row.number][cell.col] = derive(present, wanted[row.number][cell.col])
+        for cols in wanted.values():  # cells that do not exist have the default format 0
+            for col, value in cols.items():
+                if isinstance(value, str):
+                    cols[col] = derive(0, value)
 
     def new_cells(row: int, cols: dict[int, int]) -> str:
         return "".join(f'<{p}c r="{address(row, c)}" s="{s}"/>' for c, s in sorted(cols.items()))
@@ -434,16 +613,31 @@ def _set_cells(content: str, p: str, styles: dict[tuple[int, int], int]) -> str:
                 after = next((r for r in rows if r.number > n), None)
                 at = after.start if after else data_end
                 edits.append((at, at, f'<{p}row r="{n}">{new_cells(n, wanted[n])}</{p}row>'))
-    # Apply back to front so earlier offsets stay valid; inserts at one spot keep their order.
-    for start, end, replacement in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
-        content = content[:start] + replacement + content[end:]
-    return content
+    return edits
+
+
+def _pieces(content: str, edits: list[tuple[int, int, str]]):
+    """content with each (start, end, replacement) applied, piece by piece, in one pass (edits do not
+    overlap; inserts at one spot keep their order)."""
+    at = 0
+    for start, end, replacement in sorted(edits, key=lambda e: (e[0], e[1])) + [
+        (len(content), len(content), "")
+    ]:
+        for piece in range(at, start, CHUNK):  # the text between edits in chunks: never a second copy
+            yield content[piece : min(piece + CHUNK, start)]
+        yield replacement
+        at = max(at, end)
+
+
+def _splice(content: str, edits: list[tuple[int, int, str]]) -> str:
+    return "".join(_pieces(content, edits))
 
 
 def _top_level_children(content: str, root_end: int) -> list[tuple[str, int]]:
     """(local name, offset) of each child element of the root, scanning from the end of its start tag."""
     children, depth = [], 0
-    for tag in re.finditer(r"<(/?)([\w.:-]+)[^>]*?(/?)>|<!--.*?-->|<\?.*?\?>", content[root_end:], re.DOTALL):
+    tags = r"<(/?)([\w.:-]+)[^<>]*?(/?)>|<!--.*?-->|<\?.*?\?>"  # linear: the part is well-formed
+    for tag in re.finditer(tags, content[root_end:], re.DOTALL):
         if tag.group(2) is None:
             continue
         closing, name, empty = tag.groups()
@@ -457,16 +651,20 @@ def _top_level_children(content: str, root_end: int) -> list[tuple[str, int]]:
     return children
 
 
-def _add_legacy_drawing(content: str, p: str, rid: str, rel_ns: str) -> str:
-    root = re.search(rf"<{re.escape(p)}worksheet\b[^>]*>", content)
+def _add_legacy_drawing(content: str, p: str, rid: str, rel_ns: str) -> tuple[int, str]:
+    """Where the <legacyDrawing> element goes in the sheet, and the element (an edit for _pieces)."""
+    root = re.search(rf"<{re.escape(p)}worksheet\b[^<>]*>", content)
     declared = re.search(rf'xmlns:([\w.-]+)="{re.escape(rel_ns)}"', root.group(0))
     if declared:
         element = f'<{p}legacyDrawing {declared.group(1)}:id="{rid}"/>'
     else:
         element = f'<{p}legacyDrawing xmlns:sgr="{rel_ns}" sgr:id="{rid}"/>'
-    later = [at for name, at in _top_level_children(content, root.end()) if name in _AFTER_LEGACY_DRAWING]
+    # Every element legacyDrawing must precede comes after <sheetData>: scan only what follows it.
+    data_end = content.rfind(f"</{p}sheetData>")
+    after = data_end + len(f"</{p}sheetData>") if data_end >= 0 else root.end()
+    later = [at for name, at in _top_level_children(content, after) if name in _AFTER_LEGACY_DRAWING]
     at = later[0] if later else content.rfind("</")
-    return content[:at] + element + content[at:]
+    return at, element
 
 
 # ---------------------------------------------------------------------------------------------- comments
@@ -504,10 +702,10 @@ def _note_shape(shape_id: int, row: int, col: int) -> str:
 def _next_vml_block(package: _Package) -> int:
     """A shape-id block (o:idmap data) no VML part of the workbook uses yet."""
     used = [0]
-    for name in package.data:
+    for name in package.names():
         if name.lower().endswith(".vml"):
-            vml = package.data[name].decode("utf-8", "replace")
-            for found in re.findall(r'<o:idmap\b[^>]*data="([\d,\s]+)"', vml):
+            vml = package.read_bytes(name, check=False).decode("utf-8", "replace")
+            for found in re.findall(r'<o:idmap\b[^<>]*data="([\d,\s]+)"', vml):
                 used.extend(int(n) for n in re.findall(r"\d+", found))
     return max(used) + 1
 
@@ -543,32 +741,30 @@ def _add_comments(package: _Package, sheet_part: str, notes: dict[tuple[int, int
     if comments_part:
         comments = package.read(comments_part)
         cp = _prefix(comments, "comments")
-        authors = re.findall(
-            rf"<{re.escape(cp)}author\b[^>]*>.*?</{re.escape(cp)}author>|<{re.escape(cp)}author\s*/>",
-            comments,
-            re.DOTALL,
-        )
+        # every author start tag, <author>…</author> or <author/>, is one author (one linear scan)
+        author = len(re.findall(rf"<{re.escape(cp)}author\b[^<>]*>", comments))
         author_element = f"<{cp}author>{AUTHOR}</{cp}author>"
         comments = _append_inside(comments, cp, "authors", author_element)
-        author = len(authors)
+        # where each cell's own comment ends its text: one scan, whatever the number of notes
+        ends: dict[str, int] = {}
+        closing = f"</{cp}text>"
+        for tag in re.finditer(rf"<{re.escape(cp)}comment\b([^<>]*)>", comments):
+            ref = re.search(r"""\sref=["']([^"']*)["']""", tag.group(1))
+            end = comments.find(closing, tag.end())
+            if ref and end >= 0 and ref.group(1) not in ends:
+                phonetic = comments.find(f"<{cp}rPh", tag.end(), end)
+                ends[ref.group(1)] = phonetic if phonetic >= 0 else end
+        inserts: list[tuple[int, str]] = []
         added = ""
         for (row, col), message in sorted(notes.items()):
             ref = address(row, col)
-            existing = re.search(
-                rf'<{re.escape(cp)}comment\b[^>]*\sref="{ref}"[^>]*>.*?</{re.escape(cp)}text>',
-                comments,
-                re.DOTALL,
-            )
-            if existing:  # one comment per cell: ours goes after the student's own text
-                block = existing.group(0)
-                at = block.find(f"<{cp}rPh")
-                at = at if at >= 0 else block.rfind(f"</{cp}text>")
+            if ref in ends:  # one comment per cell: ours goes after the student's own text
                 run = f'<{cp}r><{cp}t xml:space="preserve">\n\n{text(message)}</{cp}t></{cp}r>'
-                block = block[:at] + run + block[at:]
-                comments = comments[: existing.start()] + block + comments[existing.end() :]
+                inserts.append((ends[ref], run))
                 merged.add((row, col))
             else:
                 added += _comment_xml(ref, author, message, cp)
+        comments = _splice(comments, [(at, at, run) for at, run in inserts])
         comments = _append_inside(comments, cp, "commentList", added)
         package.write(comments_part, comments)
     else:
@@ -608,8 +804,8 @@ def _add_comments(package: _Package, sheet_part: str, notes: dict[tuple[int, int
         )
         _add_content_type(package, None, CT_VML, extension="vml")
         rid = _add_relationship(package, sheet_part, "vmlDrawing", vml_part, rel_ns)
-        sheet = _add_legacy_drawing(sheet, p, rid, rel_ns)
-        package.write(sheet_part, sheet)
+        at, element = _add_legacy_drawing(sheet, p, rid, rel_ns)
+        package.write(sheet_part, _pieces(sheet, [(at, at, element)]))
 
 
 # ------------------------------------------------------------------------------------------- new sheet
@@ -665,12 +861,48 @@ def _unique_sheet_name(name: str, taken: list[str]) -> str:
     return candidate
 
 
+_TAB_SELECTED = re.compile(r"""(<(?:[\w.-]+:)?sheetView\b[^<>]*?)\stabSelected=["'](?:1|true)["']""")
+
+
+def _without_selection(content: str) -> str:
+    return _TAB_SELECTED.sub(r"\1", content)
+
+
 def _deselect(package: _Package, sheet_part: str) -> None:
-    """Clear a sheet's tabSelected, so that the new first sheet is the only one selected."""
-    content = package.read(sheet_part)
-    changed = re.sub(r"""(<(?:[\w.-]+:)?sheetView\b[^>]*?)\stabSelected=["'](?:1|true)["']""", r"\1", content)
-    if changed != content:
-        package.write(sheet_part, changed)
+    """Clear a sheet's tabSelected, so that the new first sheet is the only one selected.
+
+    A sheet already edited (marked) is changed in place; any other is changed as it is streamed
+    into the copy, in its start alone (<sheetViews> comes before <sheetData>), never read whole.
+    """
+    if sheet_part in package.edited:
+        content = package.read(sheet_part)
+        changed = _without_selection(content)
+        if changed != content:
+            package.write(sheet_part, changed)
+    else:
+        package.heads[sheet_part] = _without_selection
+
+
+def _copy_editing_head(source, destination, edit, marker: bytes = b"sheetData") -> None:
+    """Copy a part, passing its start (up to `marker`, within HEAD_LIMIT bytes) through edit(text)."""
+    head = bytearray()
+    at = -1
+    while len(head) < HEAD_LIMIT:
+        chunk = source.read(CHUNK)
+        if not chunk:
+            break
+        searched = max(0, len(head) - len(marker))
+        head += chunk
+        at = head.find(marker, searched)
+        if at >= 0:
+            break
+    ended = at < 0 and len(head) < HEAD_LIMIT  # the whole part is in head
+    cut = head.rfind(b"<", 0, at) if at >= 0 else (len(head) if ended else -1)
+    if cut >= 0:  # a start that is whole tags; a head too long is left as it was
+        destination.write(edit(bytes(head[:cut]).decode("utf-8")).encode("utf-8"))
+        head = head[cut:]
+    destination.write(head)
+    shutil.copyfileobj(source, destination, CHUNK)
 
 
 # ------------------------------------------------------------------------------------------------ main
@@ -685,7 +917,7 @@ class _Workbook:
 
 
 def _workbook(package: _Package) -> _Workbook:
-    root_rels = ET.fromstring(package.data[package.name("_rels/.rels")])
+    root_rels = _children_attributes(package.read_bytes("_rels/.rels"))
     part = next(
         (r.get("Target", "").lstrip("/") for r in root_rels if r.get("Type", "").endswith("/officeDocument")),
         "xl/workbook.xml",
@@ -702,7 +934,7 @@ def _workbook(package: _Package) -> _Workbook:
         else MAIN_NS
     )
     sheets = {}
-    for element in ET.fromstring(package.data[part]).iter():
+    for _, element in ET.iterparse(io.BytesIO(content.encode("utf-8"))):
         if element.tag.rsplit("}", 1)[-1] == "sheet":
             rid = element.get(f"{{{rel_ns}}}id")
             rel = rels.get(rid)
@@ -716,15 +948,36 @@ def _workbook(package: _Package) -> _Workbook:
 
 
 def _styles_part(package: _Package, book: _Workbook) -> str:
+    """The workbook's styles part; a minimal one written where the workbook's relationship points when
+    that part is missing (a second styles relationship would make the copy invalid), or added with
+    its relationship when there is none."""
+    missing = None
     for rel in _relationships(package, book.part):
         if rel.get("Type", "").endswith("/styles"):
-            target = _resolve(book.part, rel["Target"])
+            target = _resolve(book.part, rel.get("Target", ""))
             if package.name(target):
                 return package.name(target)
-    part = package.free_name("xl/styles{}.xml")
-    package.write(part, _MINIMAL_STYLES.replace(MAIN_NS, book.main_ns))
+            if missing is None and rel.get("TargetMode") != "External" and not target.startswith(".."):
+                missing = target
+    part = missing or package.free_name("xl/styles{}.xml")
+    # The cells keep their style numbers: each must name a format, or no reader opens the copy.
+    used = 0
+    for sheet_part in filter(None, book.sheets.values()):
+        data = package.read_bytes(sheet_part, check=False)
+        used = max(
+            [used, *(int(n) for n in re.findall(rb"<(?:[\w.-]+:)?c\b[^<>]*?\ss=[\"'](\d{1,9})", data))]
+        )
+        del data
+    if used >= MAX_CELL_FORMATS:
+        raise EditError(f"its cells name cell format {used}, beyond Excel's {MAX_CELL_FORMATS:,}")
+    plain = '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    minimal = _MINIMAL_STYLES.replace(
+        f'<cellXfs count="1">{plain}</cellXfs>', f'<cellXfs count="{used + 1}">{plain * (used + 1)}</cellXfs>'
+    )
+    package.write(part, minimal.replace(MAIN_NS, book.main_ns))
     _add_content_type(package, part, CT_STYLES)
-    _add_relationship(package, book.part, "styles", part, book.rel_ns)
+    if missing is None:
+        _add_relationship(package, book.part, "styles", part, book.rel_ns)
     return part
 
 
@@ -737,22 +990,22 @@ def _insert_first_sheet(package: _Package, book: _Workbook, new: NewSheet, style
     rid = _add_relationship(package, book.part, "worksheet", part, book.rel_ns)
     content = package.read(book.part)
     p = _prefix(content, "workbook")
-    ids = [int(n) for n in re.findall(r"""<(?:[\w.-]+:)?sheet\b[^>]*\ssheetId=["'](\d+)["']""", content)]
-    root = re.search(rf"<{re.escape(p)}workbook\b[^>]*>", content).group(0)
+    ids = [int(n) for n in re.findall(r"""<(?:[\w.-]+:)?sheet\b[^<>]*\ssheetId=["'](\d+)["']""", content)]
+    root = re.search(rf"<{re.escape(p)}workbook\b[^<>]*>", content).group(0)
     declared = re.search(rf'xmlns:([\w.-]+)="{re.escape(book.rel_ns)}"', root)
     rid_attr = f'{declared.group(1)}:id="{rid}"' if declared else f'xmlns:sgr="{book.rel_ns}" sgr:id="{rid}"'
     element = f'<{p}sheet name="{attr(name)}" sheetId="{max(ids, default=0) + 1}" {rid_attr}/>'
-    sheets = re.search(rf"<{re.escape(p)}sheets\b[^>]*>", content)
+    sheets = re.search(rf"<{re.escape(p)}sheets\b[^<>]*>", content)
     if sheets is None:
         raise EditError("workbook.xml without <sheets>")
     content = content[: sheets.end()] + element + content[sheets.end() :]
     # Sheet positions moved up by one: defined names scoped to a sheet, and the open tab.
     content = re.sub(r'localSheetId="(\d+)"', lambda m: f'localSheetId="{int(m.group(1)) + 1}"', content)
     content = re.sub(
-        r"""(<(?:[\w.-]+:)?workbookView\b[^>]*?)\s(?:activeTab|firstSheet)=["']\d+["']""", r"\1", content
+        r"""(<(?:[\w.-]+:)?workbookView\b[^<>]*?)\s(?:activeTab|firstSheet)=["']\d+["']""", r"\1", content
     )
     content = re.sub(
-        r"""(<(?:[\w.-]+:)?workbookView\b[^>]*?)\s(?:activeTab|firstSheet)=["']\d+["']""", r"\1", content
+        r"""(<(?:[\w.-]+:)?workbookView\b[^<>]*?)\s(?:activeTab|firstSheet)=["']\d+["']""", r"\1", content
     )
     package.write(book.part, content)
     for sheet_part in book.sheets.values():
@@ -765,6 +1018,15 @@ def annotate(source: Path, target: Path, marks: list[CellMark], first_sheet: New
     """Write a copy of `source` to `target` (atomically) with `marks` and `first_sheet` added."""
     with open_checked(source) as archive:
         package = _Package(archive)
+        try:
+            _edit(package, marks, first_sheet)
+            with atomic_output(target) as tmp, zipfile.ZipFile(tmp, "w") as out:
+                _write(package, out)
+        finally:
+            package.close()
+
+
+def _edit(package: _Package, marks: list[CellMark], first_sheet: NewSheet | None) -> None:
     try:
         book = _workbook(package)
         styles = _Styles(package, _styles_part(package, book))
@@ -776,16 +1038,9 @@ def annotate(source: Path, target: Path, marks: list[CellMark], first_sheet: New
             part = book.sheets[sheet_name]
             content = package.read(part)
             p = _prefix(content, "worksheet")
-            current = {}
-            rows, *_ = _scan_rows(content, p)
-            for row in rows:
-                for cell in row.cells:
-                    found = _S_ATTR.search(cell.tag)
-                    current[(row.number, cell.col)] = int(found.group(1)) if found and found.group(1) else 0
-            wanted = {
-                (m.row, m.col): styles.filled(current.get((m.row, m.col), 0), m.fill) for m in sheet_marks
-            }
-            package.write(part, _set_cells(content, p, wanted))
+            fills = {(m.row, m.col): m.fill for m in sheet_marks}
+            package.write(part, _pieces(content, _cell_edits(content, p, fills, derive=styles.filled)))
+            del content  # one sheet in memory at a time
             notes = {(m.row, m.col): m.comment for m in sheet_marks if m.comment}
             if notes:
                 _add_comments(package, part, notes, book.rel_ns)
@@ -794,19 +1049,27 @@ def annotate(source: Path, target: Path, marks: list[CellMark], first_sheet: New
         styles.save()
         for name in package.changed:  # every part written must still be well-formed XML
             if not name.lower().endswith(".vml"):
-                ET.fromstring(package.data[name])
+                with package.stream(name) as handle:
+                    _check_well_formed(iter(lambda handle=handle: handle.read(CHUNK), b""), name)
     except (ET.ParseError, KeyError, AttributeError, IndexError, ValueError) as error:
         raise EditError(f"{type(error).__name__}: {error}") from None
-    with atomic_output(target) as tmp, zipfile.ZipFile(tmp, "w") as out:
-        written = set()
-        for info in package.infos:
-            copy = zipfile.ZipInfo(info.filename, info.date_time)
-            copy.compress_type = zipfile.ZIP_DEFLATED
+
+
+def _write(package: _Package, out: zipfile.ZipFile) -> None:
+    """Every part into the copy, in the original's order, then the new ones: each streamed."""
+    originals = [info.filename for info in package.infos]
+    added = sorted(package.changed - set(originals))
+    for name in originals + added:
+        info = package._info.get(name)
+        copy = zipfile.ZipInfo(name, info.date_time if info else (1980, 1, 1, 0, 0, 0))
+        copy.compress_type = zipfile.ZIP_DEFLATED
+        if info is not None:
             copy.external_attr = info.external_attr
-            out.writestr(copy, package.data[info.filename])
-            written.add(info.filename)
-        for name in sorted(package.changed - written):
-            out.writestr(name, package.data[name], compress_type=zipfile.ZIP_DEFLATED)
+        with package.stream(name) as source, out.open(copy, "w") as destination:
+            if name in package.heads and name not in package.edited:
+                _copy_editing_head(source, destination, package.heads[name])
+            else:
+                shutil.copyfileobj(source, destination, CHUNK)
 
 
 def cell_of(reference: str) -> tuple[int, int]:
