@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from mnist_trainer.data import MnistFiles, read_mnist
+from mnist_trainer.data import MnistFiles, default_data_dir, read_mnist
 from mnist_trainer.errors import EXIT_USAGE, Interrupted, UserError
 from mnist_trainer.presets import DEFAULT_MODEL, PRESETS
 from mnist_trainer.run_dir import check_new_run_dir, check_resume_dir
@@ -24,13 +24,6 @@ from mnist_trainer.run_dir import check_new_run_dir, check_resume_dir
 PROG = "python -m mnist_trainer"
 MAX_SEED = 2**64 - 1  # torch.manual_seed takes 0 .. 2**64 - 1
 MAX_COUNT = 2**31 - 1  # epochs and batch sizes beyond this are typos, and torch indexes with int64
-
-
-TUNABLE = ("epochs", "batch_size", "lr", "weight_decay")
-
-
-def default_data_dir() -> str:
-    return os.environ.get("MNIST_DIR", os.path.join("data", "mnist"))
 
 
 def _shown(text: str) -> str:

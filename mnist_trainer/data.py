@@ -69,6 +69,11 @@ class MnistSplits:
     folder: str = ""  # as in MnistFiles
 
 
+def default_data_dir() -> str:
+    """Where the four files are looked for without --data-dir."""
+    return os.environ.get("MNIST_DIR", os.path.join("data", "mnist"))
+
+
 def find_file(data_dir: Path, name: str) -> Path | None:
     """The file `name` (or `name`.gz) in data_dir or in torchvision's data_dir/MNIST/raw layout."""
     for folder in (data_dir, data_dir / "MNIST" / "raw"):

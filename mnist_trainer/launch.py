@@ -14,9 +14,9 @@ from pathlib import Path
 import torch
 
 from mnist_trainer.checkpoint import Checkpoint, check_same_data, load_checkpoint
-from mnist_trainer.cli import DEFAULT_MODEL, PRESETS, TUNABLE, default_data_dir
-from mnist_trainer.data import MnistFiles, download, read_mnist, to_device
+from mnist_trainer.data import MnistFiles, default_data_dir, download, read_mnist, to_device
 from mnist_trainer.errors import UserError, remove_stale_temporaries
+from mnist_trainer.presets import DEFAULT_MODEL, PRESETS, TUNABLE
 from mnist_trainer.run_dir import create_run_dir
 from mnist_trainer.train import RunConfig, Trainer
 

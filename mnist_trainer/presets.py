@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The recipe's fields a flag may override (--epochs, --batch-size, --lr, --weight-decay).
+TUNABLE = ("epochs", "batch_size", "lr", "weight_decay")
+
 
 @dataclass(frozen=True)
 class Preset:
