@@ -51,7 +51,8 @@ def _output_delta_text(spec: NetworkSpec, unit: str, t: str) -> str:
     a = f"a_{unit}"
     if spec.loss == "cross-entropy":
         if spec.output_activation == "softmax":
-            total = f"t1 + … + t{spec.sizes[-1]}"
+            targets = spec.targets
+            total = " + ".join(targets) if len(targets) <= 3 else f"{targets[0]} + … + {targets[-1]}"
             return f"δ_{unit} = ∂E/∂{unit} = {a}·({total}) − {t}   (= {a} − {t} for targets summing to 1)"
         return (
             f"δ_{unit} = ∂E/∂{unit} = {a} − {t}   (the sigmoid's derivative cancels the loss's denominator)"
@@ -231,15 +232,25 @@ def _backward(page: _Sheet, spec: NetworkSpec) -> None:
                 numbers = [page.ref(f"dE_d{w}")]
                 if spec.blocks == 1:
                     numbers = [delta(unit), "×", page.ref(src), "=", page.ref(f"dE_d{w}")]
-                page.line(f"∂E_total/∂{w} = δ_{unit} · {src}", page.f_result, numbers)
+                gradient = _over_samples(spec, f"δ_{unit} · {src}")
+                page.line(f"∂E_total/∂{w} = {gradient}", page.f_result, numbers)
     if spec.biases != "none":
         page.line("A bias's gradient: the sum of the δ of the units it is added into (∂net/∂b = 1)")
         for bias in spec.bias_names:
-            text = f"∂E_total/∂{bias} = {' + '.join('δ_' + u for u in spec.bias_units(bias))}"
+            deltas = " + ".join("δ_" + u for u in spec.bias_units(bias))
+            text = f"∂E_total/∂{bias} = {_over_samples(spec, deltas)}"
             if spec.biases == "trained":
                 page.line(text, page.f_result, [page.ref(f"dE_d{bias}")])
             else:
                 page.line(text + "   (held fixed: shown, not applied)", page.f_equation)
+
+
+def _over_samples(spec: NetworkSpec, term: str) -> str:
+    """A gradient's right-hand side: the term itself, or its mean when each row holds every sample (the
+    number beside it is that mean, while the δ above are sample 1's: the text must not claim δ·source)."""
+    if spec.blocks == 1:
+        return term
+    return f"mean over the {spec.blocks} samples of ({term})"
 
 
 def _update(page: _Sheet, spec: NetworkSpec) -> None:
