@@ -102,7 +102,9 @@ def test_a_full_batch_exercise_says_its_gradients_are_means(tmp_path):
 
     def instructions(argv, name):
         path = tmp_path / name
-        assert main(["build", *argv, "--exercise", "--iterations", "1", "--lr-list", "1", "-o", str(path)]) == 0
+        assert (
+            main(["build", *argv, "--exercise", "--iterations", "1", "--lr-list", "1", "-o", str(path)]) == 0
+        )
         sheet = openpyxl.load_workbook(path)["Exercise"]
         return " ".join(str(c.value) for row in sheet.iter_rows() for c in row if c.value)
 
