@@ -281,20 +281,34 @@ def _positions(spec: NetworkSpec) -> dict[str, tuple[float, float]]:
     return where
 
 
+LABEL_DISTANCES = (0.35, 0.55, 0.75)  # of the way along a weight's line, by its destination unit, in turn
+
+
+def weight_label_points(spec: NetworkSpec, where: dict) -> list[tuple[str, float, float]]:
+    """(weight, x, y) of each weight's label on its line. Neighbouring destination units' labels sit at
+    different distances along their lines (LABEL_DISTANCES in turn), so that the labels of lines crossing
+    into neighbouring units do not land on each other (at one fixed distance, w9 and w10 of a 2-3-3-2 did)."""
+    points = []
+    for layer in spec.layers:
+        for d, (unit, row) in enumerate(zip(layer.units, layer.weights, strict=True)):
+            t = LABEL_DISTANCES[d % len(LABEL_DISTANCES)]
+            for w, src in zip(row, layer.sources, strict=True):
+                (x0, y0), (x1, y1) = where[src.removeprefix("a_")], where[unit]
+                points.append((w, x0 + (x1 - x0) * t, y0 + (y1 - y0) * t))
+    return points
+
+
 def _diagram(book, page: _Sheet, spec: NetworkSpec) -> None:
     """A scatter chart of the network: units (and biases) as labelled points, weights as labelled lines."""
     where = _positions(spec)
     sheet, _name = page.sheet, page.sheet.name
-    edges, weight_points, bias_edges = [], [], []
+    edges, bias_edges = [], []
     for layer in spec.layers:
-        for unit, row, bias in zip(layer.units, layer.weights, layer.biases, strict=True):
-            for w, src in zip(row, layer.sources, strict=True):
-                edge = (src.removeprefix("a_"), unit)
-                edges.append(edge)
-                (x0, y0), (x1, y1) = where[edge[0]], where[edge[1]]
-                weight_points.append((w, x0 + (x1 - x0) * 0.7, y0 + (y1 - y0) * 0.7))
+        for unit, bias in zip(layer.units, layer.biases, strict=True):
+            edges += [(src.removeprefix("a_"), unit) for src in layer.sources]
             if bias:
                 bias_edges.append((bias, unit))
+    weight_points = weight_label_points(spec, where)
     edges += [(u, e) for u, e in zip(spec.output.units, spec.losses, strict=True)] + [
         (e, "E_total") for e in spec.losses
     ]
