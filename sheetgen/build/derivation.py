@@ -277,11 +277,11 @@ def _positions(spec: NetworkSpec) -> dict[str, tuple[float, float]]:
         for bias in dict.fromkeys(b for b in layer.biases if b):
             units = spec.bias_units(bias)
             x, y = where[units[0]]
-            where[bias] = (x - 0.9, max(where[u][1] for u in units) + 0.75)
+            where[bias] = (x - 0.3, max(where[u][1] for u in units) + 0.75)
     return where
 
 
-LABEL_DISTANCES = (0.35, 0.55, 0.75)  # of the way along a weight's line, by its destination unit, in turn
+LABEL_DISTANCES = (0.3, 0.5, 0.7)  # of the way along a weight's line, by its destination unit, in turn
 
 
 def weight_label_points(spec: NetworkSpec, where: dict) -> list[tuple[str, float, float]]:
