@@ -171,3 +171,61 @@ def test_help_states_the_caps(capsys):
     out = " ".join(capsys.readouterr().out.split())
     assert f"at most {S.MAX_UNITS} units a layer and {S.MAX_WEIGHTS} weights" in out
     assert f"at most {S.MAX_SAMPLES}" in out
+
+
+def _equations_text(path) -> list[str]:
+    sheet = openpyxl.load_workbook(path)["Equations"]
+    return [c.value for row in sheet.iter_rows() for c in row if isinstance(c.value, str)]
+
+
+def test_full_batch_gradients_are_written_as_the_mean_they_show(tmp_path):
+    """The number beside ∂E_total/∂w1 is the mean over the samples, while the δ above it are sample 1's:
+    the text says so, instead of claiming δ_h1 · i1 (which sample 1's numbers would contradict)."""
+    path = tmp_path / "xor.xlsx"
+    assert main(["build", "--template", "xor", "--iterations", "2", "--lr-list", "1", "-o", str(path)]) == 0
+    lines = _equations_text(path)
+    assert "∂E_total/∂w1 = mean over the 4 samples of (δ_h1 · i1)" in lines
+    assert "∂E_total/∂b_o1 = mean over the 4 samples of (δ_o1)" in lines
+    assert not any(line.startswith("∂E_total/∂w1 = δ_h1") for line in lines)
+    single = tmp_path / "single.xlsx"
+    argv = ["--network", "2-3-1", "--biases", "trained", "--iterations", "2", "--lr-list", "1"]
+    assert main(["build", *argv, "-o", str(single)]) == 0
+    assert "∂E_total/∂w1 = δ_h1 · i1" in _equations_text(single)
+
+
+def test_softmax_delta_names_each_target_of_a_small_layer(tmp_path):
+    path = tmp_path / "softmax.xlsx"
+    argv = [
+        "--output-activation",
+        "softmax",
+        "--loss",
+        "cross-entropy",
+        "--iterations",
+        "1",
+        "--lr-list",
+        "2",
+    ]
+    assert main(["build", *argv, "-o", str(path)]) == 0
+    text = "\n".join(_equations_text(path))
+    assert "a_o1·(t1 + t2) − t1" in text and "…" not in text.split("δ_o1 = ")[1].split("\n")[0]
+
+
+def test_summary_and_samples_columns_are_wide_enough_to_read(tmp_path):
+    """A bias per unit on one LR: every bias label and number on the Summary gets a column wide enough
+    (it showed ### and labels ran over each other); the samples table's columns come out even."""
+    path = tmp_path / "xor.xlsx"
+    argv = ["--template", "xor", "--network", "2-3-1", "--iterations", "1", "--lr-list", "1"]
+    assert main(["build", *argv, "-o", str(path)]) == 0
+    book = openpyxl.load_workbook(path)
+    summary = book["Summary"]
+    labels = [c for c in summary[3] if isinstance(c.value, str) and c.value.endswith(":") and c.column > 1]
+    assert [c.value for c in labels] == [f"b_{u} into {u}:" for u in ("h1", "h2", "h3", "o1")]
+    for label in labels:
+        assert summary.column_dimensions[label.column_letter].width >= len(label.value)
+        number = summary.cell(3, label.column + 1)
+        assert number.value.startswith("=Inputs!")
+        assert summary.column_dimensions[number.column_letter].width >= 12
+    inputs = book["Inputs"]
+    header = next(r for r in inputs.iter_rows() if r[0].value == "Sample")
+    widths = {inputs.column_dimensions[c.column_letter].width for c in header[1:] if c.value}
+    assert max(widths) <= 1.5 * min(widths), widths

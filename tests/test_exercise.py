@@ -94,3 +94,20 @@ def test_blank_names_columns(tmp_path):
     )
     assert sheet.cell(6, header.index("∂E/∂w1") + 1).value is not None  # not named: kept
     assert "column" in openpyxl.load_workbook(path)["Exercise"]["A5"].value
+
+
+def test_a_full_batch_exercise_says_its_gradients_are_means(tmp_path):
+    """With every sample in a row a gradient column is the mean over the samples' blocks; the
+    instructions say so (δ times the source alone would not match the sheet), and only then."""
+
+    def instructions(argv, name):
+        path = tmp_path / name
+        assert (
+            main(["build", *argv, "--exercise", "--iterations", "1", "--lr-list", "1", "-o", str(path)]) == 0
+        )
+        sheet = openpyxl.load_workbook(path)["Exercise"]
+        return " ".join(str(c.value) for row in sheet.iter_rows() for c in row if c.value)
+
+    assert "mean over the samples of δ times the source" in instructions(["--template", "xor"], "full.xlsx")
+    online = instructions(["--template", "xor", "--batch", "online"], "online.xlsx")
+    assert "mean over the samples" not in online and "δ of the unit w feeds times w's source" in online

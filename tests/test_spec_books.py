@@ -20,6 +20,7 @@ from sheetgen.office import gnumeric
 from sheetgen.office.recalc import recalculate as libreoffice_recalculate
 
 ITERATIONS = 8
+CSVS = {"one.csv": "i1,i2,t1,t2\n-0.328,0.639,0.47,0.82\n"}  # written to tmp_path for argv's {one.csv}
 LRS = [0.5, 2.0]
 BOOKS = {  # name -> (argv, the values to edit on the Inputs sheet)
     "xor": (["--template", "xor"], {"w1": -0.8, "b_o1": 0.3, ("sample", 2, "t1"): 0.9}),
@@ -54,6 +55,13 @@ BOOKS = {  # name -> (argv, the values to edit on the Inputs sheet)
     "neuron": (
         ["--network", "2-1", "--output-activation", "linear", "--loss", "squared", "--biases", "trained"],
         {"b1": 0.4, "i1": 1.5},
+    ),
+    # One sample from a CSV: its values are the samples table's first row (full batch once crashed the
+    # build), and online it must not be INDEXed from a one-row table, which Gnumeric answers with #REF!.
+    "one-sample-full": (["--samples", "{one.csv}", "--batch", "full"], {("sample", 1, "t2"): 0.3, "w2": 0.7}),
+    "one-sample-online": (
+        ["--samples", "{one.csv}", "--batch", "online", "--biases", "trained"],
+        {("sample", 1, "i1"): 0.9, "b2": -0.2},
     ),
     "deep-relu": (
         ["--network", "2-3-3-2", "--activation", "relu", "--biases", "fixed", "--set", "w1=0.9"],
@@ -128,6 +136,9 @@ def _assert_equals_oracle(path, spec: NetworkSpec, params: dict) -> float:
 @pytest.mark.parametrize("name", list(BOOKS))
 def test_both_engines_follow_an_edit_of_any_spec(ssconvert, soffice, tmp_path, name):
     argv, edits = BOOKS[name]
+    for file, text in CSVS.items():
+        (tmp_path / file).write_text(text)
+    argv = [str(tmp_path / a[1:-1]) if a.startswith("{") else a for a in argv]
     built = tmp_path / "built.xlsx"
     lrs = ",".join(map(str, LRS))
     assert main(["build", *argv, "--iterations", str(ITERATIONS), "--lr-list", lrs, "-o", str(built)]) == 0

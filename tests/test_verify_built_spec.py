@@ -28,10 +28,17 @@ SPECS = {
     "relu-bce": ["--network", "2-3-1", "--activation", "relu", "--loss", "cross-entropy", "--init-seed", "3"],
     "one-one": ["--network", "1-1-1", "--biases", "trained"],
     "or-online": ["--samples", "or", "--network", "2-1-1", "--batch", "online"],
+    # One sample from a CSV: its values are read from the samples table's first row, full or online.
+    "one-sample-full": ["--samples", "{one.csv}", "--network", "2-3-2", "--batch", "full"],
+    "one-sample-online": ["--samples", "{one.csv}", "--batch", "online", "--biases", "trained"],
 }
+CSVS = {"one.csv": "i1,i2,t1,t2\n-0.328,0.639,0.47,0.82\n"}  # written to tmp_path for argv's {one.csv}
 
 
 def _build(tmp_path, name, argv, iterations=6):
+    for file, text in CSVS.items():
+        (tmp_path / file).write_text(text)
+    argv = [str(tmp_path / a[1:-1]) if a.startswith("{") else a for a in argv]
     path = tmp_path / f"{name}.xlsx"
     assert main(["build", *argv, "--iterations", str(iterations), "--lr-list", "0.5,3", "-o", str(path)]) == 0
     return path

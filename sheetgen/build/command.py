@@ -36,9 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--biases",
         choices=S.BIAS_MODES,
         default=None,
-        help="none: no biases (the course's network); fixed: b1 into both hidden sums and b2 into both "
-        "outputs, held at their initial values (Mazur's post); trained: updated by their own gradients "
-        "like the weights (default: the template's; mazur is fixed, xor trained, the others none)",
+        help="none: no biases (the course's network); fixed: a bias added into each unit's net input "
+        "(see --bias-per), held at its initial value (Mazur's post: b1 into the hidden sums, b2 into the "
+        "outputs); trained: updated by their own gradients like the weights (default: the template's; "
+        "mazur is fixed, xor trained, the others none)",
     )
     parser.add_argument(
         "--network",

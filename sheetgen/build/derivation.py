@@ -51,7 +51,8 @@ def _output_delta_text(spec: NetworkSpec, unit: str, t: str) -> str:
     a = f"a_{unit}"
     if spec.loss == "cross-entropy":
         if spec.output_activation == "softmax":
-            total = f"t1 + … + t{spec.sizes[-1]}"
+            targets = spec.targets
+            total = " + ".join(targets) if len(targets) <= 3 else f"{targets[0]} + … + {targets[-1]}"
             return f"δ_{unit} = ∂E/∂{unit} = {a}·({total}) − {t}   (= {a} − {t} for targets summing to 1)"
         return (
             f"δ_{unit} = ∂E/∂{unit} = {a} − {t}   (the sigmoid's derivative cancels the loss's denominator)"
@@ -231,15 +232,25 @@ def _backward(page: _Sheet, spec: NetworkSpec) -> None:
                 numbers = [page.ref(f"dE_d{w}")]
                 if spec.blocks == 1:
                     numbers = [delta(unit), "×", page.ref(src), "=", page.ref(f"dE_d{w}")]
-                page.line(f"∂E_total/∂{w} = δ_{unit} · {src}", page.f_result, numbers)
+                gradient = _over_samples(spec, f"δ_{unit} · {src}")
+                page.line(f"∂E_total/∂{w} = {gradient}", page.f_result, numbers)
     if spec.biases != "none":
         page.line("A bias's gradient: the sum of the δ of the units it is added into (∂net/∂b = 1)")
         for bias in spec.bias_names:
-            text = f"∂E_total/∂{bias} = {' + '.join('δ_' + u for u in spec.bias_units(bias))}"
+            deltas = " + ".join("δ_" + u for u in spec.bias_units(bias))
+            text = f"∂E_total/∂{bias} = {_over_samples(spec, deltas)}"
             if spec.biases == "trained":
                 page.line(text, page.f_result, [page.ref(f"dE_d{bias}")])
             else:
                 page.line(text + "   (held fixed: shown, not applied)", page.f_equation)
+
+
+def _over_samples(spec: NetworkSpec, term: str) -> str:
+    """A gradient's right-hand side: the term itself, or its mean when each row holds every sample (the
+    number beside it is that mean, while the δ above are sample 1's: the text must not claim δ·source)."""
+    if spec.blocks == 1:
+        return term
+    return f"mean over the {spec.blocks} samples of ({term})"
 
 
 def _update(page: _Sheet, spec: NetworkSpec) -> None:
@@ -266,24 +277,38 @@ def _positions(spec: NetworkSpec) -> dict[str, tuple[float, float]]:
         for bias in dict.fromkeys(b for b in layer.biases if b):
             units = spec.bias_units(bias)
             x, y = where[units[0]]
-            where[bias] = (x - 0.9, max(where[u][1] for u in units) + 0.75)
+            where[bias] = (x - 0.3, max(where[u][1] for u in units) + 0.75)
     return where
+
+
+LABEL_DISTANCES = (0.3, 0.5, 0.7)  # of the way along a weight's line, by its destination unit, in turn
+
+
+def weight_label_points(spec: NetworkSpec, where: dict) -> list[tuple[str, float, float]]:
+    """(weight, x, y) of each weight's label on its line. Neighbouring destination units' labels sit at
+    different distances along their lines (LABEL_DISTANCES in turn), so that the labels of lines crossing
+    into neighbouring units do not land on each other (at one fixed distance, w9 and w10 of a 2-3-3-2 did)."""
+    points = []
+    for layer in spec.layers:
+        for d, (unit, row) in enumerate(zip(layer.units, layer.weights, strict=True)):
+            t = LABEL_DISTANCES[d % len(LABEL_DISTANCES)]
+            for w, src in zip(row, layer.sources, strict=True):
+                (x0, y0), (x1, y1) = where[src.removeprefix("a_")], where[unit]
+                points.append((w, x0 + (x1 - x0) * t, y0 + (y1 - y0) * t))
+    return points
 
 
 def _diagram(book, page: _Sheet, spec: NetworkSpec) -> None:
     """A scatter chart of the network: units (and biases) as labelled points, weights as labelled lines."""
     where = _positions(spec)
     sheet, _name = page.sheet, page.sheet.name
-    edges, weight_points, bias_edges = [], [], []
+    edges, bias_edges = [], []
     for layer in spec.layers:
-        for unit, row, bias in zip(layer.units, layer.weights, layer.biases, strict=True):
-            for w, src in zip(row, layer.sources, strict=True):
-                edge = (src.removeprefix("a_"), unit)
-                edges.append(edge)
-                (x0, y0), (x1, y1) = where[edge[0]], where[edge[1]]
-                weight_points.append((w, x0 + (x1 - x0) * 0.7, y0 + (y1 - y0) * 0.7))
+        for unit, bias in zip(layer.units, layer.biases, strict=True):
+            edges += [(src.removeprefix("a_"), unit) for src in layer.sources]
             if bias:
                 bias_edges.append((bias, unit))
+    weight_points = weight_label_points(spec, where)
     edges += [(u, e) for u, e in zip(spec.output.units, spec.losses, strict=True)] + [
         (e, "E_total") for e in spec.losses
     ]

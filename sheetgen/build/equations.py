@@ -255,8 +255,10 @@ def _readable(template: str, labels: dict[str, str]) -> str:
             return "η"
         if kind == "table":
             return f"Inputs:samples.{key}"
+        if kind == "param":
+            return f"Inputs:{key}"  # a cell of the Inputs sheet, named there (i1_s1 may be no column)
         text = labels.get(key) or BY_KEY[key].label
-        return {"prev": f"{text}[row above]", "param": f"Inputs:{key}"}.get(kind, text)
+        return f"{text}[row above]" if kind == "prev" else text
 
     text = formula.to_text(formula.transform(template_tree(template), _sigma), label)
     return text.replace("^2", "²").replace("*", "·").replace("-", " − ").replace("+", " + ")

@@ -130,6 +130,16 @@ def write_exercise_sheet(
             "the sheet).",
             None,
         ),
+    ]
+    if spec.blocks > 1:  # full batch: the gradient columns are means, which the line above does not say
+        lines.append(
+            (
+                f"   Each row holds all {spec.blocks} samples (the _s1, _s2, … blocks): a gradient is the "
+                "mean over the samples of δ times the source, and E_total the mean of their losses.",
+                None,
+            )
+        )
+    lines += [
         ("   Until the columns are filled, the cells that read them (and the charts) show nonsense.", None),
         ("", None),
         (

@@ -103,7 +103,10 @@ def write_inputs(book, styles, layout: InputsLayout, params, template_name, lrs,
         _write_samples(sheet, styles, layout)
     sheet.set_column(0, 0, 10)
     sheet.set_column(1, 1, 14)
-    sheet.set_column(2, 2, 40)
+    # The Meaning column is wide, but with a samples table its column also holds a sample's value
+    # (i2 or t1): keep it as narrow as the others and let each meaning run on into the empty cells to its
+    # right, so that the table's columns come out even.
+    sheet.set_column(2, 2, 40 if spec.samples is None else 14)
     sheet.freeze_panes(INPUTS_FIRST_ROW, 0)
     print_setup(sheet, INPUTS_HEADER_ROW, landscape=False)
 

@@ -339,6 +339,18 @@ def _write_biases_line(sheet, styles, params: dict, layout: InputsLayout) -> Non
         sheet.write_formula(2, 4 + 2 * col, f"={layout.ref(key)}", styles.number, params[key])
 
 
+def _summary_widths(n_lrs: int, spec) -> dict[int, float]:
+    """Column widths of the Summary: the η columns, widened where the biases line needs room for its
+    labels and numbers (else a 1-LR book, or a bias per unit, shows ### and labels run over each other)."""
+    widths = {col: 13.0 for col in range(1, n_lrs + 1)}
+    if spec.biases != "none":
+        for k, key in enumerate(spec.bias_names):
+            label = f"{key} into {', '.join(spec.bias_units(key))}:"
+            widths[3 + 2 * k] = max(widths.get(3 + 2 * k, 0.0), len(label) + 2.0)
+            widths[4 + 2 * k] = max(widths.get(4 + 2 * k, 0.0), 13.0)
+    return widths
+
+
 def _write_summary(book, styles, lrs, tables, iterations, template_name, e_col: int, params, layout):
     sheet = book.add_worksheet(SUMMARY_SHEET, worksheet_class=_TableSheet)
     sheet.write_string(0, 0, "E_total against iteration for every learning rate", styles.title)
@@ -358,7 +370,8 @@ def _write_summary(book, styles, lrs, tables, iterations, template_name, e_col: 
     sheet.insert_chart(SUMMARY_HEADER_ROW + 22, chart_col, log)
     sheet.freeze_panes(SUMMARY_HEADER_ROW + 1, 1)
     sheet.set_column(0, 0, 9)
-    sheet.set_column(1, len(lrs), 13)
+    for col, width in _summary_widths(len(lrs), layout.spec).items():
+        sheet.set_column(col, col, width)
     print_setup(sheet, SUMMARY_HEADER_ROW)
     sheet.activate()
 

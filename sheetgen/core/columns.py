@@ -227,9 +227,13 @@ def spec_columns(spec: NetworkSpec) -> tuple[Column, ...]:
     def data_formula(name: str, block: int) -> str:
         if spec.samples is None:
             return f"{{param:{name}}}"
-        if spec.batch == "online":
+        if spec.batch == "online" and spec.n_samples > 1:
+            # INDEX into a one-row table is #REF! in Gnumeric (it refuses INDEX on a single cell), so one
+            # sample is read directly, as in full batch, where online and full are the same anyway.
             return f"INDEX({{table:{name}}},{{sample}})"
-        return f"{{param:{sample_key(name, block, spec)}}}"
+        # The samples table's cell of this block's sample (i1_s2), spelled out even for one sample, whose
+        # column key is plain i1 (sample_key) but whose value still lives in the table's first row.
+        return f"{{param:{name}_s{block}}}"
 
     def layer_free(layer) -> list[Column]:
         cols = [_free(w, True, ()) for row in layer.weights for w in row]

@@ -247,7 +247,7 @@ class NetworkSpec:
         parts.append(f"{self.loss} loss")
         parts.append("no biases" if self.biases == "none" else f"biases {self.biases} per {self.bias_per}")
         if self.samples is not None:
-            parts.append(f"{self.n_samples} samples, {self.batch} batch")
+            parts.append(f"{self.n_samples} sample{'s' if self.n_samples > 1 else ''}, {self.batch} batch")
         return ", ".join(parts)
 
     # -- recording in a workbook --------------------------------------------------------------------

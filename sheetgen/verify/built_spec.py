@@ -197,6 +197,8 @@ def _worlds(spec: NetworkSpec, first: bool, rng) -> tuple[dict, dict]:
         env[f"param:{n}"] = free[n] if first or n not in spec.free else rng.uniform(-1, 1, k)
     for name, v in this_data.items():
         env[f"param:{name}"] = v
+        if spec.n_samples == 1 and spec.samples is not None:
+            env[f"param:{name}_s1"] = v  # a single sample's i1 is read from the samples table's cell i1_s1
     if spec.samples is not None:
         for s, (x, t) in enumerate(spec.samples, start=1):
             for name, v in zip(spec.inputs + spec.targets, x + t, strict=True):
