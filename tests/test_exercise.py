@@ -111,3 +111,26 @@ def test_a_full_batch_exercise_says_its_gradients_are_means(tmp_path):
     assert "mean over the samples of δ times the source" in instructions(["--template", "xor"], "full.xlsx")
     online = instructions(["--template", "xor", "--batch", "online"], "online.xlsx")
     assert "mean over the samples" not in online and "δ of the unit w feeds times w's source" in online
+
+
+def test_a_filled_in_copy_saved_without_values_is_judged_by_its_recalculation(tmp_path, capsys, soffice):
+    """A student's copy saved by a program that never calculates (openpyxl, a script) holds formulas
+    with no saved values: that is no mistake, LibreOffice's recalculated values are what get judged."""
+    exercise, full, filled = tmp_path / "exercise.xlsx", tmp_path / "full.xlsx", tmp_path / "filled.xlsx"
+    _build(exercise, ["--exercise"])
+    _build(full, [])
+    assert _fill_in(exercise, full, filled) > 20
+    unsaved = tmp_path / "unsaved.xlsx"
+    stripped = 0
+    with zipfile.ZipFile(filled) as source, zipfile.ZipFile(unsaved, "w", zipfile.ZIP_DEFLATED) as out:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename.startswith("xl/worksheets/sheet"):
+                text, count = re.subn(r"(</f>)<v>[^<]*</v>", r"\1", data.decode())
+                data, stripped = text.encode(), stripped + count
+            out.writestr(item, data)
+    assert stripped > 100
+    capsys.readouterr()
+    status = main(["verify", str(unsaved)])
+    out = capsys.readouterr().out
+    assert status == 0 and "VERIFIED" in out, out

@@ -97,7 +97,9 @@ def cached_values_match(original: Book, recalculated: Book, tol: float) -> str |
             if isinstance(saved, float) and isinstance(computed, float):
                 if math.isfinite(computed) and close(saved, computed, tol):
                     continue
-            elif saved == computed or (saved is None and computed == ""):
+            elif saved == computed or saved is None:
+                # No saved value: the program that saved it (openpyxl, a script) never calculated,
+                # which no sheet is wrong for; LibreOffice's values are the ones judged.
                 continue
             return (
                 f"'{sheet.name}'!{address(*cell)}: the saved value {saved!r} differs from the recalculated "
