@@ -7,7 +7,7 @@ so -2^2 is (-2)^2 = 4, and every binary operator associates to the left (2^3^2 =
 
 A tree compiles to a Python function of a binding (cell or variable -> number or numpy array), so
 a column of cells, or many random points at once, is one call. Functions the verifier needs are
-computed (EXP, POWER, SUM, IF, SQRT, LN, LOG, ABS, MIN, MAX, PRODUCT, ROUND); anything else (an
+computed (EXP, TANH, POWER, SUM, IF, SQRT, LN, LOG, ABS, MIN, MAX, PRODUCT, ROUND); anything else (an
 unknown function, a defined name, text) raises Unsupported, never something worse.
 """
 
@@ -181,6 +181,21 @@ def _operand(token: Token):
     return _cell(sheet, body) or Name(value)
 
 
+def _sumproduct(args: list, text: str):
+    """SUMPRODUCT(B5:C5, D5:E5) as the arithmetic it is, B5*D5+C5*E5, so every reader of trees knows
+    it; other arguments stay a call, which nothing computes (Unsupported when compiled)."""
+    if not args or not all(isinstance(a, Area) for a in args):
+        return Call("SUMPRODUCT", tuple(args))
+    try:
+        columns = [a.cells() for a in args]
+    except Unsupported:  # a range too large to be a table's
+        return Call("SUMPRODUCT", tuple(args))
+    if len({len(c) for c in columns}) != 1:
+        return Call("SUMPRODUCT", tuple(args))
+    terms = [reduce(lambda x, y: Binary("*", x, y), cells) for cells in zip(*columns, strict=True)]
+    return reduce(lambda x, y: Binary("+", x, y), terms)
+
+
 class _Parser:
     def __init__(self, tokens: list[Token], text: str):
         self.tokens, self.pos, self.text = tokens, 0, text
@@ -239,6 +254,8 @@ class _Parser:
                     self.take()
                     args.append(self.argument())
             self.close(Token.FUNC)
+            if name == "SUMPRODUCT":
+                return _sumproduct(args, self.text)
             return Call(name, tuple(args))
         raise FormulaError(f"unexpected {token.value!r} in {self.text}")
 
@@ -378,6 +395,7 @@ FUNCTIONS = {
     "EXP": (1, 1, np.exp, False),
     "POWER": (2, 2, np.power, False),
     "SQRT": (1, 1, np.sqrt, False),
+    "TANH": (1, 1, np.tanh, False),  # σ(x) = 0.5·(1 + tanh(x/2)), as some courses write it
     "LN": (1, 1, np.log, False),
     "LOG": (1, 2, _log, False),
     "ABS": (1, 1, np.abs, False),

@@ -41,6 +41,7 @@ def _unknown_columns(reader: Reader) -> list[int]:
     # Another table side by side: its labelled columns are its own, not this table's unknowns.
     others = {col for (name, _, col) in reader.header_cells if name == table.sheet} - set(table.spare)
     cols |= set(table.spare)  # typed inputs under a shared label: placed by the formulas reading them
+    cols.discard(reader.eta_column)  # η on every row: an input, read as η wherever a formula reads it
     return sorted(c for c in cols if c not in reader.col_keys and c not in others)
 
 
