@@ -64,6 +64,8 @@ DEFAULT = dict(
     bias=None,
     tables="one",
     rows=5,
+    mistake=None,  # a key of MISTAKES: one planted mistake (the saved values are then the right ones:
+    # judge such a book with LibreOffice, which recalculates it)
 )
 
 # --- header spellings -------------------------------------------------------------------------
@@ -81,7 +83,10 @@ def _labels(family: str) -> dict:
         base |= {f"h{n}": f"net_h{n}" for n in (1, 2)} | {f"a_h{n}": f"out_h{n}" for n in (1, 2)}
         base |= {f"o{n}": f"net_o{n}" for n in (1, 2)} | {f"a_o{n}": f"out_o{n}" for n in (1, 2)}
         base |= {f"E{n}": f"E_o{n}" for n in (1, 2)} | {"E_total": "Etotal"}
-        base |= {f"g{k}": f"dEtotal/dw{k}" for k in range(1, 9)} | {"gb1": "dEtotal/db1", "gb2": "dEtotal/db2"}
+        base |= {f"g{k}": f"dEtotal/dw{k}" for k in range(1, 9)} | {
+            "gb1": "dEtotal/db1",
+            "gb2": "dEtotal/db2",
+        }
     elif family == "sigma":
         base |= {f"h{n}": f"net(h{n})" for n in (1, 2)} | {f"a_h{n}": f"σ(h{n})" for n in (1, 2)}
         base |= {f"o{n}": f"net(o{n})" for n in (1, 2)} | {f"a_o{n}": f"σ(o{n})" for n in (1, 2)}
@@ -186,8 +191,10 @@ def order_of(v: dict) -> list[str]:
 
 def _delta_on(v, key):
     kinds = v["deltas"]
-    return (key.startswith("d_o") and "delta_o" in kinds) or (key.startswith("dA_h") and "dA_h" in kinds) or (
-        key.startswith("s_h") and "slope" in kinds
+    return (
+        (key.startswith("d_o") and "delta_o" in kinds)
+        or (key.startswith("dA_h") and "dA_h" in kinds)
+        or (key.startswith("s_h") and "slope" in kinds)
     )
 
 
@@ -231,7 +238,7 @@ def formulas(v: dict, R, r: int) -> dict:
     }
     if v["grad"] == "product" and not bias:
         f["h1"] = f"SUM(PRODUCT({R('w1')},{R('i1')}),PRODUCT({R('w2')},{R('i2')}))"
-    if v["net"] == "sumproduct":  # w1, w2 and i1, i2 side by side in every layout here
+    if v["net"] == "sumproduct" and v["inputs"] != "cells":  # w1:w2 and i1:i2 both rows of two cells
         inputs = f"{R('i1')}:{R('i2')}"
         f["h1"] = f"SUMPRODUCT({R('w1')}:{R('w2')},{inputs}){b1}"
         f["h2"] = f"SUMPRODUCT({R('w3')}:{R('w4')},{inputs}){b1}"
@@ -288,7 +295,9 @@ def formulas(v: dict, R, r: int) -> dict:
     if bias == "trained":
         f["gb1"] = f"{times(dA(1), slope(1))}+{times(dA(2), slope(2))}"
         f["gb2"] = f"{d_o(1)}+{d_o(2)}"
-    trained = [(w, f"g{w[1:]}") for w in WEIGHTS] + ([("b1", "gb1"), ("b2", "gb2")] if bias == "trained" else [])
+    trained = [(w, f"g{w[1:]}") for w in WEIGHTS] + (
+        [("b1", "gb1"), ("b2", "gb2")] if bias == "trained" else []
+    )
 
     def update(w, g, dr):
         e, wv, gv = R("eta", dr), R(w, dr), R(g, dr)
@@ -304,7 +313,11 @@ def formulas(v: dict, R, r: int) -> dict:
             f[f"step{k}"] = f"{R('eta')}*{R(f'g{k}')}"
         if r > 0:
             for w, g in trained:
-                f[w] = f"{R(w, -1)}-{R('step' + w[1:], -1)}" if w in WEIGHTS else f"{R(w, -1)}-{R('eta', -1)}*{R(g, -1)}"
+                f[w] = (
+                    f"{R(w, -1)}-{R('step' + w[1:], -1)}"
+                    if w in WEIGHTS
+                    else f"{R(w, -1)}-{R('eta', -1)}*{R(g, -1)}"
+                )
     elif v["update"] == "columns":
         for w, g in trained:
             f["new_" + w] = update(w, g, 0)
@@ -314,7 +327,31 @@ def formulas(v: dict, R, r: int) -> dict:
     elif r > 0:
         for w, g in trained:
             f[w] = update(w, g, -1)
+    _plant(v, R, r, f)
     return f
+
+
+# One mistake each, as students make them: (the first wrong column's key, its first wrong data row).
+MISTAKES = {
+    "E2 reads t1": ("E2", 0),
+    "∂E/∂w5 reads a_h2": ("g5", 0),
+    "a_h2 of h1": ("a_h2", 0),
+    "update adds": ("w1", 1),
+}
+
+
+def _plant(v: dict, R, r: int, f: dict) -> None:
+    mistake = v["mistake"]
+    if mistake == "E2 reads t1":
+        f["E2"] = _error(v, R("t1"), R("a_o2"))
+    elif mistake == "∂E/∂w5 reads a_h2":
+        f["g5"] = f["g6"]
+    elif mistake == "a_h2 of h1":
+        f["a_h2"] = _sigmoid(v, R("h1"))
+    elif mistake == "update adds" and r > 0 and "w1" in f and v["update"] != "columns":
+        f["w1"] = f"{R('w1', -1)}+{R('eta', -1)}*{R('g1', -1)}"
+    elif mistake == "update adds" and "new_w1" in f:
+        f["new_w1"] = f"{R('w1')}+{R('eta')}*{R('g1')}"
 
 
 # --- writing ------------------------------------------------------------------------------------

@@ -183,14 +183,16 @@ def _operand(token: Token):
 
 def _sumproduct(args: list, text: str):
     """SUMPRODUCT(B5:C5, D5:E5) as the arithmetic it is, B5*D5+C5*E5, so every reader of trees knows
-    it; other arguments stay a call, which nothing computes (Unsupported when compiled)."""
+    it; other arguments (ranges of different shapes among them) stay a call, which nothing computes
+    (Unsupported when compiled)."""
     if not args or not all(isinstance(a, Area) for a in args):
         return Call("SUMPRODUCT", tuple(args))
     try:
         columns = [a.cells() for a in args]
     except Unsupported:  # a range too large to be a table's
         return Call("SUMPRODUCT", tuple(args))
-    if len({len(c) for c in columns}) != 1:
+    shapes = {(abs(a.last.row - a.first.row), abs(a.last.col - a.first.col)) for a in args}
+    if len(shapes) != 1:  # a row against a column: #VALUE! in a spreadsheet, so not computed here
         return Call("SUMPRODUCT", tuple(args))
     terms = [reduce(lambda x, y: Binary("*", x, y), cells) for cells in zip(*columns, strict=True)]
     return reduce(lambda x, y: Binary("+", x, y), terms)

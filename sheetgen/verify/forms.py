@@ -378,7 +378,11 @@ def _eta_column(table: Table, sheet) -> int | None:
     first, last = min(table.columns.values()), max(table.columns.values())
     for col in range(first, last + 1):
         label = sheet.values.get((table.header_row, col))
-        if isinstance(label, str) and eta_label(label) and isinstance(sheet.values.get((table.rows[0], col)), float):
+        if (
+            isinstance(label, str)
+            and eta_label(label)
+            and isinstance(sheet.values.get((table.rows[0], col)), float)
+        ):
             return col
     return None
 

@@ -42,7 +42,23 @@ def _unknown_columns(reader: Reader) -> list[int]:
     others = {col for (name, _, col) in reader.header_cells if name == table.sheet} - set(table.spare)
     cols |= set(table.spare)  # typed inputs under a shared label: placed by the formulas reading them
     cols.discard(reader.eta_column)  # η on every row: an input, read as η wherever a formula reads it
-    return sorted(c for c in cols if c not in reader.col_keys and c not in others)
+    # Tables side by side in one header row: a table's unknown columns lie between its first column
+    # and the next table's first (the unknown columns right of the last label are the left table's).
+    own = set(table.columns.values())
+    beside = {
+        col for (name, row, col) in reader.header_cells if name == table.sheet and row == table.header_row
+    }
+    beside -= own | set(table.spare)
+    right = min((c for c in beside if c > max(own)), default=None)
+    left = min(own) if any(c < min(own) for c in beside) else None
+    return sorted(
+        c
+        for c in cols
+        if c not in reader.col_keys
+        and c not in others
+        and (right is None or c < right)
+        and (left is None or c > left)
+    )
 
 
 def _what_it_computes(reader: Reader, prover: Prover, col: int, keys: list[str]) -> str | None:

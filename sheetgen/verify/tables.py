@@ -95,7 +95,11 @@ def updated_weight(text: str) -> str | None:
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 # ɳ (U+0273) and ƞ (U+019E) are typed for η where a keyboard or font lacks it.
-_ETA_NAME = r"(?:η|ɳ|ƞ|eta|lr|alpha|α|learning ?rate)"
+# Course sheets in other languages: Lernrate, taux d'apprentissage, tasa / taxa / tasso di apprendimento.
+_ETA_NAME = (
+    r"(?:η|ɳ|ƞ|eta|lr|alpha|α|learning ?rate|lernrate|taux d'apprentissage|tasa de aprendizaje"
+    r"|taxa de aprendizagem|tasso di apprendimento)"
+)
 _ETA = re.compile(rf"^{_ETA_NAME}(?: ?\({_ETA_NAME}\))? ?[:=]? ?({_NUMBER})?$")
 _ASSIGNMENT = re.compile(rf"^(\S{{1,12}}?) ?[:=] ?({_NUMBER})$")  # "i1 = 0.05" in one cell
 
@@ -166,10 +170,12 @@ def _label_cells(sheet: Sheet) -> dict[int, list[tuple[int, str, str]]]:
 _TABLE_EVIDENCE = set(INPUTS) | {c.key for c in COLUMNS if c.formula and c.key not in WEIGHTS} - {"E_total"}
 
 
-def _split_header(cells: list[tuple[int, str, str]], labelled: set[int] = frozenset()) -> list[list[tuple[int, str, str]]]:
+def _split_header(
+    cells: list[tuple[int, str, str]], labelled: set[int] = frozenset()
+) -> list[list[tuple[int, str, str]]]:
     """Cut a header row into tables: at a gap of more than MAX_GAP empty header cells (columns under
-    labels verify does not know, `labelled`, are no gap: a student's δ or a(1−a) columns), or where a label repeats
-    (but an input's label among the inputs leading a table, before its weights).
+    labels verify does not know, `labelled`, are no gap: a student's δ or a(1−a) columns), or where a
+    label repeats (but an input's label among the inputs leading a table, before its weights).
 
     A part with fewer than four weights, or with weights but no inputs or computed quantities, is
     not a table of its own (a block of updated weights, a second "Error" column, the backward pass
