@@ -64,6 +64,7 @@ DEFAULT = dict(
     bias=None,
     tables="one",
     rows=5,
+    params={},  # inputs or initial weights other than ERA's (t1 = t2 hides a t1-for-t2 mistake)
     mistake=None,  # a key of MISTAKES: one planted mistake (the saved values are then the right ones:
     # judge such a book with LibreOffice, which recalculates it)
 )
@@ -121,7 +122,7 @@ def _sig(x: float) -> float:
 
 def rows_of(v: dict) -> list[dict]:
     """Every quantity of every row, by this module's own arithmetic (the oracle of these books)."""
-    p = dict(ERA)
+    p = ERA | v["params"]
     eta = v["eta_value"]
     bias = v["bias"]
     out = []
@@ -337,6 +338,8 @@ MISTAKES = {
     "∂E/∂w5 reads a_h2": ("g5", 0),
     "a_h2 of h1": ("a_h2", 0),
     "update adds": ("w1", 1),
+    # E2 reading t1 where t1 = t2, in a form the proof cannot read: LibreOffice with other inputs finds it
+    "E2 reads t1, unreadable": ("E2", 0),
 }
 
 
@@ -344,6 +347,8 @@ def _plant(v: dict, R, r: int, f: dict) -> None:
     mistake = v["mistake"]
     if mistake == "E2 reads t1":
         f["E2"] = _error(v, R("t1"), R("a_o2"))
+    elif mistake == "E2 reads t1, unreadable":
+        f["E2"] = _error(v, R("t1"), R("a_o2")) + f"+0*ISBLANK({R('E1')})"
     elif mistake == "∂E/∂w5 reads a_h2":
         f["g5"] = f["g6"]
     elif mistake == "a_h2 of h1":
@@ -377,7 +382,7 @@ def _write_table(sheet, v: dict, top: int, left: int) -> dict:
         base = header
         header = header + block_rows + 1
         for n, key in enumerate(cell_keys):
-            value = v["eta_value"] if key == "eta" else ERA[key]
+            value = v["eta_value"] if key == "eta" else (ERA | v["params"])[key]
             label = _cased(labels[key], v["case"])
             if key == "eta" and v["eta"] == "inline":
                 sheet.write_string(base + n, left, f"{label} = {value}")

@@ -180,3 +180,17 @@ def test_one_planted_mistake_in_each_fixed_class_stays_wrong(soffice, tmp_path):
         first = result.first_wrong
         assert first.key == key, (name, mistake, report.details(result))
         assert int("".join(ch for ch in first.address if ch.isdigit())) == row + 1, (name, mistake)
+
+
+def test_a_mistake_only_libreoffice_finds_names_where_its_values_come_from(soffice, tmp_path):
+    """E2 reads t1 where t1 = t2, in a form the proof cannot read (ISBLANK): LibreOffice with other
+    inputs finds it, and the diagnosis says the values shown are those, not the sheet's own."""
+    path = tmp_path / "masked.xlsx"
+    where = cv.write(path, {"params": {"t1": 0.5, "t2": 0.5}, "mistake": "E2 reads t1, unreadable"})
+    (recalculated,) = recalculate([path], tmp_path / "out")
+    result = verify.judge(path, xlsx.read_book(path), xlsx.read_book(recalculated), "libreoffice", 1e-9)
+    assert result.verdict == report.WRONG, report.details(result)
+    first = result.first_wrong
+    assert first.key == "E2" and first.address.endswith(str(where["E2"][0] + 1))
+    assert "uses t1 in place of t2" in first.diagnosis
+    assert "right at the sheet's own numbers, wrong with the inputs changed to" in first.diagnosis

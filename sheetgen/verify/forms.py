@@ -262,7 +262,7 @@ class Reader:
         same = [name for name, v in self.inputs_by_value if close(value, v, 1e-12)]
         if len(same) == 1:  # an unlabelled cell holding an input's value: it is that input's cell
             return formula.Var(same[0])
-        name = f"cell:'{sheet}'!{address(row, col)}"
+        name = _cell_name(sheet, row, col, _label_left_of(other, row, col))
         self.constants[name] = value
         if len(same) > 1:  # which input it is, the formulas reading it decide
             self.readings.setdefault(name, same)
@@ -278,12 +278,27 @@ class Reader:
             return formula.Var(param)
         if not close(value, self.eta, 1e-12):
             return formula.Var(param)
-        name = f"cell:'{where[0]}'!{address(*where[1:])}"
+        name = _cell_name(*where, param.removeprefix("param:"))
         self.constants[name] = value
         self.readings.setdefault(name, [param, ETA])
         self.labels[name] = param
         self.places[name] = where
         return formula.Var(name)
+
+
+def _cell_name(sheet: str, row: int, col: int, label: str = "") -> str:
+    """The variable of a number cell read as itself: "cell:t1 ('Sheet1'!B3)" with its label, so a
+    report names it by the label a reader sees, else "cell:'Sheet1'!B3"."""
+    where = f"'{sheet}'!{address(row, col)}"
+    return f"cell:{label} ({where})" if label else f"cell:{where}"
+
+
+def _label_left_of(sheet, row: int, col: int) -> str:
+    """The short text left of a number cell (its label, "Lernrate"), or ''."""
+    text = sheet.values.get((row, col - 1)) if col > 1 else None
+    if isinstance(text, str) and 0 < len(text.strip()) <= 30 and not text.startswith("#"):
+        return text.strip().rstrip(":= ")
+    return ""
 
 
 def _unclosed(text: str) -> int:
