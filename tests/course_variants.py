@@ -13,10 +13,11 @@ then combined):
   eta         a labelled cell left of / above the table, in the header row, "η = 0.5", or a column
   inputs      columns read from the row above, typed on every row, or labelled cells
   refs        absolute ($B$2) or relative references to fixed cells
-  sigmoid     1/(1+EXP(-x)), EXP(x)/(1+EXP(x)), 0.5*(1+TANH(x/2))
-  error       0.5*(t-a)^2, 0.5*(a-t)^2, POWER(t-a,2)*0.5, (t-a)^2/2, SQRT((t-a)^2)^2/2
+  sigmoid     1/(1+EXP(-x)), EXP(x)/(1+EXP(x)), 0.5*(1+TANH(x/2)), POWER(..,-1), 1/(1+EXP(-1*x)),
+              1/(1+1/EXP(x)), (1+EXP(-x))^-1
+  error       0.5*(t-a)^2, 0.5*(a-t)^2, POWER(t-a,2)*0.5, (t-a)^2/2, SQRT((t-a)^2)^2/2, PRODUCT, (a-t)*(a-t)/2
   total       E1+E2, SUM(E1:E2), SUM(E1,E2)
-  grad        written out, or with PRODUCT(...)
+  grad        written out, with PRODUCT(...), or with −(t−a) as Mazur's post writes ∂E/∂out
   net         h1 = w1*i1+w2*i2, or SUMPRODUCT(w1:w2, i1:i2)
   iteration   typed numbers, or =A5+1 down the column
   update      w-η*g, w+η*(-g), w-g*η, updated-weight columns read by the next row, or Δw = η*g
@@ -212,6 +213,12 @@ def _sigmoid(v, x):
         return f"0.5*(1+TANH({x}/2))"
     if form == "power":
         return f"POWER(1+EXP(-{x}),-1)"
+    if form == "times_minus_one":
+        return f"1/(1+EXP(-1*{x}))"
+    if form == "inverse_exp":
+        return f"1/(1+1/EXP({x}))"
+    if form == "caret":
+        return f"(1+EXP(-{x}))^-1"
     raise ValueError(form)
 
 
@@ -224,6 +231,7 @@ def _error(v, t, a):
         "over_two": f"({t}-{a})^2/2",
         "sqrt_sq": f"SQRT(({t}-{a})^2)^2/2",
         "product": f"PRODUCT({t}-{a},{t}-{a},0.5)",
+        "times_itself": f"({a}-{t})*({a}-{t})/2",
     }[form]
 
 
@@ -259,6 +267,8 @@ def formulas(v: dict, R, r: int) -> dict:
         if _delta_on(v, "d_o1"):
             return R(f"d_o{n}")
         a, t = R(f"a_o{n}"), R(f"t{n}")
+        if v["grad"] == "mazur":  # ∂E/∂out = −(target − out), as Mazur's post writes it
+            return f"(-({t}-{a}))*{a}*(1-{a})"
         return f"({a}-{t})*{a}*(1-{a})"
 
     def slope(n):

@@ -131,6 +131,8 @@ class Table:
     # assign_spare reads the ones they do not decide by their labels.
     spare: dict[int, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # how the table was read where its labels disagree
+    # The last column of its header, counting the unknown labels right of its last known one (Δw1 …)
+    last_col: int = 0
 
     @property
     def address(self) -> str:
@@ -244,10 +246,22 @@ def find_tables(sheet: Sheet) -> list[Table]:
             for key in set(spare.values()):
                 del columns[key], headers[key]
             table = Table(sheet.name, row, columns, headers, spare=spare)
+            table.last_col = _header_end(sheet, row, max(col for col, _, _ in group), found[row])
             table.rows = _rows_below(sheet, row, table.columns)
             if table.rows:
                 tables.append(table)
     return tables
+
+
+def _header_end(sheet: Sheet, row: int, col: int, known: list[tuple[int, str, str]]) -> int:
+    """The last column of a header whose last known label is in `col`: unknown labels right of it
+    (Δw1 …, not η's) are its columns too, up to an empty cell or the next table's known label."""
+    taken = {c for c, _, _ in known}
+    while True:
+        text = sheet.values.get((row, col + 1))
+        if col + 1 in taken or not isinstance(text, str) or not text.strip() or eta_label(text):
+            return col
+        col += 1
 
 
 def _shared_input_labels(group: list[tuple[int, str, str]]) -> dict[int, str]:
@@ -281,7 +295,7 @@ def _number_near(sheet: Sheet, row: int, col: int) -> tuple[float, tuple[int, in
 
 
 def _distance(table: Table, row: int, col: int) -> int:
-    left, right = min(table.columns.values()), max(table.columns.values())
+    left, right = min(table.columns.values()), max(max(table.columns.values()), table.last_col)
     last = table.rows[-1] if table.rows else table.header_row
     drow = 0 if table.header_row <= row <= last else min(abs(row - table.header_row), abs(row - last))
     dcol = 0 if left <= col <= right else min(abs(col - left), abs(col - right))
