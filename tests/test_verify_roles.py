@@ -180,6 +180,7 @@ def test_a_labelled_input_holding_etas_value_is_its_label_when_formulas_read_it_
     if verdict == report.WRONG:
         first = result.first_wrong
         assert first.address == where.cell("w1", 1) and "η" in first.diagnosis
+        assert "uses t1 ('Sheet1'!B3) in place of η" in first.diagnosis  # named by its label too
         truth = matrix_train(ERA, 0.5, 1)
         assert first.expected == pytest.approx(float(truth[1]["w1"]), rel=1e-12)
     else:

@@ -181,6 +181,23 @@ def _operand(token: Token):
     return _cell(sheet, body) or Name(value)
 
 
+def _sumproduct(args: list, text: str):
+    """SUMPRODUCT(B5:C5, D5:E5) as the arithmetic it is, B5*D5+C5*E5, so every reader of trees knows
+    it; other arguments (ranges of different shapes among them) stay a call, which nothing computes
+    (Unsupported when compiled)."""
+    if not args or not all(isinstance(a, Area) for a in args):
+        return Call("SUMPRODUCT", tuple(args))
+    try:
+        columns = [a.cells() for a in args]
+    except Unsupported:  # a range too large to be a table's
+        return Call("SUMPRODUCT", tuple(args))
+    shapes = {(abs(a.last.row - a.first.row), abs(a.last.col - a.first.col)) for a in args}
+    if len(shapes) != 1:  # a row against a column: #VALUE! in a spreadsheet, so not computed here
+        return Call("SUMPRODUCT", tuple(args))
+    terms = [reduce(lambda x, y: Binary("*", x, y), cells) for cells in zip(*columns, strict=True)]
+    return reduce(lambda x, y: Binary("+", x, y), terms)
+
+
 class _Parser:
     def __init__(self, tokens: list[Token], text: str):
         self.tokens, self.pos, self.text = tokens, 0, text
@@ -239,6 +256,8 @@ class _Parser:
                     self.take()
                     args.append(self.argument())
             self.close(Token.FUNC)
+            if name == "SUMPRODUCT":
+                return _sumproduct(args, self.text)
             return Call(name, tuple(args))
         raise FormulaError(f"unexpected {token.value!r} in {self.text}")
 
@@ -376,7 +395,7 @@ def _log(x, base=10.0):
 # name -> (fewest args, most args (None: any), function of the evaluated args, aggregates ranges)
 FUNCTIONS = {
     "EXP": (1, 1, np.exp, False),
-    "TANH": (1, 1, np.tanh, False),
+    "TANH": (1, 1, np.tanh, False),  # tanh units; σ(x) = 0.5·(1 + tanh(x/2)), as some courses write it
     "MOD": (2, 2, lambda x, y: x - y * np.floor(x / y), False),  # Excel's: the sign of the divisor
     "POWER": (2, 2, np.power, False),
     "SQRT": (1, 1, np.sqrt, False),

@@ -202,6 +202,11 @@ _ORDER = {c.key: i for i, c in enumerate(ALL_COLUMNS)} | {
 }
 
 
+def reading_order(finding: Finding) -> tuple[int, int]:
+    """Where a finding comes in the table: its sheet row, then its column's place in the report."""
+    return finding.row, _ORDER.get(finding.key, len(_ORDER))
+
+
 @dataclass
 class _Verdicts:
     """What the cell-by-cell comparison of a table found."""

@@ -8,13 +8,14 @@ Accepted labels (case, spaces and underscores ignored; ∂ or δ may be written 
 ':' or '=' ignored), besides the keys themselves:
 {aliases}
 η comes from the number right of (or below) a cell labelled η, eta, lr, alpha, α or learning rate
-(or one cell reading "η = 0.5"), the one nearest the table; without one it is inferred from two
-consecutive rows, and the report says so. i1, i2, t1, t2 may be labelled cells instead of columns
-("i1" with the number right of or below it, or one cell "i1 = 0.05"). Columns of each row's
-updated weights (w1 new / new w1 / w1' / w1(t+1) / updated w1, or w1 repeated right of ∂E/∂w1) are
-checked as w1 − η·∂E/∂w1 of their row; other repeated labels are read from their first column, and
-columns with other labels are ignored. Headers may carry a note or their equation ("w1 (i1→h1)",
-"h1 = w1*i1 + w2*i2").
+(Lernrate, taux d'apprentissage, ...; or one cell reading "η = 0.5"; or a column headed η), the one
+nearest the table; without one it is inferred from two consecutive rows, and the report says so.
+i1, i2, t1, t2 may be labelled cells instead of columns ("i1" with the number right of or below
+it, or one cell "i1 = 0.05"). Columns of each row's updated weights (w1 new / new w1 / w1' /
+w1(t+1) / updated w1, or w1 repeated right of ∂E/∂w1) are checked as w1 − η·∂E/∂w1 of their row;
+other repeated labels are read from their first column, and columns with other labels (δ_o1,
+a(1−a), Δw1, grad1) are identified by their formulas, or read as their formula where another
+formula reads them. Headers may carry a note or their equation ("w1 (i1→h1)", "h1 = w1*i1 + w2*i2").
 
 Engines: libreoffice (the default when installed) recalculates every book first, the batch split
 over --jobs LibreOffice processes; cached reads the values as last saved (what the sheet's author

@@ -87,6 +87,8 @@ class Reader:
         self.header_cells = header_cells
         self.params = params  # (sheet, row, col) -> "param:<name>"
         self.eta_cell = _eta_cell(table)
+        self.eta_column = _eta_column(table, self.sheet)
+        self.inline_unknown = False  # set once identification is over (inline_unknown_columns)
         self.eta_cells = per_book(book, eta_cells)
         self.names = per_book(book, defined_names)
         self.eta = table.eta
@@ -123,6 +125,8 @@ class Reader:
 
     def set_eta(self, eta: float | None) -> None:
         """The table's η as the value check chose it (labelled or inferred)."""
+        if eta != self.eta:  # forms read before it knew η read its unlabelled cell as a constant
+            self.forget_forms()
         self.eta = eta
         self.inputs_by_value = self._input_values()
 
@@ -142,6 +146,12 @@ class Reader:
             if value is not None:
                 found.append((f"param:{name}", value))
         return found
+
+    def inline_unknown_columns(self) -> None:
+        """From now on a column no label or proof named (a Δw = η·∂E/∂w column a student added) is
+        read as what its formula computes, wherever another formula reads it."""
+        self.inline_unknown = True
+        self.forget_forms()
 
     def forget_forms(self) -> None:
         """Drop the cached forms: a column was identified, so references to it now mean a quantity."""
@@ -224,6 +234,11 @@ class Reader:
             offset = self.index[row] - at
             if key is not None:
                 return formula.Var(var(key, offset))
+            if col == self.eta_column:
+                return formula.Var(ETA)  # η repeated on every row, typed or read from the row above
+            text = self.sheet.formula(row, col) if self.inline_unknown else None
+            if text is not None and col not in self.table.spare and depth < INLINE_DEPTH:
+                return self._map(formula.parse(text), 0, 0, at, depth + 1, sheet)
             if (sheet, row, col) not in self.params:
                 return formula.Var(f"?{column_letters(col)}@{offset}")  # a column not identified (yet)
         where = (sheet, row, col)
@@ -247,7 +262,7 @@ class Reader:
         same = [name for name, v in self.inputs_by_value if close(value, v, 1e-12)]
         if len(same) == 1:  # an unlabelled cell holding an input's value: it is that input's cell
             return formula.Var(same[0])
-        name = f"cell:'{sheet}'!{address(row, col)}"
+        name = _cell_name(sheet, row, col, _label_left_of(other, row, col))
         self.constants[name] = value
         if len(same) > 1:  # which input it is, the formulas reading it decide
             self.readings.setdefault(name, same)
@@ -263,12 +278,27 @@ class Reader:
             return formula.Var(param)
         if not close(value, self.eta, 1e-12):
             return formula.Var(param)
-        name = f"cell:'{where[0]}'!{address(*where[1:])}"
+        name = _cell_name(*where, param.removeprefix("param:"))
         self.constants[name] = value
         self.readings.setdefault(name, [param, ETA])
         self.labels[name] = param
         self.places[name] = where
         return formula.Var(name)
+
+
+def _cell_name(sheet: str, row: int, col: int, label: str = "") -> str:
+    """The variable of a number cell read as itself: "cell:t1 ('Sheet1'!B3)" with its label, so a
+    report names it by the label a reader sees, else "cell:'Sheet1'!B3"."""
+    where = f"'{sheet}'!{address(row, col)}"
+    return f"cell:{label} ({where})" if label else f"cell:{where}"
+
+
+def _label_left_of(sheet, row: int, col: int) -> str:
+    """The short text left of a number cell (its label, "Lernrate"), or ''."""
+    text = sheet.values.get((row, col - 1)) if col > 1 else None
+    if isinstance(text, str) and 0 < len(text.strip()) <= 30 and not text.startswith("#"):
+        return text.strip().rstrip(":= ")
+    return ""
 
 
 def _unclosed(text: str) -> int:
@@ -352,6 +382,24 @@ def _eta_cell(table: Table) -> tuple | None:
     except formula.FormulaError:
         return None
     return (table.sheet, ref.row, ref.col) if isinstance(ref, formula.Ref) else None
+
+
+def _eta_column(table: Table, sheet) -> int | None:
+    """The column holding η on every row: a column of the table's rows headed η (eta, lr, …)."""
+    from sheetgen.verify.tables import eta_label
+
+    if sheet is None or not table.rows:
+        return None
+    first, last = min(table.columns.values()), max(table.columns.values())
+    for col in range(first, last + 1):
+        label = sheet.values.get((table.header_row, col))
+        if (
+            isinstance(label, str)
+            and eta_label(label)
+            and isinstance(sheet.values.get((table.rows[0], col)), float)
+        ):
+            return col
+    return None
 
 
 _PARAMETER_CELLS: list = []  # [(book, header cells, result)] of the last book read: its tables share it

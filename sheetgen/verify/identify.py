@@ -41,7 +41,24 @@ def _unknown_columns(reader: Reader) -> list[int]:
     # Another table side by side: its labelled columns are its own, not this table's unknowns.
     others = {col for (name, _, col) in reader.header_cells if name == table.sheet} - set(table.spare)
     cols |= set(table.spare)  # typed inputs under a shared label: placed by the formulas reading them
-    return sorted(c for c in cols if c not in reader.col_keys and c not in others)
+    cols.discard(reader.eta_column)  # η on every row: an input, read as η wherever a formula reads it
+    # Tables side by side in one header row: a table's unknown columns lie between its first column
+    # and the next table's first (the unknown columns right of the last label are the left table's).
+    own = set(table.columns.values())
+    beside = {
+        col for (name, row, col) in reader.header_cells if name == table.sheet and row == table.header_row
+    }
+    beside -= own | set(table.spare)
+    right = min((c for c in beside if c > max(own)), default=None)
+    left = min(own) if any(c < min(own) for c in beside) else None
+    return sorted(
+        c
+        for c in cols
+        if c not in reader.col_keys
+        and c not in others
+        and (right is None or c < right)
+        and (left is None or c > left)
+    )
 
 
 def _what_it_computes(reader: Reader, prover: Prover, col: int, keys: list[str]) -> str | None:
@@ -180,6 +197,7 @@ def identify_columns(reader: Reader, prover: Prover, result: TableProof) -> None
             _record(reader, result, col, key)
             progress = True
     course = [c.key for c in COLUMNS if c.key in keys and c.key not in reader.col_keys.values()]
+    read = None  # columns the identified ones read (computed once, if a column is left over)
     for col in _unknown_columns(reader):
         if col in reader.table.spare:
             continue  # typed inputs: tables.assign_spare reads them by their labels
@@ -189,9 +207,29 @@ def identify_columns(reader: Reader, prover: Prover, result: TableProof) -> None
         elif col not in (reader.table.columns.get("iteration"),):
             header = reader.sheet.values.get((reader.table.header_row, col))
             shown = f"'{header.strip()}'" if isinstance(header, str) and header.strip() else "no header"
+            read = _columns_read(reader) if read is None else read
+            how = ": not checked" if col not in read else ", read as its formula where others read it"
             result.notes.append(
-                f"column {column_letters(col)} ({shown}) computes no quantity of the network: not checked"
+                f"column {column_letters(col)} ({shown}) computes no quantity of the network{how}"
             )
+
+
+def _columns_read(reader: Reader) -> set[int]:
+    """Columns of this sheet that the formulas of the identified columns read, in the table's rows."""
+    table, sheet, found = reader.table, reader.sheet, set()
+    for row in table.rows[:2]:
+        for col in reader.col_keys:
+            text = sheet.formula(row, col)
+            try:
+                tree = formula.parse(text) if text else None
+            except formula.FormulaError:
+                continue
+            if tree is not None:
+                try:
+                    found |= {r.col for r in formula.references(tree) if r.sheet in (None, table.sheet)}
+                except formula.Unsupported:  # a range too large to be read
+                    continue
+    return found
 
 
 def swapped_inputs(reader: Reader, prover: Prover, failures: list) -> dict[int, str] | None:

@@ -89,14 +89,21 @@ def settle(result, source: Path, tol: float) -> None:
             )
             check.verified = not check.wrong_cells and not check.unproven
             continue
-        for finding in again.wrong_cells:
+        # A column already wrong at the sheet's own numbers keeps that finding: only the others are
+        # wrong just with the inputs changed, and their expected and found values are the changed ones.
+        own = {f.key for f in check.wrong_cells}
+        shows = [f for f in again.wrong_cells if f.key not in own]
+        for finding in shows:
             finding.diagnosis = (
-                f"{finding.diagnosis or 'no known mistake fits'}; shows with the inputs changed to {shown} "
-                "(at the sheet's own numbers its value is right)"
+                f"{finding.diagnosis or 'no known mistake fits'}; its value is right at the sheet's own "
+                f"numbers, wrong with the inputs changed to {shown} (the expected and found values here)"
             )
-        check.wrong_cells = again.wrong_cells + [
-            f for f in check.wrong_cells if f.key not in again.wrong_columns
+        check.wrong_cells = shows + check.wrong_cells
+        firsts = [
+            f
+            for f in (check.first_wrong, again.first_wrong)
+            if f is not None and (f in shows or f.key in own)
         ]
-        check.first_wrong = again.first_wrong
+        check.first_wrong = min(firsts, key=checks.reading_order, default=again.first_wrong)
         check.wrong_columns = list(dict.fromkeys(again.wrong_columns + check.wrong_columns))
         check.verified = False

@@ -253,6 +253,10 @@ def _input_cells(reader: Reader) -> dict[tuple, str]:
     cells = {where: name for where, name in cells.items() if name in free}
     if reader.eta_cell is not None:
         cells[reader.eta_cell] = ETA
+    if reader.eta_column is not None:  # η typed again on each row: every typed one is an input
+        for row in table.rows:
+            if (row, reader.eta_column) not in sheet.formulas:
+                cells[(table.sheet, row, reader.eta_column)] = ETA
     for col, key in reader.col_keys.items():
         if key not in free:
             continue
@@ -307,6 +311,7 @@ def start(book: Book, table: Table, header_cells: set, identify=None) -> tuple[R
     result = TableProof()
     if identify is not None:
         identify(reader, prover, result)
+    reader.inline_unknown_columns()
     return reader, prover, result
 
 

@@ -23,7 +23,7 @@ from sheetgen.core.columns import ALL_COLUMNS, BY_KEY, COLUMNS
 from sheetgen.core.oracle import BIASES, INPUTS, WEIGHTS
 from sheetgen.core.xlsx import Book, ErrorValue, Sheet, address
 
-MAX_GAP = 4  # empty or unrecognised columns allowed inside one table's header
+MAX_GAP = 4  # empty header cells allowed between two labels of one table (unknown labels cost nothing)
 MIN_KEYS = 6  # recognised labels a header needs (fewer is prose, a legend or a parameter block)
 
 
@@ -55,6 +55,8 @@ def lookup(text: str) -> str | None:
     Besides the labels themselves, a header may carry a note ('w1 (i1→h1)', 'E_total [loss]') or
     its own equation ('h1 = w1*i1 + w2*i2'): the label before the note or the '=' counts.
     """
+    if _WEIGHT_STEP.match(unicodedata.normalize("NFKC", text).strip()):
+        return None  # Δw1 is the step η·∂E/∂w1, not the gradient: what it is, its formula says
     key = LABELS.get(normalize(text))
     if key is None:
         bare = _TRAILING_NOTE.sub("", text)
@@ -66,6 +68,8 @@ def lookup(text: str) -> str | None:
         key = _gradient_shorthand(normalize(text))
     return key
 
+
+_WEIGHT_STEP = re.compile(r"^Δ\s*[wW]\s*_?\{?\d")  # capital delta: a change, as Δw1 = η·∂E/∂w1
 
 # Course sheets write ∂E/∂w1 as E∂w1, E𝝏w1 (U+1D74F, folded to ∂ by NFKC), Edw1 or just dw1.
 _SHORT_GRADIENT = re.compile(r"^(?:e|etotal|etot|et)?d(w\d+)$")
@@ -91,7 +95,11 @@ def updated_weight(text: str) -> str | None:
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 # ɳ (U+0273) and ƞ (U+019E) are typed for η where a keyboard or font lacks it.
-_ETA_NAME = r"(?:η|ɳ|ƞ|eta|lr|alpha|α|learning ?rate)"
+# Course sheets in other languages: Lernrate, taux d'apprentissage, tasa / taxa / tasso di apprendimento.
+_ETA_NAME = (
+    r"(?:η|ɳ|ƞ|eta|lr|alpha|α|learning ?rate|lernrate|taux d'apprentissage|tasa de aprendizaje"
+    r"|taxa de aprendizagem|tasso di apprendimento)"
+)
 _ETA = re.compile(rf"^{_ETA_NAME}(?: ?\({_ETA_NAME}\))? ?[:=]? ?({_NUMBER})?$")
 _ASSIGNMENT = re.compile(rf"^(\S{{1,12}}?) ?[:=] ?({_NUMBER})$")  # "i1 = 0.05" in one cell
 
@@ -123,6 +131,8 @@ class Table:
     # assign_spare reads the ones they do not decide by their labels.
     spare: dict[int, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # how the table was read where its labels disagree
+    # The last column of its header, counting the unknown labels right of its last known one (Δw1 …)
+    last_col: int = 0
 
     @property
     def address(self) -> str:
@@ -162,9 +172,12 @@ def _label_cells(sheet: Sheet) -> dict[int, list[tuple[int, str, str]]]:
 _TABLE_EVIDENCE = set(INPUTS) | {c.key for c in COLUMNS if c.formula and c.key not in WEIGHTS} - {"E_total"}
 
 
-def _split_header(cells: list[tuple[int, str, str]]) -> list[list[tuple[int, str, str]]]:
-    """Cut a header row into tables: at a gap of more than MAX_GAP columns, or where a label repeats
-    (but an input's label among the inputs leading a table, before its weights).
+def _split_header(
+    cells: list[tuple[int, str, str]], labelled: set[int] = frozenset()
+) -> list[list[tuple[int, str, str]]]:
+    """Cut a header row into tables: at a gap of more than MAX_GAP empty header cells (columns under
+    labels verify does not know, `labelled`, are no gap: a student's δ or a(1−a) columns), or where a
+    label repeats (but an input's label among the inputs leading a table, before its weights).
 
     A part with fewer than four weights, or with weights but no inputs or computed quantities, is
     not a table of its own (a block of updated weights, a second "Error" column, the backward pass
@@ -179,7 +192,8 @@ def _split_header(cells: list[tuple[int, str, str]]) -> list[list[tuple[int, str
         # table's; after its weights, it starts the next table side by side.
         shared = cell[1] in INPUTS and not set(keys) & set(WEIGHTS)
         repeated = cell[1] in keys and not shared
-        if current is None or cell[0] - current[-1][0] > MAX_GAP or repeated:
+        gap = current and sum(1 for c in range(current[-1][0] + 1, cell[0]) if c not in labelled)
+        if current is None or gap > MAX_GAP or repeated:
             parts.append([cell])
         else:
             current.append(cell)
@@ -211,8 +225,13 @@ def _rows_below(sheet: Sheet, header_row: int, columns: dict[str, int]) -> list[
 def find_tables(sheet: Sheet) -> list[Table]:
     """Every iteration table of a sheet, in reading order."""
     tables = []
-    for row, cells in sorted(_label_cells(sheet).items()):
-        for group in _split_header(cells):
+    found = _label_cells(sheet)
+    labelled: dict[int, set[int]] = {}  # header row -> columns with any text in it
+    for (row, col), value in sheet.values.text_items():
+        if row in found and isinstance(value, str) and value.strip():
+            labelled.setdefault(row, set()).add(col)
+    for row, cells in sorted(found.items()):
+        for group in _split_header(cells, labelled.get(row, set())):
             keys = {key for _, key, _ in group}
             if len(keys) < MIN_KEYS or not keys & (set(WEIGHTS) | {"E_total", "a_o1", "a_o2"}):
                 continue
@@ -227,10 +246,22 @@ def find_tables(sheet: Sheet) -> list[Table]:
             for key in set(spare.values()):
                 del columns[key], headers[key]
             table = Table(sheet.name, row, columns, headers, spare=spare)
+            table.last_col = _header_end(sheet, row, max(col for col, _, _ in group), found[row])
             table.rows = _rows_below(sheet, row, table.columns)
             if table.rows:
                 tables.append(table)
     return tables
+
+
+def _header_end(sheet: Sheet, row: int, col: int, known: list[tuple[int, str, str]]) -> int:
+    """The last column of a header whose last known label is in `col`: unknown labels right of it
+    (Δw1 …, not η's) are its columns too, up to an empty cell or the next table's known label."""
+    taken = {c for c, _, _ in known}
+    while True:
+        text = sheet.values.get((row, col + 1))
+        if col + 1 in taken or not isinstance(text, str) or not text.strip() or eta_label(text):
+            return col
+        col += 1
 
 
 def _shared_input_labels(group: list[tuple[int, str, str]]) -> dict[int, str]:
@@ -264,7 +295,7 @@ def _number_near(sheet: Sheet, row: int, col: int) -> tuple[float, tuple[int, in
 
 
 def _distance(table: Table, row: int, col: int) -> int:
-    left, right = min(table.columns.values()), max(table.columns.values())
+    left, right = min(table.columns.values()), max(max(table.columns.values()), table.last_col)
     last = table.rows[-1] if table.rows else table.header_row
     drow = 0 if table.header_row <= row <= last else min(abs(row - table.header_row), abs(row - last))
     dcol = 0 if left <= col <= right else min(abs(col - left), abs(col - right))
