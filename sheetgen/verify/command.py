@@ -62,6 +62,7 @@ from sheetgen.verify import (
     built_spec,
     checks,
     classroom,
+    graph_check,
     intake,
     network,
     perturb,
@@ -254,6 +255,9 @@ def judge(path: Path, original: xlsx.Book, values: xlsx.Book, engine: str, tol: 
         walkthrough.report_in_place(result, walk)
         return result
     if not found:
+        read = _by_formulas(path, original, values, engine, tol)  # another network, read by what it computes
+        if read is not None:
+            return read
         result.network_difference = network.difference(values)
         result.error = (
             "no iteration table found: no row with labels like w1 … w8, a_o1, E_total, ∂E/∂w1 "
@@ -294,10 +298,17 @@ def judge(path: Path, original: xlsx.Book, values: xlsx.Book, engine: str, tol: 
         except checks.Unverifiable as error:
             skipped.append(str(error))
     if not result.tables:  # nothing checkable at all: not a sheet we can judge
+        read = _by_formulas(path, original, values, engine, tol)
+        if read is not None:
+            return read
         result.network_difference = network.difference(values)
         result.error = f"cannot be verified: {skipped[0]}"
         return result
     result.network_difference = network.explain(result.tables, values)
+    if result.network_difference:  # labels of another network: read it by what its cells compute
+        read = _by_formulas(path, original, values, engine, tol)
+        if read is not None:
+            return read
     if engine == "libreoffice":
         perturb.settle(result, path, tol)
     result.notes.extend(f"table skipped: {reason}" for reason in skipped)
@@ -312,6 +323,13 @@ def judge(path: Path, original: xlsx.Book, values: xlsx.Book, engine: str, tol: 
         if engine == "cached":
             result.notes.append("cached engine: saved values not compared with a recalculation")
     return result
+
+
+def _by_formulas(path: Path, original: xlsx.Book, values: xlsx.Book, engine: str, tol: float):
+    """The verdict on the network the book's formulas compute (verify/graph_check.py), or None when they
+    compute no weighted sum feeding an activation."""
+    result = report.BookResult(path, engine)
+    return result if graph_check.judge(result, original, values, tol) else None
 
 
 def _unsaved_share(book: xlsx.Book, found: list[tables.Table]) -> float:

@@ -18,13 +18,17 @@ from sheetgen.verify.annotate import unproven, verdict_text, wrong_cells
 from sheetgen.verify.census import Mistake
 
 # Most severe first, as the batch's exit status ranks them; unknown verdicts sort last.
-ORDER = ("wrong", "incomplete", "right_only_at_its_numbers", "different_network", "unreadable", "verified")
+ORDER = (
+    "wrong", "incomplete", "right_only_at_its_numbers", "not_gradient_descent", "different_network", "unreadable",
+    "verified",
+)
 COLOURS = {
     "verified": "#1e7b34",
     "wrong": "#b3261e",
     "incomplete": "#b45f06",
     "right_only_at_its_numbers": "#7b3fa0",
     "different_network": "#1f5fa8",
+    "not_gradient_descent": "#00796b",
     "unreadable": "#5f6368",
 }
 
@@ -89,7 +93,13 @@ def _first_wrong(result) -> tuple[str, str]:
         if items:
             item = items[0]
             return f"<code>{_e(item.sheet)}!{_e(item.cells)}</code> ({_e(item.label)})", _e(item.message)
-    reason = result.error or "; ".join(result.problems) or getattr(result, "network_difference", None) or ""
+    reason = (
+        result.error
+        or "; ".join(result.problems)
+        or getattr(result, "network_difference", None)
+        or getattr(result, "learning_rule", None)
+        or ""
+    )
     return '<span class="none">—</span>', _e(reason)
 
 
@@ -112,6 +122,9 @@ def render(results, names, copies, mistakes: list[Mistake], identical, page: Pat
             link = f'<a href="{_href(copy, page)}">{_e(copy.name)}</a>'
         else:
             link = f'<span class="none">{_e(copy or "—")}</span>'
+        network = (getattr(result, "network", None) or {}).get("text")
+        if network:  # a network read from its formulas: say which
+            why = f"{why}<br><small>network: {_e(network)}</small>" if why else f"<small>network: {_e(network)}</small>"
         rows.append(
             f'<tr data-verdict="{_e(result.verdict)}"><td><code>{_e(names[i])}</code></td>'
             f"<td>{_badge(result.verdict)}</td><td>{where}</td><td>{why}</td><td>{link}</td></tr>"
