@@ -36,12 +36,17 @@ Verdicts (and the exit status of a single workbook):
   UNREADABLE 2                 not a workbook, or no iteration table in it
   RIGHT ONLY AT ITS NUMBERS 3  values typed where formulas belong, or a number typed where a cell
                                should be read (η typed in as 0.5): right here, but proves nothing
-  DIFFERENT NETWORK 4          more units, a single neuron, one bias per unit, the loss without ½:
-                               not the 2-2-2 network (with or without Mazur's b1, b2) it verifies
-  INCOMPLETE 5                 nothing computed yet, or a single row (no weight update)
+  DIFFERENT NETWORK 4          a network no spec can express, saying what (a unit not fully
+                               connected, one layer of mixed activations, a bias in some units only)
+  INCOMPLETE 5                 nothing computed yet, a single row, or a forward pass (and error
+                               terms) with no weight update: what is there and whether it is right
+  NOT GRADIENT DESCENT 6       learning by another rule, such as the perceptron's step rule
+A book of another network (other sizes, activations, biases, losses, samples) is read by what its
+cells compute, its spec inferred and every cell checked against that spec; the report names it.
 A batch exits 0 when every workbook is verified, 2 when every one is unreadable, else with the
 status of the most severe verdict present: WRONG 1 > INCOMPLETE 5 > RIGHT ONLY AT ITS NUMBERS 3 >
-DIFFERENT NETWORK 4 > some UNREADABLE among verified ones 1. Usage errors exit 2.
+NOT GRADIENT DESCENT 6 > DIFFERENT NETWORK 4 > some UNREADABLE among verified ones 1. Usage errors
+exit 2.
 """
 
 from __future__ import annotations

@@ -188,7 +188,7 @@ class Check:
                 if self.r.samples_per_iteration > 1 and name.startswith("dE_d"):
                     found[f"{name} (summed over the samples)"] = value * self.r.samples_per_iteration
                     found[f"−{name} (summed over the samples)"] = -value * self.r.samples_per_iteration
-            elif not name.startswith(("i", "t", "w", "b")):
+            elif not name.startswith(("i", "t", "w", "b", "E")):  # losses: by their definitions, below
                 found[name] = value
         for name in spec.free:
             step = self.eta(env) * self.scale * row[oracle.gradient_key(name)]
@@ -359,7 +359,8 @@ def _run(check: Check, rng, topo: dict[Key, int]) -> Outcome:
     for key in role_cells:
         if key in check.update_of or key in failing:
             relevant.update(_ancestors(graph, key, r.chain))
-    others = [k for k in others if k in relevant or _reads_outputs(check, k)]
+    sheets = {n.anchor[0] for n in r.nets}
+    others = [k for k in others if k in relevant or k[0] in sheets]
     for group in _group(graph, others, lambda k: 0).values():
         key = group[0]
         name = _name_of(check, key, rng)
@@ -367,11 +368,6 @@ def _run(check: Check, rng, topo: dict[Key, int]) -> Outcome:
             out.names[k] = name
     out.failures.sort(key=lambda f: topo.get(f[0], 0))
     return out
-
-
-def _reads_outputs(check: Check, key: Key) -> bool:
-    outs = {n.out for n in check.r.nets}
-    return any(ref in outs for ref in check.graph.direct(key))
 
 
 def _name_of(check: Check, key: Key, rng) -> str | None:
@@ -638,7 +634,7 @@ def _judge_reading(reading: Reading, tol: float, rng, topo) -> tuple[TableCheck,
 
 
 def _displayed_loss(outcome: Outcome, topo) -> str | None:
-    losses = [(topo.get(k, 0), n) for k, n in outcome.names.items() if n and ("(t−a)²" in n or "cross-entropy" in n)]
+    losses = [(topo.get(k, 0), n) for k, n in outcome.names.items() if n and ("²" in n or "cross-entropy" in n)]
     if not losses:
         return None
     name = max(losses)[1]
