@@ -37,6 +37,7 @@ class CellGraph:
         self.unreadable: dict[Key, str] = {}
         self.opaque: set[Key] = set()
         self._compiled: dict[Key, object] = {}
+        self._direct: dict[Key, tuple] = {}
         self._values = values
         self._alias: dict[Key, Key] = {}
         count = 0
@@ -63,9 +64,7 @@ class CellGraph:
                 if calls & {"INDEX", "OFFSET"}:
                     tree = formula.transform(tree, _constant_lookup)
                     refs = tuple(dict.fromkeys(formula.ref_key(r, sheet.name) for r in formula.references(tree)))
-                try:
-                    self._compiled[key] = formula.compile_tree(tree, sheet.name)
-                except formula.Unsupported:
+                if calls - set(formula.FUNCTIONS) - {"IF"}:
                     self.opaque.add(key)  # read as the value it holds (a lookup by a computed index, say)
                     continue
                 bare = tree.operand if isinstance(tree, formula.Unary) and tree.op == "+" else tree
@@ -100,7 +99,10 @@ class CellGraph:
 
     def direct(self, key: Key) -> tuple[Key, ...]:
         """The cells a computed cell reads, aliases resolved."""
-        return tuple(dict.fromkeys(self.resolve(r) for r in self.refs.get(key, ())))
+        found = self._direct.get(key)
+        if found is None:
+            found = self._direct[key] = tuple(dict.fromkeys(self.resolve(r) for r in self.refs.get(key, ())))
+        return found
 
     def consumers(self) -> dict[Key, list[Key]]:
         found: dict[Key, list[Key]] = {}

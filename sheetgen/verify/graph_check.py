@@ -62,6 +62,11 @@ class Check:
             if n.act:
                 self.roles[n.act] = (n.iteration, sample_key(f"a_{unit}", n.sample + 1, self.spec))
         self.update_of = {u: reading.chain[u] for u in reading.updates}  # -> (name, iteration it starts)
+        self.by_iteration: dict[int, list] = {}
+        for key, (name, it) in reading.chain.items():
+            self.by_iteration.setdefault(it, []).append((key, name))
+        self.targets = {key for names in reading.data.values() for name, key in names.items() if name.startswith("t")}
+        self.data_keys = {key for names in reading.data.values() for key in names.values()}
         self.eta_value = self._eta_value()
 
     # -- worlds ------------------------------------------------------------------------------------
@@ -84,17 +89,8 @@ class Check:
         return env
 
     def random_env(self, rng) -> dict:
-        env = {}
-        for key in self.r.chain:
-            env[key] = rng.uniform(-1, 1, WORLDS)
-        for _, _, name, key in self._data_cells():
-            if key not in env:
-                env[key] = rng.uniform(0.05, 0.95, WORLDS) if name.startswith("t") else rng.uniform(-1, 1, WORLDS)
-        for key in self.r.fixed:
-            env[key] = rng.uniform(-1, 1, WORLDS)
-        if self.r.eta is not None:
-            env[self.r.eta] = rng.uniform(0.1, 1.0, WORLDS)
-        return env
+        """Random points: each weight, bias, input, target and η its own values, drawn when first read."""
+        return _World(self, rng)
 
     def eta(self, env):
         return env[self.r.eta] if self.r.eta is not None else self.eta_value
@@ -103,10 +99,9 @@ class Check:
         if k in cache:
             return cache[k]
         values = {}
-        width = len(next(iter(env.values())))
-        for key, (name, it) in self.r.chain.items():
-            if it == k:
-                values[name] = env[key]
+        width = WORLDS if isinstance(env, _World) else 1
+        for key, name in self.by_iteration.get(k, ()):
+            values[name] = env[key]
         for key in self.r.fixed:
             values[self.r.chain.get(key, (None,))[0] or _bias_name(self, key)] = env[key]
         for name in self.spec.weights + self.spec.bias_names:
@@ -159,8 +154,7 @@ class Check:
             return None
         env = self.random_env(rng)
         for leaf in leaves:
-            if leaf not in env:
-                env[leaf] = np.full(WORLDS, self.graph.value(leaf))
+            _fill(env, leaf, self.graph)
         want = self.expected(target, env, {})
         if want is None:
             return None
@@ -377,7 +371,7 @@ def _name_of(check: Check, key: Key, rng) -> str | None:
         return None
     env = check.random_env(rng)
     for leaf in leaves:
-        env.setdefault(leaf, np.full(WORLDS, check.graph.value(leaf)))
+        _fill(env, leaf, check.graph)
     iterations = [check.r.chain[leaf][1] for leaf in leaves if leaf in check.r.chain] or [0]
     k = max(iterations)
     try:
@@ -811,7 +805,7 @@ def _computes_something(check: Check, key: Key, override: dict, rng, taken=froze
         return False
     env = check.random_env(rng)
     for leaf in leaves:
-        env.setdefault(leaf, np.full(WORLDS, check.graph.value(leaf)))
+        _fill(env, leaf, check.graph)
     try:
         got = np.broadcast_to(np.asarray(run(env), dtype=float), (WORLDS,))
     except (formula.Unsupported, KeyError, TypeError, ValueError):
@@ -866,3 +860,34 @@ def _wrong_intermediate(check: Check, outcome: Outcome, rng, topo):
                 graph.texts.get(key), found[0], key[1],
             )
     return None
+
+
+class _World(dict):
+    """A random point of the network's values, each drawn when first read (a book has thousands)."""
+
+    def __init__(self, check: Check, rng):
+        super().__init__()
+        self.check, self.rng = check, rng
+
+    def __missing__(self, key):
+        check, rng = self.check, self.rng
+        if key in check.r.chain or key in check.r.fixed:
+            value = rng.uniform(-1, 1, WORLDS)
+        elif key == check.r.eta:
+            value = rng.uniform(0.1, 1.0, WORLDS)
+        elif key in check.targets:
+            value = rng.uniform(0.05, 0.95, WORLDS)
+        elif key in check.data_keys:
+            value = rng.uniform(-1, 1, WORLDS)
+        else:
+            raise KeyError(key)
+        self[key] = value
+        return value
+
+
+def _fill(env: _World, leaf: Key, graph: CellGraph) -> None:
+    """Draw a leaf the formula reads, or give it the sheet's value when it is none of the network's values."""
+    try:
+        env[leaf]
+    except KeyError:
+        env[leaf] = np.full(WORLDS, graph.value(leaf))

@@ -230,29 +230,48 @@ def _mixed(run, variables: list[Key], a: Key, b: Key) -> bool:
 # -- the whole sheet ---------------------------------------------------------------------------------
 
 
+def _shape(graph: CellGraph, key: Key) -> tuple:
+    """Cells of one column holding one formula relative to themselves share what probing finds."""
+    return (key[0], key[2], formula.shape(graph.texts.get(key, ""), key[1], key[2]))
+
+
+def _probe_one(run, variables: list[Key]):
+    """('act', kind, 0) / ('sum', pair indices, lone indices, inline kind) / None, by variable position."""
+    if len(variables) == 1:
+        kind = _activation_kind(run, variables[0])
+        return ("act", kind, 0) if kind and kind != "linear" else None
+    position = {v: i for i, v in enumerate(variables)}
+    for kind, undo in ((None, None), *_INVERSES.items()):
+        found = _quadratic(run, variables, undo)
+        if found:
+            pairs = [(position[a], position[b]) for a, b in found[0]]
+            return ("sum", pairs, [position[v] for v in found[1]], kind)
+    return None
+
+
 def _probe_cells(graph: CellGraph):
-    """Activation cells {cell: (kind, source)} and sum candidates {cell: (pairs, lone, kind, inline)}."""
+    """Activation cells {cell: (kind, source)} and sum candidates {cell: (pairs, lone, inline kind)}."""
     acts: dict[Key, tuple[str, Key]] = {}
     sums: dict[Key, tuple[list, list, str | None]] = {}
+    seen: dict[tuple, object] = {}
     for key in graph.trees:
-        try:
-            run, variables = local(graph, key)
-        except formula.Unsupported:
+        variables = [v for v in graph.direct(key) if v != key]
+        shape = (_shape(graph, key), len(variables))
+        if shape not in seen:
+            try:
+                run, _ = local(graph, key)
+            except formula.Unsupported:
+                seen[shape] = None
+                continue
+            seen[shape] = _probe_one(run, variables)
+        found = seen[shape]
+        if found is None:
             continue
-        if len(variables) == 1:
-            kind = _activation_kind(run, variables[0])
-            if kind and kind != "linear":
-                acts[key] = (kind, variables[0])
-            continue
-        found = _quadratic(run, variables)
-        if found:
-            sums[key] = (found[0], found[1], None)
-            continue
-        for kind, undo in _INVERSES.items():
-            found = _quadratic(run, variables, undo)
-            if found:
-                sums[key] = (found[0], found[1], kind)
-                break
+        if found[0] == "act":
+            acts[key] = (found[1], variables[0])
+        else:
+            _, pairs, lone, kind = found
+            sums[key] = ([(variables[a], variables[b]) for a, b in pairs], [variables[i] for i in lone], kind)
     return acts, sums
 
 
@@ -268,21 +287,29 @@ def read(graph: CellGraph) -> list[Reading]:
     operands = paired | lone_terms
     # Updates: U reads W with ∂U/∂W = 1, both weights of weighted sums (U may be the last, read by none).
     updates: dict[Key, Key] = {}
+    update_shapes: dict[tuple, int | None] = {}
     for key in graph.trees:
         if key in acts or (key in sums and sums[key][2]):
             continue
         if key not in operands and any(c in graph.trees for c in consumers.get(key, ())):
             continue  # read by other formulas but by no weighted sum: not a weight
-        try:
-            run, variables = local(graph, key)
-        except formula.Unsupported:
-            continue
-        for var in variables:
-            # The next weight is read as the weight was: a product's factor, or a lone term (a bias), or by none.
-            same_kind = (var in paired and key in paired) or (var in lone_terms and key in lone_terms)
-            if (same_kind or key not in operands) and var in operands and _is_update(run, variables, var):
-                updates[key] = var
-                break
+        variables = [v for v in graph.direct(key) if v != key]
+        shape = (_shape(graph, key), len(variables), key in paired, key in lone_terms, key in operands,
+                 tuple((v in paired, v in lone_terms) for v in variables))
+        if shape not in update_shapes:
+            update_shapes[shape] = None
+            try:
+                run, _ = local(graph, key)
+            except formula.Unsupported:
+                continue
+            for i, var in enumerate(variables):
+                # The next weight is read as the weight was: a product's factor, or a lone term (a bias), or by none.
+                same_kind = (var in paired and key in paired) or (var in lone_terms and key in lone_terms)
+                if (same_kind or key not in operands) and var in operands and _is_update(run, variables, var):
+                    update_shapes[shape] = i
+                    break
+        if update_shapes[shape] is not None:
+            updates[key] = variables[update_shapes[shape]]
     chain_cells = set(updates) | set(updates.values())
 
     # Accept the sums that are nets: each pair a weight (a leaf or in an update chain) and a source
@@ -578,37 +605,56 @@ def _assemble(graph: CellGraph, nets: list[Net], all_updates: dict[Key, Key], al
 
     # η: the leaf each update's step is proportional to; a literal when there is none.
     eta_votes: dict[Key, int] = {}
-    locals_of = {}
+    steps_in: dict[tuple, int | None] = {}
     for u, w in updates.items():
-        try:
-            run, variables = locals_of[u] = local(graph, u)
-        except formula.Unsupported:
-            continue
-        for v in variables:
-            if not graph.is_computed(v) and v not in chain and v not in inputs:
+        variables = [v for v in graph.direct(u) if v != u]
+        candidates = [v for v in variables if not graph.is_computed(v) and v not in chain and v not in inputs]
+        shape = (_shape(graph, u), len(variables), tuple(variables.index(v) for v in candidates))
+        if shape not in steps_in:
+            steps_in[shape] = None
+            try:
+                run, _ = local(graph, u)
+            except formula.Unsupported:
+                continue
+            for v in candidates:
                 if _proportional(run, variables, w, v):
-                    eta_votes[v] = eta_votes.get(v, 0) + 1
+                    steps_in[shape] = variables.index(v)
+                    break
+        if steps_in[shape] is not None:
+            v = variables[steps_in[shape]]
+            eta_votes[v] = eta_votes.get(v, 0) + 1
     eta = max(eta_votes, key=eta_votes.get) if eta_votes else None
 
     # Targets: a leaf meeting an output activation in one term of some cell.
     out_cells = {n.out: n for n in net_list if n.layer == depth}
+    net_cells = {c for n in net_list for c in (n.cell, n.act) if c}
+    meets: dict[tuple, bool] = {}
     for key in graph.trees:
         direct = graph.direct(key)
         touched = [o for o in direct if o in out_cells]
-        if not touched or key in nets:
+        if not touched or key in net_cells:
             continue
         leaves = [v for v in direct if not graph.is_computed(v) and v not in chain and v not in inputs and v != eta and v not in fixed]
         if not leaves:
             continue
-        try:
-            run, variables = local(graph, key)
-        except formula.Unsupported:
-            continue
+        variables = [v for v in graph.direct(key) if v != key]
+        shape = (_shape(graph, key), len(variables))
+        run = None
         for o in touched:
             n = out_cells[o]
             for leaf in leaves:
                 names = data.setdefault((n.iteration, n.sample), {})
-                if spec.targets[n.unit] not in names and _mixed(run, variables, o, leaf):
+                if spec.targets[n.unit] in names:
+                    continue
+                found = shape + (variables.index(o), variables.index(leaf))
+                if found not in meets:
+                    try:
+                        run = run or local(graph, key)[0]
+                    except formula.Unsupported:
+                        meets[found] = False
+                        continue
+                    meets[found] = _mixed(run, variables, o, leaf)
+                if meets[found]:
                     names[spec.targets[n.unit]] = leaf
     random_start = [k for k in chain if k in graph.volatile]
     batch = "full"
