@@ -147,7 +147,9 @@ def chain_111_rand(mistake=None):
         ("E", "loss", "0.5*({t}-{a_o})^2", None),
     ]
     return dict(
-        columns=cols, start=dict(w1="=RAND()", w2="=RAND()-0.5"), params={"eta": ("learning rate", 1.0)},
+        columns=cols,
+        start=dict(w1="=RAND()", w2="=RAND()-0.5"),
+        params={"eta": ("learning rate", 1.0)},
         samples=[{"x": 1.0, "t": 0.2}],
     )
 
@@ -162,14 +164,18 @@ def tanh_241_eta_typed(eta_cell=True):
     for h in range(1, 5):
         w1, w2 = f"w{(h - 1) * 2 + 1}", f"w{(h - 1) * 2 + 2}"
         cols.append((f"z{h}", f"z{h}", f"{{{w1}}}*{{x1}}+{{{w2}}}*{{x2}}", None))
-        cols.append((f"a{h}", f"a{h}", f"(EXP({{z{h}}})-EXP(-{{z{h}}}))/(EXP({{z{h}}})+EXP(-{{z{h}}}))", None))
+        cols.append(
+            (f"a{h}", f"a{h}", f"(EXP({{z{h}}})-EXP(-{{z{h}}}))/(EXP({{z{h}}})+EXP(-{{z{h}}}))", None)
+        )
     for h in range(1, 5):
         cols.append((f"v{h}", f"v{h}", None, f"{{v{h}^}}-0.1*{{d_o^}}*{{a{h}^}}"))
     cols.append(("y", "y", "{v1}*{a1}+{v2}*{a2}+{v3}*{a3}+{v4}*{a4}", None))
     cols.append(("d_o", "δ out", "{y}-{t}", None))
     for h in range(1, 5):
         cols.append((f"d_h{h}", f"δ{h}", f"{{d_o}}*{{v{h}}}*(1-{{a{h}}}^2)", None))
-    start = {f"w{k}": round(0.1 * k - 0.45, 2) for k in range(1, 9)} | {f"v{h}": 0.3 - 0.15 * h for h in range(1, 5)}
+    start = {f"w{k}": round(0.1 * k - 0.45, 2) for k in range(1, 9)} | {
+        f"v{h}": 0.3 - 0.15 * h for h in range(1, 5)
+    }
     params = {"eta": ("η", 0.1)} if eta_cell else {}
     return dict(columns=cols, start=start, params=params, samples=[{"x1": 0.5, "x2": -0.3, "t": 0.7}])
 
@@ -188,9 +194,15 @@ def adaline(mistake=None):
         ("err", "error", "{t}-{o}", None),
         ("E", "E", "0.5*{err}^2", None),
     ]
-    samples = [{"x1": -1.0, "x2": -1.0, "t": -1.0}, {"x1": -1.0, "x2": 1.0, "t": -1.0},
-               {"x1": 1.0, "x2": -1.0, "t": -1.0}, {"x1": 1.0, "x2": 1.0, "t": 1.0}]
-    return dict(columns=cols, start=dict(w1=0.1, w2=-0.3, b=0.05), params={"eta": ("η", 0.1)}, samples=samples)
+    samples = [
+        {"x1": -1.0, "x2": -1.0, "t": -1.0},
+        {"x1": -1.0, "x2": 1.0, "t": -1.0},
+        {"x1": 1.0, "x2": -1.0, "t": -1.0},
+        {"x1": 1.0, "x2": 1.0, "t": 1.0},
+    ]
+    return dict(
+        columns=cols, start=dict(w1=0.1, w2=-0.3, b=0.05), params={"eta": ("η", 0.1)}, samples=samples
+    )
 
 
 def perceptron():
@@ -205,13 +217,23 @@ def perceptron():
         ("s", "sum", "{w1}*{x1}+{w2}*{x2}+{b}", None),
         ("y", "y", "IF({s}>=0,1,0)", None),
     ]
-    samples = [{"x1": 0.0, "x2": 0.0, "t": 0.0}, {"x1": 0.0, "x2": 1.0, "t": 0.0},
-               {"x1": 1.0, "x2": 0.0, "t": 0.0}, {"x1": 1.0, "x2": 1.0, "t": 1.0}]
-    return dict(columns=cols, start=dict(w1=0.2, w2=-0.1, b=-0.05), params={"eta": ("η", 0.2)}, samples=samples)
+    samples = [
+        {"x1": 0.0, "x2": 0.0, "t": 0.0},
+        {"x1": 0.0, "x2": 1.0, "t": 0.0},
+        {"x1": 1.0, "x2": 0.0, "t": 0.0},
+        {"x1": 1.0, "x2": 1.0, "t": 1.0},
+    ]
+    return dict(
+        columns=cols, start=dict(w1=0.2, w2=-0.1, b=-0.05), params={"eta": ("η", 0.2)}, samples=samples
+    )
 
 
-XOR = [{"x1": 0.0, "x2": 0.0, "t": 0.0}, {"x1": 0.0, "x2": 1.0, "t": 1.0},
-       {"x1": 1.0, "x2": 0.0, "t": 1.0}, {"x1": 1.0, "x2": 1.0, "t": 0.0}]
+XOR = [
+    {"x1": 0.0, "x2": 0.0, "t": 0.0},
+    {"x1": 0.0, "x2": 1.0, "t": 1.0},
+    {"x1": 1.0, "x2": 0.0, "t": 1.0},
+    {"x1": 1.0, "x2": 1.0, "t": 0.0},
+]
 
 
 def xor_batch(gradient="mean", mistake=None, displayed="sum"):
@@ -219,9 +241,17 @@ def xor_batch(gradient="mean", mistake=None, displayed="sum"):
     per-sample gradients in cells, the update in each block's first row from the block above (full batch)."""
     scale = "/4" if gradient == "mean" else ""
     cols = [("x1", "x1", None, None), ("x2", "x2", None, None), ("t", "t", None, None)]
-    weights = {"w1": ("d_h1", "x1"), "w2": ("d_h1", "x2"), "w3": ("d_h2", "x1"), "w4": ("d_h2", "x2"),
-               "b1": ("d_h1", None), "b2": ("d_h2", None),
-               "w5": ("d_o", "a_h1"), "w6": ("d_o", "a_h2"), "b3": ("d_o", None)}
+    weights = {
+        "w1": ("d_h1", "x1"),
+        "w2": ("d_h1", "x2"),
+        "w3": ("d_h2", "x1"),
+        "w4": ("d_h2", "x2"),
+        "b1": ("d_h1", None),
+        "b2": ("d_h2", None),
+        "w5": ("d_o", "a_h1"),
+        "w6": ("d_o", "a_h2"),
+        "b3": ("d_o", None),
+    }
     for w, (d, x) in weights.items():
         cols.append((w, w, None, f"{{{w}^}}-{{eta}}*SUM({{g_{w}^block}}){scale}"))
     cols += [
@@ -234,7 +264,12 @@ def xor_batch(gradient="mean", mistake=None, displayed="sum"):
         ("E", "E", "0.5*({t}-{a_o})^2", None),
         ("d_o", "delta o", "({a_o}-{t})*{a_o}*(1-{a_o})", None),
         ("d_h1", "delta h1", "{d_o}*{w5}*{a_h1}*(1-{a_h1})", None),
-        ("d_h2", "delta h2", "{d_o}*{w6}*{a_h2}*(1-{a_h2})" if mistake != "wrong weight" else "{d_o}*{w5}*{a_h2}*(1-{a_h2})", None),
+        (
+            "d_h2",
+            "delta h2",
+            "{d_o}*{w6}*{a_h2}*(1-{a_h2})" if mistake != "wrong weight" else "{d_o}*{w5}*{a_h2}*(1-{a_h2})",
+            None,
+        ),
     ]
     for w, (d, x) in weights.items():
         cols.append((f"g_{w}", f"dE/d{w}", f"{{{d}}}*{{{x}}}" if x else f"{{{d}}}", None))
@@ -258,14 +293,22 @@ def xor_forward():
         ("a_o", "y", "1/(1+EXP(-{net_o}))", None),
         ("E", "E", "({t}-{a_o})^2", None),
     ]
-    params = {n: (n, v) for n, v in dict(w1=20.0, w2=20.0, b1=-10.0, w3=-20.0, w4=-20.0, b2=30.0, w5=20.0, w6=20.0, b3=-30.0).items()}
+    params = {
+        n: (n, v)
+        for n, v in dict(
+            w1=20.0, w2=20.0, b1=-10.0, w3=-20.0, w4=-20.0, b2=30.0, w5=20.0, w6=20.0, b3=-30.0
+        ).items()
+    }
     return dict(columns=cols, start={}, params=params, samples=XOR, iterations=4)
 
 
 def textbook_321(mistake=None):
     """A 3-2-1 sigmoid net with biases (fixed), one forward and backward pass: error terms, no update."""
     cols = [
-        ("x1", "x1", None, None), ("x2", "x2", None, None), ("x3", "x3", None, None), ("t", "t", None, None),
+        ("x1", "x1", None, None),
+        ("x2", "x2", None, None),
+        ("x3", "x3", None, None),
+        ("t", "t", None, None),
         ("net4", "I4", "{w14}*{x1}+{w24}*{x2}+{w34}*{x3}+{th4}", None),
         ("o4", "O4", "1/(1+EXP(-{net4}))", None),
         ("net5", "I5", "{w15}*{x1}+{w25}*{x2}+{w35}*{x3}+{th5}", None),
@@ -273,12 +316,37 @@ def textbook_321(mistake=None):
         ("net6", "I6", "{w46}*{o4}+{w56}*{o5}+{th6}", None),
         ("o6", "O6", "1/(1+EXP(-{net6}))", None),
         ("err6", "Err6", "{o6}*(1-{o6})*({t}-{o6})", None),
-        ("err5", "Err5", "{o5}*(1-{o5})*{err6}*{w56}" if mistake != "wrong weight" else "{o5}*(1-{o5})*{err6}*{w46}", None),
+        (
+            "err5",
+            "Err5",
+            "{o5}*(1-{o5})*{err6}*{w56}" if mistake != "wrong weight" else "{o5}*(1-{o5})*{err6}*{w46}",
+            None,
+        ),
         ("err4", "Err4", "{o4}*(1-{o4})*{err6}*{w46}", None),
     ]
-    params = {n: (n, v) for n, v in dict(w14=0.2, w15=-0.3, w24=0.4, w25=0.1, w34=-0.5, w35=0.2, w46=-0.3, w56=-0.2,
-                                         th4=-0.4, th5=0.2, th6=0.1).items()}
-    return dict(columns=cols, start={}, params=params, samples=[{"x1": 1.0, "x2": 0.0, "x3": 1.0, "t": 1.0}], iterations=1)
+    params = {
+        n: (n, v)
+        for n, v in dict(
+            w14=0.2,
+            w15=-0.3,
+            w24=0.4,
+            w25=0.1,
+            w34=-0.5,
+            w35=0.2,
+            w46=-0.3,
+            w56=-0.2,
+            th4=-0.4,
+            th5=0.2,
+            th6=0.1,
+        ).items()
+    }
+    return dict(
+        columns=cols,
+        start={},
+        params=params,
+        samples=[{"x1": 1.0, "x2": 0.0, "x3": 1.0, "t": 1.0}],
+        iterations=1,
+    )
 
 
 def write(path, design, iterations=6):

@@ -43,7 +43,12 @@ MISTAKES = {
     "s221_other_unit": (nb.sigmoid_221(mistake="another unit's derivative"), "s221", "U2", "another unit's"),
     "s221_wrong_weight": (nb.sigmoid_221(mistake="wrong weight"), "s221", "U2", "the wrong weight"),
     "s221_preact": (nb.sigmoid_221(mistake="pre-activation"), "s221", "O3", "the pre-activation"),
-    "s221_eta": (nb.sigmoid_221(mistake="eta from the wrong cell"), "s221", "D3", "η read from the wrong cell"),
+    "s221_eta": (
+        nb.sigmoid_221(mistake="eta from the wrong cell"),
+        "s221",
+        "D3",
+        "η read from the wrong cell",
+    ),
     "chain_preact": (nb.chain_111_rand(mistake="pre-activation"), None, "C3", "reads h1"),
     "adaline_wrong": (nb.adaline(mistake="wrong input"), "adaline", "E3", "the wrong input"),
     "xor_wrong": (nb.xor_batch(mistake="wrong weight"), "xor_mean", "V2", "the wrong weight"),
@@ -63,7 +68,9 @@ def _strip_spec(source: Path, target: Path) -> None:
         for item in zin.infolist():
             data = zin.read(item.filename)
             if item.filename == "docProps/custom.xml":
-                data = re.sub(rb'<property[^>]*name="(network|generator)".*?</property>', b"", data, flags=re.S)
+                data = re.sub(
+                    rb'<property[^>]*name="(network|generator)".*?</property>', b"", data, flags=re.S
+                )
             zout.writestr(item, data)
 
 
@@ -74,7 +81,11 @@ def _plant(path: Path) -> str:
     for row in sheet.iter_rows():
         for cell in row:
             text = cell.value
-            if isinstance(text, str) and re.fullmatch(r"=[A-Z]+\d+-\$?B\$?2\*[A-Z]+\d+", text) and cell.row > 7:
+            if (
+                isinstance(text, str)
+                and re.fullmatch(r"=[A-Z]+\d+-\$?B\$?2\*[A-Z]+\d+", text)
+                and cell.row > 7
+            ):
                 cell.value = text.replace("-", "+", 1)
                 book.save(path)
                 return f"{sheet.title}!{cell.coordinate}"
@@ -93,9 +104,22 @@ def verdicts(tmp_path_factory, soffice):
     for name, flags in BUILT.items():
         built = folder / f"built-{name}.xlsx"
         subprocess.run(
-            [sys.executable, "-m", "sheetgen", "build", *flags.split(), "--iterations", "6", "--lr-list", "0.5,1",
-             "-o", str(built)],
-            check=True, cwd=ROOT, capture_output=True,
+            [
+                sys.executable,
+                "-m",
+                "sheetgen",
+                "build",
+                *flags.split(),
+                "--iterations",
+                "6",
+                "--lr-list",
+                "0.5,1",
+                "-o",
+                str(built),
+            ],
+            check=True,
+            cwd=ROOT,
+            capture_output=True,
         )
         paths[f"built-{name}"] = built
         paths[f"stripped-{name}"] = folder / f"stripped-{name}.xlsx"
@@ -220,4 +244,7 @@ def test_built_books_read_from_their_formulas_alone(verdicts):
         wrong = results[f"planted-{name}"]
         assert wrong.verdict == report.WRONG, (name, report.one_line(wrong))
         sheet, cell = planted[name].split("!")
-        assert (wrong.first_wrong.sheet, wrong.first_wrong.address) == (sheet, cell), (name, report.one_line(wrong))
+        assert (wrong.first_wrong.sheet, wrong.first_wrong.address) == (sheet, cell), (
+            name,
+            report.one_line(wrong),
+        )

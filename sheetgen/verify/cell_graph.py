@@ -20,7 +20,9 @@ from sheetgen.core.xlsx import Book, address
 
 Key = tuple  # (sheet, row, col)
 VOLATILE = frozenset({"RAND", "RANDBETWEEN", "RANDARRAY"})
-MAX_FORMULAS = 60_000  # a larger book is no small network drawn by hand (6 LR sheets x 100 rows of 2-3-1: 25,000)
+MAX_FORMULAS = (
+    60_000  # a larger book is no small network drawn by hand (6 LR sheets x 100 rows of 2-3-1: 25,000)
+)
 
 
 def where(key: Key) -> str:
@@ -42,7 +44,7 @@ class CellGraph:
         self._alias: dict[Key, Key] = {}
         count = 0
         for sheet in original.sheets:
-            for (row, col) in list(sheet.formulas.keys()):
+            for row, col in list(sheet.formulas.keys()):
                 count += 1
                 if count > MAX_FORMULAS:
                     raise ValueError(f"more than {MAX_FORMULAS} formulas")
@@ -53,7 +55,9 @@ class CellGraph:
                 self.texts[key] = text
                 try:
                     tree = formula.parse(text)
-                    refs = tuple(dict.fromkeys(formula.ref_key(r, sheet.name) for r in formula.references(tree)))
+                    refs = tuple(
+                        dict.fromkeys(formula.ref_key(r, sheet.name) for r in formula.references(tree))
+                    )
                 except (formula.FormulaError, formula.Unsupported) as error:
                     self.unreadable[key] = str(error)
                     continue
@@ -63,7 +67,9 @@ class CellGraph:
                     continue
                 if calls & {"INDEX", "OFFSET"}:
                     tree = formula.transform(tree, _constant_lookup)
-                    refs = tuple(dict.fromkeys(formula.ref_key(r, sheet.name) for r in formula.references(tree)))
+                    refs = tuple(
+                        dict.fromkeys(formula.ref_key(r, sheet.name) for r in formula.references(tree))
+                    )
                 if calls - set(formula.FUNCTIONS) - {"IF"}:
                     self.opaque.add(key)  # read as the value it holds (a lookup by a computed index, say)
                     continue
@@ -192,13 +198,23 @@ def _constant_lookup(node):
         return None
     args = node.args
     numbers = [a.value for a in args[1:] if isinstance(a, formula.Num)]
-    if node.name == "INDEX" and isinstance(args[0], formula.Area) and 2 <= len(args) <= 3 and len(numbers) == len(args) - 1:
+    if (
+        node.name == "INDEX"
+        and isinstance(args[0], formula.Area)
+        and 2 <= len(args) <= 3
+        and len(numbers) == len(args) - 1
+    ):
         first, last = args[0].first, args[0].last
         row, col = int(numbers[0]), int(numbers[1]) if len(numbers) > 1 else 1
         top, left = min(first.row, last.row), min(first.col, last.col)
         if first.row == last.row and len(numbers) == 1:  # a single row: the number counts columns
             row, col = 1, int(numbers[0])
-        if row >= 1 and col >= 1 and top + row - 1 <= max(first.row, last.row) and left + col - 1 <= max(first.col, last.col):
+        if (
+            row >= 1
+            and col >= 1
+            and top + row - 1 <= max(first.row, last.row)
+            and left + col - 1 <= max(first.col, last.col)
+        ):
             return formula.Ref(first.sheet, top + row - 1, left + col - 1)
     if node.name == "OFFSET" and isinstance(args[0], formula.Ref) and len(args) == 3 and len(numbers) == 2:
         ref = args[0]

@@ -29,10 +29,10 @@ from sheetgen.core import formula, oracle
 from sheetgen.core.spec import NetworkSpec, sample_key
 from sheetgen.core.tolerance import close
 from sheetgen.core.xlsx import address
+from sheetgen.verify import read_network
 from sheetgen.verify.cell_graph import CellGraph, Key, where
 from sheetgen.verify.checks import Finding, TableCheck
 from sheetgen.verify.proof import Unproven
-from sheetgen.verify import read_network
 from sheetgen.verify.read_network import Reading
 from sheetgen.verify.tables import Table
 
@@ -53,7 +53,9 @@ class Check:
         self.graph: CellGraph = reading.graph
         s = reading.samples_per_iteration
         samples = tuple(((0.0,) * reading.spec.sizes[0], (0.0,) * reading.spec.sizes[-1]) for _ in range(s))
-        self.spec: NetworkSpec = replace(reading.spec, loss=loss, samples=samples if s > 1 else None, batch="full")
+        self.spec: NetworkSpec = replace(
+            reading.spec, loss=loss, samples=samples if s > 1 else None, batch="full"
+        )
         self.roles: dict[Key, tuple[int, str]] = {}  # cell -> (iteration, oracle key)
         for n in reading.nets:
             unit = self.spec.layers[n.layer - 1].units[n.unit]
@@ -65,7 +67,9 @@ class Check:
         self.by_iteration: dict[int, list] = {}
         for key, (name, it) in reading.chain.items():
             self.by_iteration.setdefault(it, []).append((key, name))
-        self.targets = {key for names in reading.data.values() for name, key in names.items() if name.startswith("t")}
+        self.targets = {
+            key for names in reading.data.values() for name, key in names.items() if name.startswith("t")
+        }
         self.data_keys = {key for names in reading.data.values() for key in names.values()}
         self.eta_value = self._eta_value()
 
@@ -205,7 +209,9 @@ class Check:
                     ce = -(t * np.log(a) + (1 - t) * np.log(1 - a))
                 per["ce"] = per["ce"] + ce
                 found[f"cross-entropy of {layer_unit}" + _s(s, blocks)] = ce
-                found[f"f′({layer_unit})" + _s(s, blocks)] = oracle.times_derivative(1.0, spec.output.activation, z, a)
+                found[f"f′({layer_unit})" + _s(s, blocks)] = oracle.times_derivative(
+                    1.0, spec.output.activation, z, a
+                )
             for term in per:
                 totals[term] = totals[term] + per[term]
                 if blocks > 1:
@@ -221,7 +227,9 @@ class Check:
                     d = oracle.times_derivative(1.0, layer.activation, z, a)
                     found[f"f′({unit})" + _s(s, blocks)] = d
                     with np.errstate(all="ignore"):
-                        found[f"∂E/∂a_{unit}" + _s(s, blocks)] = np.where(d != 0, row[sample_key(f"delta_{unit}", s, spec)] / np.where(d != 0, d, 1), np.nan)
+                        found[f"∂E/∂a_{unit}" + _s(s, blocks)] = np.where(
+                            d != 0, row[sample_key(f"delta_{unit}", s, spec)] / np.where(d != 0, d, 1), np.nan
+                        )
         # Per-sample gradients of a full batch, before they are averaged.
         if blocks > 1:
             for layer in spec.layers:
@@ -295,7 +303,9 @@ def _group(graph: CellGraph, keys, first_iteration) -> dict[tuple, list[Key]]:
     groups: dict[tuple, list[Key]] = {}
     for key in keys:
         text = graph.texts.get(key, "")
-        groups.setdefault((key[0], key[2], formula.shape(text, key[1], key[2]), first_iteration(key)), []).append(key)
+        groups.setdefault(
+            (key[0], key[2], formula.shape(text, key[1], key[2]), first_iteration(key)), []
+        ).append(key)
     return groups
 
 
@@ -380,8 +390,8 @@ def _name_of(check: Check, key: Key, rng) -> str | None:
         return None
     cache: dict = {}
     name = _match(got, check.candidates(env, k, cache))
-    if name is None and k + 1 < check.r.iterations and any(
-        u in leaves for u in check.update_of
+    if (
+        name is None and k + 1 < check.r.iterations and any(u in leaves for u in check.update_of)
     ):  # a cell reading the next weights belongs to that iteration
         name = _match(got, check.candidates(env, k, cache))
     return name
@@ -471,7 +481,9 @@ def _diagnose(check: Check, wrong: Key, test, names: dict, k: int) -> tuple[str,
                 continue
             try:
                 override = {
-                    cell: formula.compile_tree(_swap_tree(graph.trees[cell], cell, ref, other, wrong), cell[0])
+                    cell: formula.compile_tree(
+                        _swap_tree(graph.trees[cell], cell, ref, other, wrong), cell[0]
+                    )
                     for cell in group
                 }
             except formula.Unsupported:
@@ -608,7 +620,9 @@ def judge(result, original, values, tol: float) -> bool:
 def _judge_reading(reading: Reading, tol: float, rng, topo) -> tuple[TableCheck, dict]:
     if reading.step_rule:
         return _step_rule(reading, tol)
-    losses = ["half-squared", "squared"] + (["cross-entropy"] if reading.spec.output_activation == "sigmoid" else [])
+    losses = ["half-squared", "squared"] + (
+        ["cross-entropy"] if reading.spec.output_activation == "sigmoid" else []
+    )
     scales = [1.0, float(reading.samples_per_iteration)] if reading.samples_per_iteration > 1 else [1.0]
     best = None
     for loss in losses:
@@ -628,7 +642,9 @@ def _judge_reading(reading: Reading, tol: float, rng, topo) -> tuple[TableCheck,
 
 
 def _displayed_loss(outcome: Outcome, topo) -> str | None:
-    losses = [(topo.get(k, 0), n) for k, n in outcome.names.items() if n and ("²" in n or "cross-entropy" in n)]
+    losses = [
+        (topo.get(k, 0), n) for k, n in outcome.names.items() if n and ("²" in n or "cross-entropy" in n)
+    ]
     if not losses:
         return None
     name = max(losses)[1]
@@ -644,15 +660,29 @@ def _table(check: Check, outcome: Outcome, tol, rng, topo) -> tuple[TableCheck, 
     anchors = [n.anchor for n in r.nets]
     sheet = anchors[0][0]
     rows = sorted({k[1] for k in anchors if k[0] == sheet})
-    table = Table(sheet, max(1, rows[0] - 1), {"network": min(k[2] for k in anchors if k[0] == sheet)}, {"network": "network"}, rows)
+    table = Table(
+        sheet,
+        max(1, rows[0] - 1),
+        {"network": min(k[2] for k in anchors if k[0] == sheet)},
+        {"network": "network"},
+        rows,
+    )
     displayed = _displayed_loss(outcome, topo)
     text, data = describe(check, displayed)
     eta_value = float(graph.value(r.eta)) if r.eta is not None else check.eta_value
     eta_note = (
-        f"η = {eta_value:g} from {where(r.eta)}" if r.eta is not None
+        f"η = {eta_value:g} from {where(r.eta)}"
+        if r.eta is not None
         else (f"η = {eta_value:g} written into the update formulas" if r.updates else "")
     )
-    result = TableCheck(table, r.iterations, False, outcome.max_rel_error, eta=eta_value if r.updates else None, eta_note=eta_note)
+    result = TableCheck(
+        table,
+        r.iterations,
+        False,
+        outcome.max_rel_error,
+        eta=eta_value if r.updates else None,
+        eta_note=eta_note,
+    )
     result.proven_forms = outcome.proven_forms
     if r.random_start:
         cells = ", ".join(where(k) for k in r.random_start[:4])
@@ -667,19 +697,25 @@ def _table(check: Check, outcome: Outcome, tol, rng, topo) -> tuple[TableCheck, 
             first.setdefault(n, k)
         shown = [(0, k, n) for n, k in list(first.items())[:8]]
         result.notes.append(
-            "cells read as: " + ", ".join(f"{n} ({where(k)})" for _, k, n in shown) + (", …" if len(first) > 8 else "")
+            "cells read as: "
+            + ", ".join(f"{n} ({where(k)})" for _, k, n in shown)
+            + (", …" if len(first) > 8 else "")
         )
     finding = _first_wrong(check, outcome, rng, topo) if outcome.failures else None
     odd = _wrong_intermediate(check, outcome, rng, topo)
     if odd is not None and (finding is None or topo.get(odd[0], 0) < topo.get(_key_of(finding), 0)):
         finding = odd[1]
     if not r.updates:
-        backward = [n for _, _, n in sorted(named) if n.startswith(("delta_", "−delta_", "dE_d", "−dE_d", "∂E"))]
+        backward = [
+            n for _, _, n in sorted(named) if n.startswith(("delta_", "−delta_", "dE_d", "−dE_d", "∂E"))
+        ]
         have = "a forward pass" + (f", the loss {displayed}" if displayed else "")
         if backward:
             have += ", error terms and gradients (" + ", ".join(dict.fromkeys(backward[:6])) + ")"
         if finding:
-            state = f"wrong from {_where_finding(finding)}" + (f" ({finding.diagnosis})" if finding.diagnosis else "")
+            state = f"wrong from {_where_finding(finding)}" + (
+                f" ({finding.diagnosis})" if finding.diagnosis else ""
+            )
         else:
             state = "all of it right"
         result.incomplete = f"{have}, and no weight update ({text}): {state}"
@@ -689,11 +725,20 @@ def _table(check: Check, outcome: Outcome, tol, rng, topo) -> tuple[TableCheck, 
         result.wrong_cells.append(finding)
         result.wrong_columns.append(finding.label)
     elif r.eta_literal:
-        held = [k for k in _eta_candidates(check) if abs(graph.value(k) - eta_value) <= 1e-12 * max(1, abs(eta_value))]
+        held = [
+            k
+            for k in _eta_candidates(check)
+            if abs(graph.value(k) - eta_value) <= 1e-12 * max(1, abs(eta_value))
+        ]
         if held:
             result.unproven.append(
                 Unproven(
-                    held[0][0], address(held[0][1], held[0][2]), "η", "constant", eta_value, "η",
+                    held[0][0],
+                    address(held[0][1], held[0][2]),
+                    "η",
+                    "constant",
+                    eta_value,
+                    "η",
                     f"the updates have η = {eta_value:g} typed into their formulas while {where(held[0])} holds η: "
                     "change that cell and they do not follow",
                 )
@@ -715,7 +760,11 @@ def _first_wrong(check: Check, outcome: Outcome, rng, topo) -> Finding:
     k = check.update_of[failing][1] - 1 if failing in check.update_of else check.roles[failing][0]
     for candidate in unknown + [failing]:
         found = _diagnose(
-            check, candidate, lambda override: check.prove(candidate, rng, override, want_key=failing), outcome.names, k
+            check,
+            candidate,
+            lambda override, candidate=candidate: check.prove(candidate, rng, override, want_key=failing),
+            outcome.names,
+            k,
         )
         if found:
             wrong, diagnosis, fix = candidate, found[0], found[2]
@@ -730,8 +779,15 @@ def _first_wrong(check: Check, outcome: Outcome, rng, topo) -> Finding:
     text = graph.texts.get(wrong)
     label = graph.label(wrong) or quantity
     return Finding(
-        wrong[0], address(wrong[1], wrong[2]), quantity, f"{label} ({quantity})" if label != quantity else quantity,
-        expected, graph.value(wrong), text, diagnosis, wrong[1],
+        wrong[0],
+        address(wrong[1], wrong[2]),
+        quantity,
+        f"{label} ({quantity})" if label != quantity else quantity,
+        expected,
+        graph.value(wrong),
+        text,
+        diagnosis,
+        wrong[1],
     )
 
 
@@ -743,7 +799,13 @@ def _step_rule(reading: Reading, tol: float) -> tuple[TableCheck, dict]:
     anchors = [n.anchor for n in reading.nets]
     sheet = anchors[0][0]
     rows = sorted({k[1] for k in anchors if k[0] == sheet})
-    table = Table(sheet, max(1, rows[0] - 1), {"network": min(k[2] for k in anchors if k[0] == sheet)}, {"network": "network"}, rows)
+    table = Table(
+        sheet,
+        max(1, rows[0] - 1),
+        {"network": min(k[2] for k in anchors if k[0] == sheet)},
+        {"network": "network"},
+        rows,
+    )
     result = TableCheck(table, reading.iterations, False, 0.0)
     steps = {}  # weight cell -> expected step / η
     for n in reading.nets:
@@ -757,7 +819,9 @@ def _step_rule(reading: Reading, tol: float) -> tuple[TableCheck, dict]:
     eta = graph.value(reading.eta) if reading.eta is not None else None
     if eta is None:
         ratios = [
-            (graph.value(u) - graph.value(w)) / steps[w] for u, w in reading.updates.items() if abs(steps.get(w, 0)) > 1e-12
+            (graph.value(u) - graph.value(w)) / steps[w]
+            for u, w in reading.updates.items()
+            if abs(steps.get(w, 0)) > 1e-12
         ]
         eta = float(np.median(ratios)) if ratios else 0.0
     wrong = None
@@ -813,7 +877,8 @@ def _computes_something(check: Check, key: Key, override: dict, rng, taken=froze
     found = check.candidates(env, _iteration_of(check, key), {})
     held = [np.asarray(found[n], dtype=float) for n in taken if n in found]
     free = {
-        n: v for n, v in found.items()
+        n: v
+        for n, v in found.items()
         if not any(np.array_equal(np.broadcast_to(v, h.shape), h) for h in held)
     }
     return _match(got, free) is not None
@@ -846,7 +911,7 @@ def _wrong_intermediate(check: Check, outcome: Outcome, rng, topo):
 
         taken = {n for n in outcome.names.values() if n}
 
-        def test(override, key=key, taken=taken):
+        def test(override, key=key, taken=taken, fix=fix):
             if _computes_something(check, key, override, rng, taken):
                 fix.update(override)
                 return True
@@ -856,8 +921,15 @@ def _wrong_intermediate(check: Check, outcome: Outcome, rng, topo):
         if found:
             label = graph.label(key) or "a cell"
             return key, Finding(
-                key[0], address(key[1], key[2]), "?", label, _value_with(check, key, fix), graph.value(key),
-                graph.texts.get(key), found[0], key[1],
+                key[0],
+                address(key[1], key[2]),
+                "?",
+                label,
+                _value_with(check, key, fix),
+                graph.value(key),
+                graph.texts.get(key),
+                found[0],
+                key[1],
             )
     return None
 

@@ -150,7 +150,9 @@ def _quadratic(run, variables: list[Key], undo=None) -> tuple[list[tuple[Key, Ke
     lin = (f[1 : 1 + n] - c0) / scale
     quad = np.array([f[1 + n + p] - f[1 + i] - f[1 + j] + c0 for p, (i, j) in enumerate(pairs)]) / scale**2
     predicted = c0 + sum(lin[i] * probe[v] for i, v in enumerate(variables))
-    predicted = predicted + sum(quad[p] * probe[variables[i]] * probe[variables[j]] for p, (i, j) in enumerate(pairs))
+    predicted = predicted + sum(
+        quad[p] * probe[variables[i]] * probe[variables[j]] for p, (i, j) in enumerate(pairs)
+    )
     if not np.allclose(predicted, g, rtol=1e-7, atol=1e-9) or abs(c0) > 1e-9:
         return None
     # A product pair contributes a·b: second difference 1, and no first difference.
@@ -212,11 +214,13 @@ def _mixed(run, variables: list[Key], a: Key, b: Key) -> bool:
     (as an error t − a does: moving both alike changes nothing, moving b alone does)."""
     rng = np.random.default_rng(17)
     base = {v: rng.uniform(0.2, 0.8, 4) for v in variables}
+
     def at(da, db):
         env = dict(base)
         env[a] = base[a] + da
         env[b] = base[b] + db
         return np.asarray(run(env), dtype=float)
+
     with np.errstate(all="ignore"):
         try:
             base_value, both, alone = at(0, 0), at(0.1, 0.1), at(0, 0.1)
@@ -294,8 +298,14 @@ def read(graph: CellGraph) -> list[Reading]:
         if key not in operands and any(c in graph.trees for c in consumers.get(key, ())):
             continue  # read by other formulas but by no weighted sum: not a weight
         variables = [v for v in graph.direct(key) if v != key]
-        shape = (_shape(graph, key), len(variables), key in paired, key in lone_terms, key in operands,
-                 tuple((v in paired, v in lone_terms) for v in variables))
+        shape = (
+            _shape(graph, key),
+            len(variables),
+            key in paired,
+            key in lone_terms,
+            key in operands,
+            tuple((v in paired, v in lone_terms) for v in variables),
+        )
         if shape not in update_shapes:
             update_shapes[shape] = None
             try:
@@ -343,7 +353,10 @@ def read(graph: CellGraph) -> list[Reading]:
                 changed = True
     if not nets:
         raise NotANetwork("no weighted sum feeding an activation")
-    return [_assemble(graph, group, updates, chain_cells) for group in _components(graph, list(nets.values()), updates)]
+    return [
+        _assemble(graph, group, updates, chain_cells)
+        for group in _components(graph, list(nets.values()), updates)
+    ]
 
 
 def _components(graph: CellGraph, nets: list[Net], updates: dict[Key, Key]) -> list[list[Net]]:
@@ -427,7 +440,11 @@ def _assemble(graph: CellGraph, nets: list[Net], all_updates: dict[Key, Key], al
             elif uses[a] != uses[b]:
                 oriented.append((a, b) if uses[a] < uses[b] else (b, a))
             else:
-                oriented.append((b, a) if _looks_like_weight(graph.label(b)) and not _looks_like_weight(graph.label(a)) else (a, b))
+                oriented.append(
+                    (b, a)
+                    if _looks_like_weight(graph.label(b)) and not _looks_like_weight(graph.label(a))
+                    else (a, b)
+                )
         n.pairs = oriented
     # Layers.
     changed = True
@@ -450,7 +467,9 @@ def _assemble(graph: CellGraph, nets: list[Net], all_updates: dict[Key, Key], al
     # Iterations: a weight's place in its chain of updates.
     previous = {u: w for u, w in updates.items()}
     root_of, step_of = {}, {}
-    for cell in chain_cells | {w for n in net_list for w, _ in n.pairs} | {b for n in net_list for b in n.biases}:
+    for cell in (
+        chain_cells | {w for n in net_list for w, _ in n.pairs} | {b for n in net_list for b in n.biases}
+    ):
         k, steps, seen = cell, 0, set()
         while k in previous and k not in seen:
             seen.add(k)
@@ -460,7 +479,9 @@ def _assemble(graph: CellGraph, nets: list[Net], all_updates: dict[Key, Key], al
     for n in net_list:
         steps = {step_of[w] for w, _ in n.pairs} | {step_of[b] for b in n.biases if b in chain_cells}
         if len(steps) != 1:
-            raise Unexpressible(f"the weighted sum at {where(n.anchor)} mixes weights of different iterations")
+            raise Unexpressible(
+                f"the weighted sum at {where(n.anchor)} mixes weights of different iterations"
+            )
         n.iteration = steps.pop()
     iterations = max(n.iteration for n in net_list) + 1
 
@@ -486,7 +507,10 @@ def _assemble(graph: CellGraph, nets: list[Net], all_updates: dict[Key, Key], al
     # Samples: the layer-1 sums reading the same inputs are one sample; higher layers follow their sources.
     for k in range(iterations):
         groups: dict[frozenset, int] = {}
-        ones = sorted((n for n in net_list if n.iteration == k and n.layer == 1), key=lambda n: _position(graph, n.anchor))
+        ones = sorted(
+            (n for n in net_list if n.iteration == k and n.layer == 1),
+            key=lambda n: _position(graph, n.anchor),
+        )
         for n in ones:
             xs = frozenset(x for _, x in n.pairs)
             n.sample = groups.setdefault(xs, len(groups))
@@ -504,10 +528,7 @@ def _assemble(graph: CellGraph, nets: list[Net], all_updates: dict[Key, Key], al
         return out_of[x].unit if x in out_of else order[x]
 
     n_inputs = None
-    names: dict[Key, tuple[str, int]] = {}
-    input_slots: dict[Key, int] = {}
     kinds: dict[int, set] = {}
-    bias_cells: dict[int, dict[int, Key]] = {}
     for n in net_list:
         kinds.setdefault(n.layer, set()).add(n.kind)
     reference = {}  # (layer, unit) -> {weight root: source slot}
@@ -545,7 +566,9 @@ def _assemble(graph: CellGraph, nets: list[Net], all_updates: dict[Key, Key], al
         if hidden_kind not in HIDDEN_ACTIVATIONS:
             raise Unexpressible(f"{hidden_kind} hidden units")
         if output_kind not in ("sigmoid", "linear"):
-            raise Unexpressible(f"{output_kind} output units (a spec's outputs are sigmoid, linear or softmax)")
+            raise Unexpressible(
+                f"{output_kind} output units (a spec's outputs are sigmoid, linear or softmax)"
+            )
 
     # Biases: per layer (one cell chain shared by a layer's units) or per unit; trained when updated.
     bias_roots: dict[tuple[int, int], set] = {}
@@ -561,10 +584,21 @@ def _assemble(graph: CellGraph, nets: list[Net], all_updates: dict[Key, Key], al
         )
     all_bias = [b for n in net_list for b in n.biases]
     trained = {b for b in all_bias if b in chain_cells}
-    if trained and len(trained) != len(all_bias) and any(b not in chain_cells and step_of.get(b, 0) == 0 for b in all_bias if root_of.get(b, b) not in {root_of[t] for t in trained}):
+    if (
+        trained
+        and len(trained) != len(all_bias)
+        and any(
+            b not in chain_cells and step_of.get(b, 0) == 0
+            for b in all_bias
+            if root_of.get(b, b) not in {root_of[t] for t in trained}
+        )
+    ):
         raise Unexpressible("some biases trained and others fixed")
     biases = "none" if not all_bias else ("trained" if trained else "fixed")
-    per_layer = all(len({r for (l2, _), rs in bias_roots.items() if l2 == layer for r in rs}) == 1 for layer in range(1, depth + 1))
+    per_layer = all(
+        len({r for (l2, _), rs in bias_roots.items() if l2 == layer for r in rs}) == 1
+        for layer in range(1, depth + 1)
+    )
     bias_per = "layer" if per_layer and biases != "none" and any(s > 1 for s in sizes) else "unit"
     if biases == "none":
         bias_per = "layer"
@@ -590,7 +624,9 @@ def _assemble(graph: CellGraph, nets: list[Net], all_updates: dict[Key, Key], al
         for b in n.biases:
             if b in chain_cells:
                 chain[b] = (layer.biases[n.unit], n.iteration)
-    fixed = {b: spec.layers[n.layer - 1].biases[n.unit] for n in net_list for b in n.biases if b not in chain_cells}
+    fixed = {
+        b: spec.layers[n.layer - 1].biases[n.unit] for n in net_list for b in n.biases if b not in chain_cells
+    }
     for u, w in updates.items():  # an update read by no later sum: the last weights
         if u not in chain and w in chain:
             chain[u] = (chain[w][0], chain[w][1] + 1)
@@ -634,7 +670,11 @@ def _assemble(graph: CellGraph, nets: list[Net], all_updates: dict[Key, Key], al
         touched = [o for o in direct if o in out_cells]
         if not touched or key in net_cells:
             continue
-        leaves = [v for v in direct if not graph.is_computed(v) and v not in chain and v not in inputs and v != eta and v not in fixed]
+        leaves = [
+            v
+            for v in direct
+            if not graph.is_computed(v) and v not in chain and v not in inputs and v != eta and v not in fixed
+        ]
         if not leaves:
             continue
         variables = [v for v in graph.direct(key) if v != key]
