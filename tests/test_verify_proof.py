@@ -40,8 +40,10 @@ from probe_books import (
     write_all,
 )
 
-EXIT_STATUS = {VERIFIED: 0, WRONG: 1, RIGHT_ONLY: 3, DIFFERENT: 4, INCOMPLETE: 5}
+NOT_GRADIENT_DESCENT = "not_gradient_descent"
+EXIT_STATUS = {VERIFIED: 0, WRONG: 1, RIGHT_ONLY: 3, DIFFERENT: 4, INCOMPLETE: 5, NOT_GRADIENT_DESCENT: 6}
 SHOUTED = {
+    NOT_GRADIENT_DESCENT: "NOT GRADIENT DESCENT",
     VERIFIED: "VERIFIED",
     WRONG: "WRONG",
     RIGHT_ONLY: "RIGHT ONLY AT ITS NUMBERS",
@@ -273,11 +275,11 @@ def test_each_verdict_has_its_exit_status_text_and_csv(probes, tmp_path, name):
     [
         (("era-template", "era-eta-typed-in", "net-perceptron", "era-right"), EXIT_STATUS[INCOMPLETE]),
         (("era-eta-typed-in", "net-perceptron", "era-right"), EXIT_STATUS[RIGHT_ONLY]),
-        (("net-perceptron", "era-right"), EXIT_STATUS[DIFFERENT]),
+        (("net-perceptron", "era-right"), EXIT_STATUS[VERIFIED]),  # a single neuron, read from its formulas
     ],
 )
 def test_batch_exit_status_order(probes, names, status):
-    """WRONG > INCOMPLETE > RIGHT ONLY > DIFFERENT NETWORK > VERIFIED."""
+    """WRONG > INCOMPLETE > RIGHT ONLY > (NOT GRADIENT DESCENT > DIFFERENT NETWORK) > VERIFIED."""
     folder, _ = probes
     done = run_verify(*(folder / f"{name}.xlsx" for name in names), "--engine", "cached", "--json")
     verdicts = [book["verdict"] for book in json.loads(done.stdout)["workbooks"]]

@@ -37,12 +37,17 @@ Verdicts (and the exit status of a single workbook):
   UNREADABLE 2                 not a workbook, or no iteration table in it
   RIGHT ONLY AT ITS NUMBERS 3  values typed where formulas belong, or a number typed where a cell
                                should be read (η typed in as 0.5): right here, but proves nothing
-  DIFFERENT NETWORK 4          more units, a single neuron, one bias per unit, the loss without ½:
-                               not the 2-2-2 network (with or without Mazur's b1, b2) it verifies
-  INCOMPLETE 5                 nothing computed yet, or a single row (no weight update)
+  DIFFERENT NETWORK 4          a network no spec can express, saying what (a unit not fully
+                               connected, one layer of mixed activations, a bias in some units only)
+  INCOMPLETE 5                 nothing computed yet, a single row, or a forward pass (and error
+                               terms) with no weight update: what is there and whether it is right
+  NOT GRADIENT DESCENT 6       learning by another rule, such as the perceptron's step rule
+A book of another network (other sizes, activations, biases, losses, samples) is read by what its
+cells compute, its spec inferred and every cell checked against that spec; the report names it.
 A batch exits 0 when every workbook is verified, 2 when every one is unreadable, else with the
 status of the most severe verdict present: WRONG 1 > INCOMPLETE 5 > RIGHT ONLY AT ITS NUMBERS 3 >
-DIFFERENT NETWORK 4 > some UNREADABLE among verified ones 1. Usage errors exit 2.
+NOT GRADIENT DESCENT 6 > DIFFERENT NETWORK 4 > some UNREADABLE among verified ones 1. Usage errors
+exit 2.
 """
 
 from __future__ import annotations
@@ -65,6 +70,7 @@ from sheetgen.verify import (
     built_spec,
     checks,
     classroom,
+    graph_check,
     intake,
     network,
     perturb,
@@ -264,6 +270,9 @@ def judge(path: Path, original: xlsx.Book, values: xlsx.Book, engine: str, tol: 
         walkthrough.report_in_place(result, walk)
         return result
     if not found:
+        read = _by_formulas(path, original, values, engine, tol)  # another network, read by what it computes
+        if read is not None:
+            return read
         result.network_difference = network.difference(values)
         result.error = (
             "no iteration table found: no row with labels like w1 … w8, a_o1, E_total, ∂E/∂w1 "
@@ -304,10 +313,17 @@ def judge(path: Path, original: xlsx.Book, values: xlsx.Book, engine: str, tol: 
         except checks.Unverifiable as error:
             skipped.append(str(error))
     if not result.tables:  # nothing checkable at all: not a sheet we can judge
+        read = _by_formulas(path, original, values, engine, tol)
+        if read is not None:
+            return read
         result.network_difference = network.difference(values)
         result.error = f"cannot be verified: {skipped[0]}"
         return result
     result.network_difference = network.explain(result.tables, values)
+    if result.network_difference:  # labels of another network: read it by what its cells compute
+        read = _by_formulas(path, original, values, engine, tol)
+        if read is not None:
+            return read
     if engine == "libreoffice":
         perturb.settle(result, path, tol)
     result.notes.extend(f"table skipped: {reason}" for reason in skipped)
@@ -322,6 +338,16 @@ def judge(path: Path, original: xlsx.Book, values: xlsx.Book, engine: str, tol: 
         if engine == "cached":
             result.notes.append("cached engine: saved values not compared with a recalculation")
     return result
+
+
+def _by_formulas(path: Path, original: xlsx.Book, values: xlsx.Book, engine: str, tol: float):
+    """The verdict on the network the book's formulas compute (verify/graph_check.py), or None when they
+    compute no weighted sum feeding an activation."""
+    result = report.BookResult(path, engine)
+    try:
+        return result if graph_check.judge(result, original, values, tol) else None
+    except (ArithmeticError, LookupError, TypeError, ValueError, RecursionError):
+        return None  # a sheet this reading cannot take apart: what the course path says stands
 
 
 def _unsaved_share(book: xlsx.Book, found: list[tables.Table]) -> float:

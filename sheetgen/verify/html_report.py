@@ -20,13 +20,22 @@ from sheetgen.verify.census import Mistake
 from sheetgen.verify.report import reference
 
 # Most severe first, as the batch's exit status ranks them; unknown verdicts sort last.
-ORDER = ("wrong", "incomplete", "right_only_at_its_numbers", "different_network", "unreadable", "verified")
+ORDER = (
+    "wrong",
+    "incomplete",
+    "right_only_at_its_numbers",
+    "not_gradient_descent",
+    "different_network",
+    "unreadable",
+    "verified",
+)
 COLOURS = {
     "verified": "#1e7b34",
     "wrong": "#b3261e",
     "incomplete": "#b45f06",
     "right_only_at_its_numbers": "#7b3fa0",
     "different_network": "#1f5fa8",
+    "not_gradient_descent": "#00796b",
     "unreadable": "#5f6368",
 }
 
@@ -105,6 +114,8 @@ def _reason(result) -> str:
         return getattr(result, "network_difference", None) or ""
     if verdict == "unreadable":
         return result.error or ""
+    if verdict == "not_gradient_descent":
+        return getattr(result, "learning_rule", None) or ""
     if verdict == "incomplete":
         return next((t.incomplete for t in result.tables if getattr(t, "incomplete", None)), "")
     return "; ".join(result.problems)
@@ -113,7 +124,7 @@ def _reason(result) -> str:
 def _first_wrong(result) -> tuple[str, str]:
     """(where, why) for the books table, each agreeing with the book's verdict."""
     none = '<span class="none">—</span>'
-    if result.verdict in ("different_network", "unreadable", "incomplete"):
+    if result.verdict in ("different_network", "unreadable", "incomplete", "not_gradient_descent"):
         return none, _e(_reason(result))
     for table in result.tables:
         cells = wrong_cells(table)
@@ -157,6 +168,13 @@ def render(results, names, copies, mistakes: list[Mistake], identical, page: Pat
             link = f'<a href="{_href(copy, page)}">{_name(_shown_path(copy, page))}</a>'
         else:
             link = f'<span class="none">{_e(copy or "—")}</span>'
+        network = (getattr(result, "network", None) or {}).get("text")
+        if network:  # a network read from its formulas: say which
+            why = (
+                f"{why}<br><small>network: {_e(network)}</small>"
+                if why
+                else f"<small>network: {_e(network)}</small>"
+            )
         rows.append(
             f'<tr data-verdict="{_e(result.verdict)}"><td class="file"><code>{_name(names[i])}</code></td>'
             f'<td>{_badge(result.verdict)}</td><td class="where">{where}</td><td>{why}</td>'

@@ -12,7 +12,8 @@ from sheetgen.verify.checks import TableCheck
 
 VERIFIED, WRONG, UNREADABLE = "verified", "wrong", "unreadable"
 RIGHT_ONLY, DIFFERENT_NETWORK, INCOMPLETE = "right_only_at_its_numbers", "different_network", "incomplete"
-VERDICTS = (VERIFIED, WRONG, UNREADABLE, RIGHT_ONLY, DIFFERENT_NETWORK, INCOMPLETE)
+NOT_GRADIENT_DESCENT = "not_gradient_descent"  # learning by another rule (the perceptron's step rule)
+VERDICTS = (VERIFIED, WRONG, UNREADABLE, RIGHT_ONLY, DIFFERENT_NETWORK, INCOMPLETE, NOT_GRADIENT_DESCENT)
 # How each verdict is shouted in text, and the exit status of a single book with it.
 SHOUTED = {
     VERIFIED: "VERIFIED",
@@ -21,10 +22,13 @@ SHOUTED = {
     RIGHT_ONLY: "RIGHT ONLY AT ITS NUMBERS",
     DIFFERENT_NETWORK: "DIFFERENT NETWORK",
     INCOMPLETE: "INCOMPLETE",
+    NOT_GRADIENT_DESCENT: "NOT GRADIENT DESCENT",
 }
-EXIT_STATUS = {VERIFIED: 0, WRONG: 1, UNREADABLE: 2, RIGHT_ONLY: 3, DIFFERENT_NETWORK: 4, INCOMPLETE: 5}
+EXIT_STATUS = {
+    VERIFIED: 0, WRONG: 1, UNREADABLE: 2, RIGHT_ONLY: 3, DIFFERENT_NETWORK: 4, INCOMPLETE: 5, NOT_GRADIENT_DESCENT: 6
+}
 # A batch's status is its most severe verdict's (all verified: 0; all unreadable: 2).
-SEVERITY = (WRONG, INCOMPLETE, RIGHT_ONLY, DIFFERENT_NETWORK)
+SEVERITY = (WRONG, INCOMPLETE, RIGHT_ONLY, NOT_GRADIENT_DESCENT, DIFFERENT_NETWORK)
 CSV_FIELDS = (
     "file",
     "verdict",
@@ -53,6 +57,8 @@ class BookResult:
     error: str | None = None  # why the book could not be verified at all
     notes: list[str] = field(default_factory=list)
     network_difference: str | None = None  # what differs from the 2-2-2 network (DIFFERENT NETWORK)
+    network: dict | None = None  # the network read from the formulas (verify/graph_check.describe)
+    learning_rule: str | None = None  # what it learns by when that is not gradient descent on a loss
 
     @property
     def verdict(self) -> str:
@@ -60,6 +66,8 @@ class BookResult:
             return DIFFERENT_NETWORK
         if self.error:
             return UNREADABLE
+        if self.learning_rule:
+            return NOT_GRADIENT_DESCENT
         if self.problems or any(t.first_wrong for t in self.tables):
             return WRONG
         if any(t.incomplete for t in self.tables):
@@ -104,13 +112,22 @@ def _unproven_text(result: BookResult) -> str:
 
 
 def one_line(result: BookResult) -> str:
-    """The batch line: file, verdict and, when wrong, where and why."""
+    """The batch line: file, verdict and, when wrong, where and why (and the network read from its formulas)."""
+    line = _one_line(result)
+    if result.network and result.verdict != NOT_GRADIENT_DESCENT:
+        line += f" [network: {result.network['text']}]"
+    return line
+
+
+def _one_line(result: BookResult) -> str:
     name = str(result.path)
     verdict = result.verdict
     if verdict == UNREADABLE:
         return f"{name}: UNREADABLE: {result.error}"
     if verdict == DIFFERENT_NETWORK:
         return f"{name}: DIFFERENT NETWORK: {result.network_difference}"
+    if verdict == NOT_GRADIENT_DESCENT:
+        return f"{name}: NOT GRADIENT DESCENT: {result.learning_rule}"
     rows = sum(t.rows for t in result.tables)
     if verdict == VERIFIED:
         forms = sum(t.proven_forms for t in result.tables)
@@ -135,6 +152,8 @@ def one_line(result: BookResult) -> str:
 def details(result: BookResult) -> list[str]:
     """The single-workbook report: the verdict, then one block per table."""
     lines = [one_line(result)]
+    if result.network:
+        lines.append(f"  network (read from its formulas): {result.network['text']}")
     for table in result.tables:
         where = table_place(table)
         verdict = "verified" if table.verified else "NOT verified"
@@ -179,6 +198,7 @@ def summary_line(results: list[BookResult]) -> str:
         (RIGHT_ONLY, "right only at their numbers"),
         (INCOMPLETE, "incomplete"),
         (DIFFERENT_NETWORK, "of a different network"),
+        (NOT_GRADIENT_DESCENT, "not learning by gradient descent"),
     ]
     return text + "".join(f", {counts[v]} {words}" for v, words in others if counts[v])
 
@@ -206,6 +226,8 @@ def as_dict(result: BookResult) -> dict:
         "engine": result.engine,
         "error": result.error,
         "network_difference": result.network_difference,
+        "network": result.network,
+        "learning_rule": result.learning_rule,
         "problems": result.problems,
         "notes": result.notes,
         "first_wrong": None if finding is None else _finding_dict(finding),
@@ -267,6 +289,7 @@ def csv_row(result: BookResult) -> dict:
         "wrong_columns": "; ".join(c for t in result.tables for c in t.wrong_columns),
         "message": result.network_difference
         or result.error
+        or result.learning_rule
         or "; ".join(result.problems)
         or next((t.incomplete for t in result.tables if t.incomplete), None)
         or _unproven_text(result),

@@ -1,0 +1,965 @@
+"""Check a network read from a sheet's formula graph (verify/read_network.py) against its spec's oracle.
+
+Each weighted sum, activation and update has the quantity of the spec it must hold (h1 of sample 2
+at iteration 3; the weight w5 after iteration 3's update); every other computed cell (an error, a
+δ, a gradient, a loss) is named by matching what it computes against the oracle's quantities.
+Then, as for a built book (verify/built_spec.py):
+
+- values: each cell equals the oracle evaluated at the sheet's own numbers of its iteration (its
+  weights, inputs, targets and η as recalculated: a sheet whose weights start at RAND() is checked
+  from the values it drew);
+- formulas: each distinct formula, with everything it reads computed from the iteration's weights,
+  inputs, targets and η, is evaluated at random points where each has its own value, against the oracle.
+
+The loss the updates descend (½Σ(t−a)², Σ(t−a)², cross-entropy) and, in full batch, whether the
+gradient is the mean or the sum over the samples, are chosen as the ones the updates prove; a
+displayed loss is checked against its own definition (with or without ½, summed or averaged) and
+named. The first wrong cell is the first, in dependency order, that is wrong while what it reads is
+right; a diagnosis is the one reference whose change makes it right.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import numpy as np
+
+from sheetgen.core import formula, oracle
+from sheetgen.core.spec import NetworkSpec, sample_key
+from sheetgen.core.tolerance import close
+from sheetgen.core.xlsx import address
+from sheetgen.verify import read_network
+from sheetgen.verify.cell_graph import CellGraph, Key, where
+from sheetgen.verify.checks import Finding, TableCheck
+from sheetgen.verify.proof import Unproven
+from sheetgen.verify.read_network import Reading
+from sheetgen.verify.tables import Table
+
+WORLDS = 6
+LOSS_WORDS = {
+    "half-squared": "½Σ(t−a)²",
+    "squared": "Σ(t−a)² without ½",
+    "cross-entropy": "cross-entropy −Σ[t·ln a + (1−t)·ln(1−a)]",
+}
+ETA_WORDS = ("η", "eta", "learning", "rate", "alpha", "α", "lr")
+
+
+class Check:
+    """One reading, checked under one choice of loss and gradient scaling."""
+
+    def __init__(self, reading: Reading, loss: str, scale: float, tol: float):
+        self.r, self.loss, self.scale, self.tol = reading, loss, scale, tol
+        self.graph: CellGraph = reading.graph
+        s = reading.samples_per_iteration
+        samples = tuple(((0.0,) * reading.spec.sizes[0], (0.0,) * reading.spec.sizes[-1]) for _ in range(s))
+        self.spec: NetworkSpec = replace(
+            reading.spec, loss=loss, samples=samples if s > 1 else None, batch="full"
+        )
+        self.roles: dict[Key, tuple[int, str]] = {}  # cell -> (iteration, oracle key)
+        for n in reading.nets:
+            unit = self.spec.layers[n.layer - 1].units[n.unit]
+            if n.cell:
+                self.roles[n.cell] = (n.iteration, sample_key(unit, n.sample + 1, self.spec))
+            if n.act:
+                self.roles[n.act] = (n.iteration, sample_key(f"a_{unit}", n.sample + 1, self.spec))
+        self.update_of = {u: reading.chain[u] for u in reading.updates}  # -> (name, iteration it starts)
+        self.by_iteration: dict[int, list] = {}
+        for key, (name, it) in reading.chain.items():
+            self.by_iteration.setdefault(it, []).append((key, name))
+        self.targets = {
+            key for names in reading.data.values() for name, key in names.items() if name.startswith("t")
+        }
+        self.data_keys = {key for names in reading.data.values() for key in names.values()}
+        self.eta_value = self._eta_value()
+
+    # -- worlds ------------------------------------------------------------------------------------
+    def _data_cells(self):
+        for k in range(self.r.iterations):
+            for s, names in enumerate(self.r.instance(k)):
+                for name, key in names.items():
+                    yield k, s, name, key
+
+    def sheet_env(self) -> dict:
+        env = {}
+        for key in self.r.chain:
+            env[key] = np.array([self.graph.value(key)])
+        for _, _, _, key in self._data_cells():
+            env[key] = np.array([self.graph.value(key)])
+        for key in self.r.fixed:
+            env[key] = np.array([self.graph.value(key)])
+        if self.r.eta is not None:
+            env[self.r.eta] = np.array([self.graph.value(self.r.eta)])
+        return env
+
+    def random_env(self, rng) -> dict:
+        """Random points: each weight, bias, input, target and η its own values, drawn when first read."""
+        return _World(self, rng)
+
+    def eta(self, env):
+        return env[self.r.eta] if self.r.eta is not None else self.eta_value
+
+    def oracle_at(self, env: dict, k: int, cache: dict) -> dict:
+        if k in cache:
+            return cache[k]
+        values = {}
+        width = WORLDS if isinstance(env, _World) else 1
+        for key, name in self.by_iteration.get(k, ()):
+            values[name] = env[key]
+        for key in self.r.fixed:
+            values[self.r.chain.get(key, (None,))[0] or _bias_name(self, key)] = env[key]
+        for name in self.spec.weights + self.spec.bias_names:
+            values.setdefault(name, np.zeros(width))
+        for s, names in enumerate(self.r.instance(k)):
+            for name in self.spec.inputs + self.spec.targets:
+                key = names.get(name)
+                values[sample_key(name, s + 1, self.spec)] = env[key] if key is not None else np.zeros(width)
+        with np.errstate(all="ignore"):
+            cache[k] = oracle.evaluate_spec(self.spec, values)
+        return cache[k]
+
+    def expected(self, key: Key, env: dict, cache: dict):
+        """What a role cell must hold in this env, or None for a cell without a role."""
+        if key in self.update_of:
+            name, k = self.update_of[key]
+            row = self.oracle_at(env, k - 1, cache)
+            if name not in self.spec.free:
+                return row[name]
+            return row[name] - self.eta(env) * self.scale * row[oracle.gradient_key(name)]
+        if key in self.roles:
+            k, name = self.roles[key]
+            return self.oracle_at(env, k, cache)[name]
+        return None
+
+    def _eta_value(self) -> float:
+        """η written into the update formulas as a number: the median of (w − w_next)/(scale·∂E/∂w)."""
+        if self.r.eta is not None or not self.r.updates:
+            return 0.0
+        env, cache, found = self.sheet_env(), {}, []
+        for u, (name, k) in self.update_of.items():
+            row = self.oracle_at(env, k - 1, cache)
+            g = float(self.scale * row[oracle.gradient_key(name)][0])
+            w = float(row[name][0])
+            if abs(g) > 1e-12:
+                found.append((w - self.graph.value(u)) / g)
+        return float(np.median(found)) if found else 0.0
+
+    # -- proving --------------------------------------------------------------------------------
+    def frontier(self, target: Key):
+        chain = self.r.chain
+        return lambda k: k != target and k in chain
+
+    def prove(self, key: Key, rng, override=None, want_key: Key | None = None) -> bool | None:
+        """True when the cell computes its quantity at random points; None when it cannot be evaluated."""
+        target = want_key or key
+        try:
+            run, leaves = self.graph.evaluator(target, self.frontier(target), override)
+        except formula.Unsupported:
+            return None
+        env = self.random_env(rng)
+        for leaf in leaves:
+            _fill(env, leaf, self.graph)
+        want = self.expected(target, env, {})
+        if want is None:
+            return None
+        try:
+            got = np.broadcast_to(np.asarray(run(env), dtype=float), (WORLDS,))
+        except (formula.Unsupported, KeyError, TypeError, ValueError):
+            return None
+        return bool(close(got, want, 1e-9).all())
+
+    def value_check(self, key: Key, cache: dict, env: dict) -> tuple[bool, float]:
+        want = self.expected(key, env, cache)
+        found = self.graph.value(key)
+        expected = float(np.asarray(want).reshape(-1)[0])
+        return bool(close(np.array([found]), np.array([expected]), self.tol)[0]), expected
+
+    # -- the candidates an intermediate cell may compute ------------------------------------------------
+    def candidates(self, env: dict, k: int, cache: dict) -> dict[str, np.ndarray]:
+        row = self.oracle_at(env, k, cache)
+        found: dict[str, np.ndarray] = {}
+        spec = self.spec
+        for name, value in row.items():
+            if name.startswith(("dE_d", "delta_")):
+                found[name] = value
+                found[f"−{name}"] = -value
+                if self.r.samples_per_iteration > 1 and name.startswith("dE_d"):
+                    found[f"{name} (summed over the samples)"] = value * self.r.samples_per_iteration
+                    found[f"−{name} (summed over the samples)"] = -value * self.r.samples_per_iteration
+            elif not name.startswith(("i", "t", "w", "b", "E")):  # losses: by their definitions, below
+                found[name] = value
+        for name in spec.free:
+            step = self.eta(env) * self.scale * row[oracle.gradient_key(name)]
+            found[f"the step −η·∂E/∂{name}"] = -step
+            found[f"the step η·∂E/∂{name}"] = step
+        blocks = spec.blocks
+        totals = {"½": 0.0, "": 0.0, "ce": 0.0}
+        for s in range(1, blocks + 1):
+            per = {"½": 0.0, "": 0.0, "ce": 0.0}
+            for layer_unit in spec.output.units:
+                a = row[sample_key(f"a_{layer_unit}", s, spec)]
+                t = row[sample_key(f"t{layer_unit[1:]}", s, spec)]
+                z = row[sample_key(layer_unit, s, spec)]
+                found[f"t−a_{layer_unit}" + _s(s, blocks)] = t - a
+                found[f"a_{layer_unit}−t" + _s(s, blocks)] = a - t
+                for term, value in (("½", 0.5 * (t - a) ** 2), ("", (t - a) ** 2)):
+                    found[f"{term}(t−a_{layer_unit})²" + _s(s, blocks)] = value
+                    per[term] = per[term] + value
+                with np.errstate(all="ignore"):
+                    ce = -(t * np.log(a) + (1 - t) * np.log(1 - a))
+                per["ce"] = per["ce"] + ce
+                found[f"cross-entropy of {layer_unit}" + _s(s, blocks)] = ce
+                found[f"f′({layer_unit})" + _s(s, blocks)] = oracle.times_derivative(
+                    1.0, spec.output.activation, z, a
+                )
+            for term in per:
+                totals[term] = totals[term] + per[term]
+                if blocks > 1:
+                    found[f"{_loss_name(term)} of sample {s}"] = per[term]
+        for term, value in totals.items():
+            found[f"{_loss_name(term)}" + (", summed over the samples" if blocks > 1 else "")] = value
+            if blocks > 1:
+                found[f"{_loss_name(term)}, averaged over the samples"] = value / blocks
+        for layer in spec.hidden:
+            for unit in layer.units:
+                for s in range(1, blocks + 1):
+                    z, a = row[sample_key(unit, s, spec)], row[sample_key(f"a_{unit}", s, spec)]
+                    d = oracle.times_derivative(1.0, layer.activation, z, a)
+                    found[f"f′({unit})" + _s(s, blocks)] = d
+                    with np.errstate(all="ignore"):
+                        found[f"∂E/∂a_{unit}" + _s(s, blocks)] = np.where(
+                            d != 0, row[sample_key(f"delta_{unit}", s, spec)] / np.where(d != 0, d, 1), np.nan
+                        )
+        # Per-sample gradients of a full batch, before they are averaged.
+        if blocks > 1:
+            for layer in spec.layers:
+                for u, (unit, ws, b) in enumerate(zip(layer.units, layer.weights, layer.biases)):
+                    for s in range(1, blocks + 1):
+                        d = row[sample_key(f"delta_{unit}", s, spec)]
+                        for w, src in zip(ws, layer.sources):
+                            x = row[sample_key(src, s, spec)]
+                            found[f"∂E/∂{w} of sample {s}"] = d * x
+                            found[f"−∂E/∂{w} of sample {s}"] = -d * x
+        return found
+
+
+def _s(s: int, blocks: int) -> str:
+    return f" of sample {s}" if blocks > 1 else ""
+
+
+def _loss_name(term: str) -> str:
+    return {"½": "½Σ(t−a)²", "": "Σ(t−a)²", "ce": "cross-entropy"}[term]
+
+
+def _bias_name(check: Check, key: Key) -> str:
+    for n in check.r.nets:
+        if key in n.biases:
+            return check.spec.layers[n.layer - 1].biases[n.unit]
+    raise KeyError(key)
+
+
+def _match(values: np.ndarray, candidates: dict) -> str | None:
+    for name, want in candidates.items():
+        want = np.broadcast_to(np.asarray(want, dtype=float), values.shape)
+        if np.all(np.isfinite(want)) and close(values, want, 1e-9).all():
+            return name
+    return None
+
+
+# -- the whole reading -------------------------------------------------------------------------------
+
+
+def _topological(graph: CellGraph) -> dict[Key, int]:
+    """Each computed cell's place in dependency order (every cell after the cells it reads), ties broken
+    by sheet, row and column, so that of two cells neither reads the upper one comes first."""
+    import heapq
+
+    order = {name: i for i, name in enumerate(graph.order)}
+    readers: dict[Key, list[Key]] = {}
+    waiting: dict[Key, int] = {}
+    for key in graph.trees:
+        inside = [ref for ref in graph.direct(key) if ref in graph.trees and ref != key]
+        waiting[key] = len(inside)
+        for ref in inside:
+            readers.setdefault(ref, []).append(key)
+    place = lambda k: (order.get(k[0], len(order)), k[1], k[2], k)  # noqa: E731
+    ready = [place(k) for k, n in waiting.items() if n == 0]
+    heapq.heapify(ready)
+    index: dict[Key, int] = {}
+    while ready:
+        key = heapq.heappop(ready)[-1]
+        index[key] = len(index)
+        for reader in readers.get(key, ()):
+            waiting[reader] -= 1
+            if waiting[reader] == 0:
+                heapq.heappush(ready, place(reader))
+    for key in graph.trees:  # cells in a circle come last
+        index.setdefault(key, len(index))
+    return index
+
+
+def _group(graph: CellGraph, keys, first_iteration) -> dict[tuple, list[Key]]:
+    """Cells grouped by sheet, column and formula relative to its cell: a column filled down is one group."""
+    groups: dict[tuple, list[Key]] = {}
+    for key in keys:
+        text = graph.texts.get(key, "")
+        groups.setdefault(
+            (key[0], key[2], formula.shape(text, key[1], key[2]), first_iteration(key)), []
+        ).append(key)
+    return groups
+
+
+def _ancestors(graph: CellGraph, key: Key, chain) -> list[Key]:
+    seen, stack = set(), list(graph.direct(key))
+    while stack:
+        k = stack.pop()
+        if k in seen or k not in graph.trees or k in chain:
+            continue
+        seen.add(k)
+        stack.extend(graph.direct(k))
+    return list(seen)
+
+
+class Outcome:
+    """What checking a reading found."""
+
+    def __init__(self, check: Check):
+        self.check = check
+        self.proven_updates = 0
+        self.failures: list[tuple[Key, str]] = []  # (role cell, "value" or "formula")
+        self.names: dict[Key, str | None] = {}  # intermediate cell -> the quantity it computes (None: none)
+        self.max_rel_error = 0.0
+        self.proven_forms = 0
+
+
+def _run(check: Check, rng, topo: dict[Key, int]) -> Outcome:
+    out = Outcome(check)
+    graph, r = check.graph, check.r
+    role_cells = list(check.roles) + list(check.update_of)
+    iteration_of = {k: v[0] for k, v in check.roles.items()} | {u: v[1] for u, v in check.update_of.items()}
+    env, cache = check.sheet_env(), {}
+    failing = set()
+    for key in role_cells:
+        ok, expected = check.value_check(key, cache, env)
+        found = graph.value(key)
+        if np.isfinite(found) and np.isfinite(expected):
+            out.max_rel_error = max(out.max_rel_error, abs(found - expected) / max(abs(expected), 1e-3))
+        if not ok:
+            failing.add(key)
+            out.failures.append((key, "value"))
+    for group in _group(graph, role_cells, lambda k: iteration_of[k] <= 1).values():
+        key = group[0]
+        proven = check.prove(key, rng)
+        if proven:
+            out.proven_forms += 1
+            if key in check.update_of:
+                out.proven_updates += len(group)
+        elif key not in failing:
+            failing.add(key)
+            out.failures.append((key, "formula"))
+    # Name every other computed cell of the network by what it computes.
+    others = [k for k in graph.trees if k not in check.roles and k not in check.update_of]
+    relevant = set()
+    for key in role_cells:
+        if key in check.update_of or key in failing:
+            relevant.update(_ancestors(graph, key, r.chain))
+    sheets = {n.anchor[0] for n in r.nets}
+    others = [k for k in others if k in relevant or k[0] in sheets]
+    for group in _group(graph, others, lambda k: 0).values():
+        key = group[0]
+        name = _name_of(check, key, rng)
+        for k in group:
+            out.names[k] = name
+    out.failures.sort(key=lambda f: topo.get(f[0], 0))
+    return out
+
+
+def _name_of(check: Check, key: Key, rng) -> str | None:
+    try:
+        run, leaves = check.graph.evaluator(key, check.frontier(key))
+    except formula.Unsupported:
+        return None
+    env = check.random_env(rng)
+    for leaf in leaves:
+        _fill(env, leaf, check.graph)
+    iterations = [check.r.chain[leaf][1] for leaf in leaves if leaf in check.r.chain] or [0]
+    k = max(iterations)
+    try:
+        got = np.broadcast_to(np.asarray(run(env), dtype=float), (WORLDS,))
+    except (formula.Unsupported, KeyError, TypeError, ValueError):
+        return None
+    cache: dict = {}
+    name = _match(got, check.candidates(env, k, cache))
+    if (
+        name is None and k + 1 < check.r.iterations and any(u in leaves for u in check.update_of)
+    ):  # a cell reading the next weights belongs to that iteration
+        name = _match(got, check.candidates(env, k, cache))
+    return name
+
+
+# -- naming cells and the smallest fix ------------------------------------------------------------------
+
+
+def _quantity(check: Check, key: Key, names: dict) -> str | None:
+    if key in check.update_of:
+        name, k = check.update_of[key]
+        return f"{name} after update {k}"
+    if key in check.roles:
+        return check.roles[key][1]
+    if key in check.r.chain:
+        return check.r.chain[key][0]
+    if key == check.r.eta:
+        return "η"
+    for names_of in check.r.data.values():
+        for name, cell in names_of.items():
+            if cell == key:
+                return name
+    if key in check.r.fixed:
+        return check.r.fixed[key]
+    return names.get(key)
+
+
+def _kind_of_swap(old: str | None, new: str | None) -> str:
+    old, new = old or "", new or ""
+    strip = lambda q: q.split("_s")[0].removeprefix("a_")  # noqa: E731
+    if new == "η":
+        return "η read from the wrong cell"
+    if old.startswith("a_") is False and new.startswith("a_") and strip(old) == strip(new):
+        return "the pre-activation where the activation belongs"
+    if old.startswith("a_") and new.startswith("a_") and strip(old) != strip(new):
+        return "another unit's activation (and its derivative)"
+    if old[:1] in "wb" and new[:1] in "wb" and old[:2] != "dE":
+        return "the wrong weight"
+    if old[:1] in "it" and new[:1] == old[:1] and old[1:2].isdigit():
+        return "the wrong input" if old[0] == "i" else "the wrong target"
+    return "the wrong cell"
+
+
+def _swap_tree(tree, cell: Key, ref: formula.Ref, other: Key, at: Key):
+    """`tree` of cell `cell` with the reference `ref` (as the cell `at` of its group reads it) moved to read
+    `other` instead, relative rows kept relative: the same edit made down a column filled with one formula."""
+    shift = cell[1] - at[1]
+
+    def swap(node):
+        if not isinstance(node, formula.Ref) or (node.sheet or cell[0]) != (ref.sheet or at[0]):
+            return None
+        if node.col != ref.col or node.row != (ref.row if ref.row_abs else ref.row + shift):
+            return None
+        row = other[1] if ref.row_abs or other[0] != at[0] else other[1] + shift
+        return formula.Ref(other[0] if other[0] != cell[0] else None, row, other[2], ref.row_abs, ref.col_abs)
+
+    return formula.transform(tree, swap)
+
+
+def _diagnose(check: Check, wrong: Key, test, names: dict, k: int) -> tuple[str, Key] | None:
+    """The one reference of `wrong` (changed alike in every cell of its column holding the same formula)
+    whose change passes `test(override)`: (what it says, the right cell)."""
+    graph = check.graph
+    tree = graph.trees.get(wrong)
+    if tree is None:
+        return None
+    group = [wrong]
+    text = graph.texts.get(wrong, "")
+    shape = formula.shape(text, wrong[1], wrong[2])
+    for key in graph.trees:
+        if key != wrong and key[0] == wrong[0] and key[2] == wrong[2]:
+            if formula.shape(graph.texts.get(key, ""), key[1], key[2]) == shape:
+                group.append(key)
+    pool = [c for c, (_, it) in check.r.chain.items() if it == k]
+    pool += list(check.r.fixed)
+    for s in range(check.r.samples_per_iteration):
+        pool += list(check.r.data.get((k, s), {}).values())
+    pool += [c for c, (it, _) in check.roles.items() if it == k]
+    pool += [c for c, n in names.items() if n and c in graph.trees]
+    eta_cells = ([check.r.eta] if check.r.eta is not None else []) + _eta_candidates(check)
+    pool = list(dict.fromkeys(pool + eta_cells))
+    refs = [n for n in formula.walk(tree) if isinstance(n, formula.Ref)]
+    for ref in list(dict.fromkeys(refs)):
+        real = graph.resolve(formula.ref_key(ref, wrong[0]))
+        for other in pool:
+            if other in (real, wrong):
+                continue
+            try:
+                override = {
+                    cell: formula.compile_tree(
+                        _swap_tree(graph.trees[cell], cell, ref, other, wrong), cell[0]
+                    )
+                    for cell in group
+                }
+            except formula.Unsupported:
+                continue
+            if test(override):
+                old, new = _quantity(check, real, names), _quantity(check, other, names)
+                if other in eta_cells:
+                    new = "η"
+                said = _kind_of_swap(old, new)
+                old_text = old or graph.label(real) or "a cell"
+                return (
+                    f"{said}: it reads {old_text} ({where(real)}) where {new or graph.label(other) or 'another cell'} "
+                    f"({where(other)}) belongs",
+                    other,
+                    override,
+                )
+    return None
+
+
+def _eta_candidates(check: Check) -> list[Key]:
+    """Leaves labelled like a learning rate (η, eta, learning rate, α): where η may be meant to come from."""
+    found = []
+    for sheet in check.graph._values.sheets:
+        for (row, col), value in sheet.values.items():
+            if isinstance(value, float) and 0 < value <= 10:
+                key = (sheet.name, row, col)
+                if key in check.graph.trees or key in check.graph.volatile:
+                    continue
+                label = (check.graph.label(key) or "").lower()
+                if any(word in label for word in ETA_WORDS):
+                    found.append(key)
+        if len(found) > 20:
+            break
+    return found
+
+
+# -- what the report says ---------------------------------------------------------------------------
+
+
+def describe(check: Check, displayed: str | None) -> tuple[str, dict]:
+    r, spec = check.r, check.spec
+    sizes = "-".join(map(str, spec.sizes))
+    if r.step_rule:
+        acts = "step"
+    elif spec.hidden and spec.activation != spec.output_activation:
+        acts = f"{spec.activation} hidden, {spec.output_activation} output"
+    else:
+        acts = spec.output_activation if not spec.hidden else spec.activation
+    if spec.biases == "none":
+        biases = "no biases"
+    else:
+        biases = f"a bias per {spec.bias_per} ({spec.biases})"
+    s = r.samples_per_iteration
+    online = _online_samples(check)
+    if s > 1 and not r.updates:
+        samples = f"{s} samples"
+    elif s > 1:
+        gradient = "mean" if check.scale == 1 else "sum"
+        samples = f"{s} samples, full batch ({gradient} of the per-sample gradients)"
+    elif online > 1:
+        samples = f"{online} samples, online"
+    else:
+        samples = "1 sample"
+    parts = [f"{sizes} {acts}", biases, samples]
+    if r.updates and not r.step_rule:
+        parts.append(f"loss {LOSS_WORDS[check.loss]}")
+    if displayed:
+        parts.append(f"displayed loss {displayed}")
+    text = ", ".join(parts)
+    data = {
+        "read_from": "formulas",
+        "sizes": list(spec.sizes),
+        "activation": spec.activation if spec.hidden else None,
+        "output_activation": "step" if r.step_rule else spec.output_activation,
+        "biases": spec.biases,
+        "bias_per": spec.bias_per if spec.biases != "none" else None,
+        "samples": max(s, online),
+        "batch": "full" if s > 1 else ("online" if online > 1 else None),
+        "gradient": ("mean" if check.scale == 1 else "sum") if s > 1 else None,
+        "loss": check.loss if r.updates and not r.step_rule else None,
+        "displayed_loss": displayed,
+        "iterations": r.iterations,
+        "eta": float(check.graph.value(r.eta)) if r.eta is not None else (check.eta_value or None),
+        "random_start": bool(r.random_start),
+        "text": text,
+    }
+    return text, data
+
+
+def _online_samples(check: Check) -> int:
+    if check.r.samples_per_iteration != 1:
+        return 0
+    seen = []
+    wanted = sorted(check.r.data.get((0, 0), {}))
+    for k in range(check.r.iterations):
+        names = check.r.data.get((k, 0), {})
+        if sorted(names) != wanted:
+            continue  # the last row's target is read by no update: not a sample of its own
+        values = tuple(round(check.graph.value(c), 12) for _, c in sorted(names.items()))
+        if values not in seen:
+            seen.append(values)
+    return len(seen)
+
+
+# -- verdicts -------------------------------------------------------------------------------------------
+
+
+def judge(result, original, values, tol: float) -> bool:
+    """Fill `result` (a report.BookResult) from the network the book's formulas compute; False when they
+    compute none (no weighted sum feeding an activation), so the caller says what it says today."""
+    try:
+        graph = CellGraph(original, values)
+        readings = read_network.read(graph)
+    except (ValueError, read_network.NotANetwork):
+        return False
+    except read_network.Unexpressible as error:
+        result.network_difference = (
+            f"{error}: no network spec expresses that (sheetgen verifies fully-connected networks with 0 to 2 "
+            "hidden layers of sigmoid, tanh, ReLU or linear units and sigmoid or linear outputs)"
+        )
+        return True
+    rng = np.random.default_rng(20261202)
+    topo = _topological(graph)
+    for reading in readings:
+        table, network = _judge_reading(reading, tol, rng, topo)
+        result.tables.append(table)
+        if network.get("learning_rule_text"):
+            result.learning_rule = network.pop("learning_rule_text")
+        if result.network is None:
+            result.network = network
+    return True
+
+
+def _judge_reading(reading: Reading, tol: float, rng, topo) -> tuple[TableCheck, dict]:
+    if reading.step_rule:
+        return _step_rule(reading, tol)
+    losses = ["half-squared", "squared"] + (
+        ["cross-entropy"] if reading.spec.output_activation == "sigmoid" else []
+    )
+    scales = [1.0, float(reading.samples_per_iteration)] if reading.samples_per_iteration > 1 else [1.0]
+    best = None
+    for loss in losses:
+        for scale in scales:
+            check = Check(reading, loss, scale, tol)
+            outcome = _run(check, rng, topo)
+            named = sum(1 for n in outcome.names.values() if n)
+            score = (outcome.proven_updates, -len(outcome.failures), named)
+            if best is None or score > best[0]:
+                best = (score, check, outcome)
+            if not outcome.failures and (reading.updates or named == len(outcome.names)):
+                break
+        if best and not best[2].failures and (reading.updates or best[0][2] == len(best[2].names)):
+            break
+    _, check, outcome = best
+    return _table(check, outcome, tol, rng, topo)
+
+
+def _displayed_loss(outcome: Outcome, topo) -> str | None:
+    losses = [
+        (topo.get(k, 0), n) for k, n in outcome.names.items() if n and ("²" in n or "cross-entropy" in n)
+    ]
+    if not losses:
+        return None
+    name = max(losses)[1]
+    if " of sample " in name:
+        return None  # one sample's loss only: the total is not shown
+    return re.sub(r"\(t−a_o\d+\)", "Σ(t−a)", name).replace("ΣΣ", "Σ").replace("²", "²") + (
+        " without ½" if "½" not in name and "²" in name else ""
+    )
+
+
+def _table(check: Check, outcome: Outcome, tol, rng, topo) -> tuple[TableCheck, dict]:
+    r, graph = check.r, check.graph
+    anchors = [n.anchor for n in r.nets]
+    sheet = anchors[0][0]
+    rows = sorted({k[1] for k in anchors if k[0] == sheet})
+    table = Table(
+        sheet,
+        max(1, rows[0] - 1),
+        {"network": min(k[2] for k in anchors if k[0] == sheet)},
+        {"network": "network"},
+        rows,
+    )
+    displayed = _displayed_loss(outcome, topo)
+    text, data = describe(check, displayed)
+    eta_value = float(graph.value(r.eta)) if r.eta is not None else check.eta_value
+    eta_note = (
+        f"η = {eta_value:g} from {where(r.eta)}"
+        if r.eta is not None
+        else (f"η = {eta_value:g} written into the update formulas" if r.updates else "")
+    )
+    result = TableCheck(
+        table,
+        r.iterations,
+        False,
+        outcome.max_rel_error,
+        eta=eta_value if r.updates else None,
+        eta_note=eta_note,
+    )
+    result.proven_forms = outcome.proven_forms
+    if r.random_start:
+        cells = ", ".join(where(k) for k in r.random_start[:4])
+        result.notes.append(
+            f"its starting weights are drawn by RAND() ({cells}{', …' if len(r.random_start) > 4 else ''}): "
+            "checked from the values they drew when recalculated"
+        )
+    named = [(topo.get(k, 0), k, n) for k, n in outcome.names.items() if n]
+    if named:
+        first = {}
+        for _, k, n in sorted(named):
+            first.setdefault(n, k)
+        shown = [(0, k, n) for n, k in list(first.items())[:8]]
+        result.notes.append(
+            "cells read as: "
+            + ", ".join(f"{n} ({where(k)})" for _, k, n in shown)
+            + (", …" if len(first) > 8 else "")
+        )
+    finding = _first_wrong(check, outcome, rng, topo) if outcome.failures else None
+    odd = _wrong_intermediate(check, outcome, rng, topo)
+    if odd is not None and (finding is None or topo.get(odd[0], 0) < topo.get(_key_of(finding), 0)):
+        finding = odd[1]
+    if not r.updates:
+        backward = [
+            n for _, _, n in sorted(named) if n.startswith(("delta_", "−delta_", "dE_d", "−dE_d", "∂E"))
+        ]
+        have = "a forward pass" + (f", the loss {displayed}" if displayed else "")
+        if backward:
+            have += ", error terms and gradients (" + ", ".join(dict.fromkeys(backward[:6])) + ")"
+        if finding:
+            state = f"wrong from {_where_finding(finding)}" + (
+                f" ({finding.diagnosis})" if finding.diagnosis else ""
+            )
+        else:
+            state = "all of it right"
+        result.incomplete = f"{have}, and no weight update ({text}): {state}"
+        return result, data
+    if finding:
+        result.first_wrong = finding
+        result.wrong_cells.append(finding)
+        result.wrong_columns.append(finding.label)
+    elif r.eta_literal:
+        held = [
+            k
+            for k in _eta_candidates(check)
+            if abs(graph.value(k) - eta_value) <= 1e-12 * max(1, abs(eta_value))
+        ]
+        if held:
+            result.unproven.append(
+                Unproven(
+                    held[0][0],
+                    address(held[0][1], held[0][2]),
+                    "η",
+                    "constant",
+                    eta_value,
+                    "η",
+                    f"the updates have η = {eta_value:g} typed into their formulas while {where(held[0])} holds η: "
+                    "change that cell and they do not follow",
+                )
+            )
+    result.verified = not (result.first_wrong or result.unproven or result.incomplete)
+    return result, data
+
+
+def _where_finding(finding: Finding) -> str:
+    return f"'{finding.sheet}'!{finding.address}"
+
+
+def _first_wrong(check: Check, outcome: Outcome, rng, topo) -> Finding:
+    graph = check.graph
+    failing, _ = outcome.failures[0]
+    unknown = [k for k in _ancestors(graph, failing, check.r.chain) if outcome.names.get(k, "") is None]
+    unknown.sort(key=lambda k: topo.get(k, 0))
+    wrong, diagnosis, fix = failing, None, {}
+    k = check.update_of[failing][1] - 1 if failing in check.update_of else check.roles[failing][0]
+    for candidate in unknown + [failing]:
+        found = _diagnose(
+            check,
+            candidate,
+            lambda override, candidate=candidate: check.prove(candidate, rng, override, want_key=failing),
+            outcome.names,
+            k,
+        )
+        if found:
+            wrong, diagnosis, fix = candidate, found[0], found[2]
+            break
+    env, cache = check.sheet_env(), {}
+    if wrong == failing:
+        expected = check.value_check(failing, cache, env)[1]
+        quantity = _quantity(check, failing, outcome.names) or "?"
+    else:
+        expected = _value_with(check, wrong, fix)
+        quantity = "a cell the update reads"
+    text = graph.texts.get(wrong)
+    label = graph.label(wrong) or quantity
+    return Finding(
+        wrong[0],
+        address(wrong[1], wrong[2]),
+        quantity,
+        f"{label} ({quantity})" if label != quantity else quantity,
+        expected,
+        graph.value(wrong),
+        text,
+        diagnosis,
+        wrong[1],
+    )
+
+
+def _step_rule(reading: Reading, tol: float) -> tuple[TableCheck, dict]:
+    """The perceptron's rule w ← w + η·(t − y)·x with y a step: checked at the sheet's numbers."""
+    check = Check(reading, "half-squared", 1.0, tol)
+    graph = reading.graph
+    text, data = describe(check, None)
+    anchors = [n.anchor for n in reading.nets]
+    sheet = anchors[0][0]
+    rows = sorted({k[1] for k in anchors if k[0] == sheet})
+    table = Table(
+        sheet,
+        max(1, rows[0] - 1),
+        {"network": min(k[2] for k in anchors if k[0] == sheet)},
+        {"network": "network"},
+        rows,
+    )
+    result = TableCheck(table, reading.iterations, False, 0.0)
+    steps = {}  # weight cell -> expected step / η
+    for n in reading.nets:
+        y = graph.value(n.out)
+        t_cell = reading.data.get((n.iteration, n.sample), {}).get(check.spec.targets[n.unit])
+        t = graph.value(t_cell) if t_cell is not None else float("nan")
+        for w, x in n.pairs:
+            steps[w] = steps.get(w, 0.0) + (t - y) * graph.value(x)
+        for b in n.biases:
+            steps[b] = steps.get(b, 0.0) + (t - y)
+    eta = graph.value(reading.eta) if reading.eta is not None else None
+    if eta is None:
+        ratios = [
+            (graph.value(u) - graph.value(w)) / steps[w]
+            for u, w in reading.updates.items()
+            if abs(steps.get(w, 0)) > 1e-12
+        ]
+        eta = float(np.median(ratios)) if ratios else 0.0
+    wrong = None
+    for u, w in sorted(reading.updates.items(), key=lambda item: (item[0][1], item[0][2])):
+        want = graph.value(w) + eta * steps.get(w, float("nan"))
+        if not close(np.array([graph.value(u)]), np.array([want]), tol)[0]:
+            wrong = (u, want)
+            break
+    rule = "the perceptron's step rule w ← w + η·(t − y)·x with y = step(Σ w·x + b)"
+    if wrong is None:
+        verdict = f"its updates follow that rule at every step (η = {eta:g})"
+    else:
+        verdict = (
+            f"its update at {where(wrong[0])} differs from that rule (expected {wrong[1]:.12g}, found "
+            f"{graph.value(wrong[0]):.12g}, formula ={graph.texts.get(wrong[0])})"
+        )
+    if not reading.updates:
+        verdict = "a forward pass only"
+    data["learning_rule_text"] = f"{rule}, not gradient descent on a loss ({text}); {verdict}"
+    data["learning_rule"] = "perceptron step rule"
+    return result, data
+
+
+def _key_of(finding: Finding) -> Key:
+    from sheetgen.core.xlsx import column_number
+
+    letters = "".join(ch for ch in finding.address if ch.isalpha())
+    return (finding.sheet, finding.row, column_number(letters))
+
+
+def _iteration_of(check: Check, key: Key) -> int:
+    try:
+        _, leaves = check.graph.evaluator(key, check.frontier(key))
+    except formula.Unsupported:
+        return 0
+    return max([check.r.chain[leaf][1] for leaf in leaves if leaf in check.r.chain] or [0])
+
+
+def _computes_something(check: Check, key: Key, override: dict, rng, taken=frozenset()) -> bool:
+    """With `override`, the cell computes one of the network's quantities at random points (one no other
+    cell computes already: an error term fixed into its neighbour's is no fix)."""
+    try:
+        run, leaves = check.graph.evaluator(key, check.frontier(key), override)
+    except formula.Unsupported:
+        return False
+    env = check.random_env(rng)
+    for leaf in leaves:
+        _fill(env, leaf, check.graph)
+    try:
+        got = np.broadcast_to(np.asarray(run(env), dtype=float), (WORLDS,))
+    except (formula.Unsupported, KeyError, TypeError, ValueError):
+        return False
+    found = check.candidates(env, _iteration_of(check, key), {})
+    held = [np.asarray(found[n], dtype=float) for n in taken if n in found]
+    free = {
+        n: v
+        for n, v in found.items()
+        if not any(np.array_equal(np.broadcast_to(v, h.shape), h) for h in held)
+    }
+    return _match(got, free) is not None
+
+
+def _value_with(check: Check, key: Key, override: dict) -> float:
+    """The cell's value at the sheet's own numbers once its formula is edited."""
+    try:
+        run, leaves = check.graph.evaluator(key, check.frontier(key), override)
+        env = check.sheet_env()
+        for leaf in leaves:
+            env.setdefault(leaf, np.array([check.graph.value(leaf)]))
+        return float(np.asarray(run(env), dtype=float).reshape(-1)[0])
+    except (formula.Unsupported, KeyError, TypeError, ValueError):
+        return float("nan")
+
+
+def _wrong_intermediate(check: Check, outcome: Outcome, rng, topo):
+    """(cell, finding) for the first cell computing none of the network's quantities that one changed
+    reference makes compute one (an error term reading another unit's weight); None when there is none."""
+    graph = check.graph
+    seen, candidates = set(), []
+    for key in sorted((k for k, n in outcome.names.items() if n is None), key=lambda k: topo.get(k, 0)):
+        group = (key[0], key[2], formula.shape(graph.texts.get(key, ""), key[1], key[2]))
+        if group not in seen:
+            seen.add(group)
+            candidates.append(key)
+    for key in candidates[:6]:
+        fix = {}
+
+        taken = {n for n in outcome.names.values() if n}
+
+        def test(override, key=key, taken=taken, fix=fix):
+            if _computes_something(check, key, override, rng, taken):
+                fix.update(override)
+                return True
+            return False
+
+        found = _diagnose(check, key, test, outcome.names, _iteration_of(check, key))
+        if found:
+            label = graph.label(key) or "a cell"
+            return key, Finding(
+                key[0],
+                address(key[1], key[2]),
+                "?",
+                label,
+                _value_with(check, key, fix),
+                graph.value(key),
+                graph.texts.get(key),
+                found[0],
+                key[1],
+            )
+    return None
+
+
+class _World(dict):
+    """A random point of the network's values, each drawn when first read (a book has thousands)."""
+
+    def __init__(self, check: Check, rng):
+        super().__init__()
+        self.check, self.rng = check, rng
+
+    def __missing__(self, key):
+        check, rng = self.check, self.rng
+        if key in check.r.chain or key in check.r.fixed:
+            value = rng.uniform(-1, 1, WORLDS)
+        elif key == check.r.eta:
+            value = rng.uniform(0.1, 1.0, WORLDS)
+        elif key in check.targets:
+            value = rng.uniform(0.05, 0.95, WORLDS)
+        elif key in check.data_keys:
+            value = rng.uniform(-1, 1, WORLDS)
+        else:
+            raise KeyError(key)
+        self[key] = value
+        return value
+
+
+def _fill(env: _World, leaf: Key, graph: CellGraph) -> None:
+    """Draw a leaf the formula reads, or give it the sheet's value when it is none of the network's values."""
+    try:
+        env[leaf]
+    except KeyError:
+        env[leaf] = np.full(WORLDS, graph.value(leaf))
