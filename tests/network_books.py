@@ -66,7 +66,7 @@ def write_table(path, columns, start, iterations, params=None, block=1, samples=
                 ws.write_number(row - 1, c, sample[name])
             elif update is not None:
                 if block > 1 and n % block:
-                    ws.write_formula(row - 1, c, "=" + _FIELD.sub(cell, "{%s!}" % name))
+                    ws.write_formula(row - 1, c, "=" + _FIELD.sub(cell, f"{{{name}!}}"))
                 elif iteration == 0:
                     value = start[name]
                     if isinstance(value, str):
@@ -252,7 +252,7 @@ def xor_batch(gradient="mean", mistake=None, displayed="sum"):
         "w6": ("d_o", "a_h2"),
         "b3": ("d_o", None),
     }
-    for w, (d, x) in weights.items():
+    for w in weights:
         cols.append((w, w, None, f"{{{w}^}}-{{eta}}*SUM({{g_{w}^block}}){scale}"))
     cols += [
         ("net_h1", "h1", "{w1}*{x1}+{w2}*{x2}+{b1}", None),

@@ -718,7 +718,11 @@ def _probes() -> dict:
     # Other networks are read by what their cells compute (verify/read_network.py) and verified as such,
     # the report naming the network it read.
     add("net-2-4-1", write_241, Expect(VERIFIED, words=(("2-4-1 sigmoid",), ("loss ½Σ(t−a)²",))))
-    add("net-perceptron", write_perceptron, Expect(VERIFIED, words=(("2-1 sigmoid, a bias per unit (trained)",),)))
+    add(
+        "net-perceptron",
+        write_perceptron,
+        Expect(VERIFIED, words=(("2-1 sigmoid, a bias per unit (trained)",),)),
+    )
     add(
         "net-loss-without-half",
         lambda p: write_222(p, EVA8, _loss_without_half),

@@ -1,4 +1,4 @@
-"""Networks other than the course's, read by what their cells compute (verify/read_network.py, graph_check.py).
+"""Networks other than the course's, read by what their cells compute (read_network.py, graph_check.py).
 
 Hand-made books (tests/network_books.py) of other networks in several layouts, each right and with
 planted mistakes, and books `sheetgen build` wrote for other specs with their recorded spec removed
@@ -54,11 +54,13 @@ MISTAKES = {
     "xor_wrong": (nb.xor_batch(mistake="wrong weight"), "xor_mean", "V2", "the wrong weight"),
 }
 BUILT = {
-    "tanh231": "--network 2-3-1 --activation tanh --output-activation linear --loss squared --biases trained --bias-per unit",
+    "tanh231": "--network 2-3-1 --activation tanh --output-activation linear --loss squared "
+    "--biases trained --bias-per unit",
     "xor_full": "--network 2-2-1 --samples xor --batch full --biases trained --bias-per unit",
     "xor_online": "--network 2-2-1 --samples xor --batch online --biases fixed",
     "ce32": "--network 3-2 --loss cross-entropy",
-    "relu231": "--network 2-3-1 --activation relu --output-activation sigmoid --biases fixed --bias-per layer",
+    "relu231": "--network 2-3-1 --activation relu --output-activation sigmoid --biases fixed "
+    "--bias-per layer",
 }
 
 
@@ -148,8 +150,10 @@ def test_right_networks_verify_and_are_named(verdicts):
         "chain_rand": "1-1-1 sigmoid, no biases, 1 sample, loss ½Σ(t−a)²",
         "tanh241": "2-4-1 tanh hidden, linear output, no biases, 1 sample, loss ½Σ(t−a)²",
         "adaline": "2-1 linear, a bias per unit (trained), 4 samples, online, loss ½Σ(t−a)²",
-        "xor_mean": "2-2-1 sigmoid, a bias per unit (trained), 4 samples, full batch (mean of the per-sample gradients)",
-        "xor_sum": "2-2-1 sigmoid, a bias per unit (trained), 4 samples, full batch (sum of the per-sample gradients)",
+        "xor_mean": "2-2-1 sigmoid, a bias per unit (trained), 4 samples, full batch "
+        "(mean of the per-sample gradients)",
+        "xor_sum": "2-2-1 sigmoid, a bias per unit (trained), 4 samples, full batch "
+        "(sum of the per-sample gradients)",
     }
     for name, words in expected.items():
         result = results[name]
@@ -233,7 +237,7 @@ def test_built_books_read_from_their_formulas_alone(verdicts):
         built, stripped = results[f"built-{name}"], results[f"stripped-{name}"]
         assert built.verdict == report.VERIFIED, report.one_line(built)
         assert stripped.verdict == report.VERIFIED, (name, report.one_line(stripped))
-        flags = dict(zip(BUILT[name].split()[::2], BUILT[name].split()[1::2]))
+        flags = dict(zip(BUILT[name].split()[::2], BUILT[name].split()[1::2], strict=False))
         read = stripped.network
         assert read["sizes"] == [int(s) for s in flags["--network"].split("-")], name
         if "--activation" in flags:

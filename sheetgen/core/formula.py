@@ -7,8 +7,8 @@ so -2^2 is (-2)^2 = 4, and every binary operator associates to the left (2^3^2 =
 
 A tree compiles to a Python function of a binding (cell or variable -> number or numpy array), so
 a column of cells, or many random points at once, is one call. Functions the verifier needs are
-computed (EXP, TANH, POWER, SUM, AVERAGE, IF, MOD, SQRT, LN, LOG, ABS, MIN, MAX, PRODUCT, ROUND); anything else (an
-unknown function, a defined name, text) raises Unsupported, never something worse.
+computed (EXP, TANH, POWER, SUM, AVERAGE, IF, MOD, SQRT, LN, LOG, ABS, MIN, MAX, PRODUCT, ROUND);
+anything else (an unknown function, a defined name, text) raises Unsupported, never something worse.
 """
 
 from __future__ import annotations

@@ -233,10 +233,10 @@ class Check:
         # Per-sample gradients of a full batch, before they are averaged.
         if blocks > 1:
             for layer in spec.layers:
-                for u, (unit, ws, b) in enumerate(zip(layer.units, layer.weights, layer.biases)):
+                for unit, ws in zip(layer.units, layer.weights, strict=True):
                     for s in range(1, blocks + 1):
                         d = row[sample_key(f"delta_{unit}", s, spec)]
-                        for w, src in zip(ws, layer.sources):
+                        for w, src in zip(ws, layer.sources, strict=False):
                             x = row[sample_key(src, s, spec)]
                             found[f"∂E/∂{w} of sample {s}"] = d * x
                             found[f"−∂E/∂{w} of sample {s}"] = -d * x
@@ -495,8 +495,8 @@ def _diagnose(check: Check, wrong: Key, test, names: dict, k: int) -> tuple[str,
                 said = _kind_of_swap(old, new)
                 old_text = old or graph.label(real) or "a cell"
                 return (
-                    f"{said}: it reads {old_text} ({where(real)}) where {new or graph.label(other) or 'another cell'} "
-                    f"({where(other)}) belongs",
+                    f"{said}: it reads {old_text} ({where(real)}) where "
+                    f"{new or graph.label(other) or 'another cell'} ({where(other)}) belongs",
                     other,
                     override,
                 )
@@ -601,8 +601,8 @@ def judge(result, original, values, tol: float) -> bool:
         return False
     except read_network.Unexpressible as error:
         result.network_difference = (
-            f"{error}: no network spec expresses that (sheetgen verifies fully-connected networks with 0 to 2 "
-            "hidden layers of sigmoid, tanh, ReLU or linear units and sigmoid or linear outputs)"
+            f"{error}: no network spec expresses that (sheetgen verifies fully-connected networks "
+            "with 0 to 2 hidden layers of sigmoid, tanh, ReLU or linear units and sigmoid or linear outputs)"
         )
         return True
     rng = np.random.default_rng(20261202)
@@ -739,8 +739,8 @@ def _table(check: Check, outcome: Outcome, tol, rng, topo) -> tuple[TableCheck, 
                     "constant",
                     eta_value,
                     "η",
-                    f"the updates have η = {eta_value:g} typed into their formulas while {where(held[0])} holds η: "
-                    "change that cell and they do not follow",
+                    f"the updates have η = {eta_value:g} typed into their formulas while "
+                    f"{where(held[0])} holds η: change that cell and they do not follow",
                 )
             )
     result.verified = not (result.first_wrong or result.unproven or result.incomplete)

@@ -313,7 +313,8 @@ def read(graph: CellGraph) -> list[Reading]:
             except formula.Unsupported:
                 continue
             for i, var in enumerate(variables):
-                # The next weight is read as the weight was: a product's factor, or a lone term (a bias), or by none.
+                # The next weight is read as the weight was: a product's factor, or a lone term (a bias),
+                # or by none.
                 same_kind = (var in paired and key in paired) or (var in lone_terms and key in lone_terms)
                 if (same_kind or key not in operands) and var in operands and _is_update(run, variables, var):
                     update_shapes[shape] = i
@@ -550,8 +551,8 @@ def _assemble(graph: CellGraph, nets: list[Net], all_updates: dict[Key, Key], al
         expected = full_sizes[layer - 1]
         if sorted(slots.values()) != list(range(expected)):
             raise Unexpressible(
-                f"unit {unit + 1} of layer {layer} reads {len(slots)} of the {expected} values of the layer below "
-                "(not fully connected)"
+                f"unit {unit + 1} of layer {layer} reads {len(slots)} of the {expected} values of the layer "
+                "below (not fully connected)"
             )
     hidden = set().union(*(kinds[layer] for layer in range(1, depth))) if depth > 1 else set()
     output = kinds[depth]

@@ -25,7 +25,13 @@ SHOUTED = {
     NOT_GRADIENT_DESCENT: "NOT GRADIENT DESCENT",
 }
 EXIT_STATUS = {
-    VERIFIED: 0, WRONG: 1, UNREADABLE: 2, RIGHT_ONLY: 3, DIFFERENT_NETWORK: 4, INCOMPLETE: 5, NOT_GRADIENT_DESCENT: 6
+    VERIFIED: 0,
+    WRONG: 1,
+    UNREADABLE: 2,
+    RIGHT_ONLY: 3,
+    DIFFERENT_NETWORK: 4,
+    INCOMPLETE: 5,
+    NOT_GRADIENT_DESCENT: 6,
 }
 # A batch's status is its most severe verdict's (all verified: 0; all unreadable: 2).
 SEVERITY = (WRONG, INCOMPLETE, RIGHT_ONLY, NOT_GRADIENT_DESCENT, DIFFERENT_NETWORK)
@@ -112,7 +118,8 @@ def _unproven_text(result: BookResult) -> str:
 
 
 def one_line(result: BookResult) -> str:
-    """The batch line: file, verdict and, when wrong, where and why (and the network read from its formulas)."""
+    """The batch line: file, verdict and, when wrong, where and why (and the network read from its
+    formulas)."""
     line = _one_line(result)
     if result.network and result.verdict != NOT_GRADIENT_DESCENT:
         line += f" [network: {result.network['text']}]"
