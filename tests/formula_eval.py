@@ -1,7 +1,7 @@
 """A tiny evaluator for the workbook's formulas, so tests can recompute a sheet without a spreadsheet.
 
 It understands exactly what the sheets use: cell references (A1, $B$2, Inputs!$B$4,
-'LR 0.1'!X6), + - * / ^, parentheses, numbers and EXP(). Anything else raises, so a
+'LR 0.1'!X6), + - * / ^, parentheses, numbers, EXP() and TANH(). Anything else raises, so a
 formula the evaluator does not know cannot pass silently.
 """
 
@@ -33,14 +33,14 @@ def references(formula: str, sheet: str) -> list[tuple[str, int, int]]:
 
 def evaluate(formula: str, sheet: str, value_of) -> float:
     """Evaluate `formula` (on `sheet`); value_of(sheet, row, column) gives each referenced cell's number."""
-    body = formula.removeprefix("=").replace("EXP(", "§(")
+    body = formula.removeprefix("=").replace("TANH(", "¤(").replace("EXP(", "§(")
 
     def substitute(m):
         where = m.group("quoted") or m.group("plain") or sheet
         return repr(float(value_of(where, int(m.group("row")), column_index_from_string(m.group("col")))))
 
     expression = _REF.sub(substitute, body)
-    if not _ALLOWED.match(expression.replace("§", "")):
+    if not _ALLOWED.match(expression.replace("§", "").replace("¤", "")):
         raise ValueError(f"formula outside the evaluator's grammar: {formula}")
-    expression = expression.replace("^", "**").replace("§(", "_exp(")
-    return float(eval(expression, {"__builtins__": {}}, {"_exp": math.exp}))  # noqa: S307
+    expression = expression.replace("^", "**").replace("§(", "_exp(").replace("¤(", "_tanh(")
+    return float(eval(expression, {"__builtins__": {}}, {"_exp": math.exp, "_tanh": math.tanh}))  # noqa: S307

@@ -431,8 +431,11 @@ def write_biased(path, as_columns: bool) -> Where:
     )
 
 
-def write_241(path) -> Where:
-    """A 2-4-1 net: w1…w8 into h1…h4, w9…w12 into one output o1; E = ½(t1 − a_o1)²."""
+def write_241(path, tanh_h4: bool = False) -> Where:
+    """A 2-4-1 net: w1…w8 into h1…h4, w9…w12 into one output o1; E = ½(t1 − a_o1)².
+
+    tanh_h4: h4 a tanh unit beside three sigmoids (its backward pass to match), a network no spec
+    expresses (one activation per layer)."""
     hidden = range(1, 5)
     order = (
         "iteration",
@@ -458,8 +461,12 @@ def write_241(path) -> Where:
         for j in hidden:
             f[f"h{j}"] = f"{R(f'w{2 * j - 1}')}*{R('i1')}+{R(f'w{2 * j}')}*{R('i2')}"
             f[f"a_h{j}"] = f"1/(1+EXP(-{R(f'h{j}')}))"
+            slope = f"{R(f'a_h{j}')}*(1-{R(f'a_h{j}')})"
+            if tanh_h4 and j == 4:
+                f[f"a_h{j}"] = f"TANH({R(f'h{j}')})"
+                slope = f"(1-{R(f'a_h{j}')}^2)"
             f[f"dE_dw{8 + j}"] = f"{delta}*{R(f'a_h{j}')}"
-            back = f"{delta}*{R(f'w{8 + j}')}*{R(f'a_h{j}')}*(1-{R(f'a_h{j}')})"
+            back = f"{delta}*{R(f'w{8 + j}')}*{slope}"
             f[f"dE_dw{2 * j - 1}"] = f"{back}*{R('i1')}"
             f[f"dE_dw{2 * j}"] = f"{back}*{R('i2')}"
         if r > 0:

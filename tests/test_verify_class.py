@@ -622,7 +622,7 @@ def report_class(tmp_path_factory, soffice):
     write_handmade(a / "late" / "x.xlsx", LAYOUTS["classic"], EVA8, 0.5, 4, None)
     from probe_books import write_241
 
-    write_241(a / "net.xlsx")
+    write_241(a / "net.xlsx", tanh_h4=True)  # a network no spec expresses: DIFFERENT NETWORK
     from mazur_layout import write as write_mazur
 
     write_mazur(a / "mazur.xlsx", sheets=3, mistake={"o1": "{w5}*{a_h1}+{w6}*{a_h2}+{b1}"})

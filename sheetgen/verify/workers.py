@@ -121,7 +121,10 @@ def _worker(
             connection.close()
         with contextlib.suppress(BaseException):
             remove_own_scratch()  # LibreOffice folders a stop left behind
-            shutil.rmtree(work, ignore_errors=True)
+            # The parent still reads a finished share's files (a converted book's .xlsx, for its
+            # annotated copy) and removes the folder itself; only a stopped or orphaned worker clears it.
+            if _stopping or os.getppid() != parent:
+                shutil.rmtree(work, ignore_errors=True)
             if os.getppid() != parent:  # the parent is gone: its folder too, once every worker's is
                 with contextlib.suppress(OSError):
                     os.rmdir(work.parent)
