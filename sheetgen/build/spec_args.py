@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sheetgen.build.params import Template, _parse_float
+from sheetgen.build.params import SPEC_KEYS, Template, _parse_float
 from sheetgen.core.errors import UserError
 from sheetgen.core.spec import MAX_SAMPLES, NetworkSpec, SpecError, parse_sizes
 
@@ -32,18 +32,9 @@ SAMPLE_SETS = {  # the logic gates on two inputs, one target
     "or": (((0, 0), (0,)), ((0, 1), (1,)), ((1, 0), (1,)), ((1, 1), (1,))),
 }
 DEFAULT_SEED = 0
-# --set NAME=VALUE with one of these names sets the spec, as the flag of the same name would.
-SETTINGS = (
-    "network",
-    "activation",
-    "output_activation",
-    "loss",
-    "biases",
-    "bias_per",
-    "samples",
-    "batch",
-    "init_seed",
-)
+# --set NAME=VALUE with one of these names sets the spec, as the flag of the same name would: the
+# same settings a template may hold.
+SETTINGS = SPEC_KEYS
 
 
 def read_csv_samples(path: Path):

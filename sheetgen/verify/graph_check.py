@@ -655,18 +655,24 @@ def _displayed_loss(outcome: Outcome, topo) -> str | None:
     )
 
 
-def _table(check: Check, outcome: Outcome, tol, rng, topo) -> tuple[TableCheck, dict]:
-    r, graph = check.r, check.graph
-    anchors = [n.anchor for n in r.nets]
+def _network_table(reading) -> Table:
+    """The table a network read from its formulas is reported as: the rows of its weighted sums on
+    the first sheet that holds them, headed by the row above."""
+    anchors = [n.anchor for n in reading.nets]
     sheet = anchors[0][0]
     rows = sorted({k[1] for k in anchors if k[0] == sheet})
-    table = Table(
+    return Table(
         sheet,
         max(1, rows[0] - 1),
         {"network": min(k[2] for k in anchors if k[0] == sheet)},
         {"network": "network"},
         rows,
     )
+
+
+def _table(check: Check, outcome: Outcome, tol, rng, topo) -> tuple[TableCheck, dict]:
+    r, graph = check.r, check.graph
+    table = _network_table(r)
     displayed = _displayed_loss(outcome, topo)
     text, data = describe(check, displayed)
     eta_value = float(graph.value(r.eta)) if r.eta is not None else check.eta_value
@@ -796,16 +802,7 @@ def _step_rule(reading: Reading, tol: float) -> tuple[TableCheck, dict]:
     check = Check(reading, "half-squared", 1.0, tol)
     graph = reading.graph
     text, data = describe(check, None)
-    anchors = [n.anchor for n in reading.nets]
-    sheet = anchors[0][0]
-    rows = sorted({k[1] for k in anchors if k[0] == sheet})
-    table = Table(
-        sheet,
-        max(1, rows[0] - 1),
-        {"network": min(k[2] for k in anchors if k[0] == sheet)},
-        {"network": "network"},
-        rows,
-    )
+    table = _network_table(reading)
     result = TableCheck(table, reading.iterations, False, 0.0)
     steps = {}  # weight cell -> expected step / η
     for n in reading.nets:
