@@ -8,7 +8,7 @@ then edited the way students do (one ∂E/∂w3 formula given a_h1's derivative)
 validation and a conditional format added to its XML. Three methods mark the wrong cell (a fill and
 a comment) and add a first sheet:
   * openpyxl: load, edit, save;
-  * zip/XML edit (sheetgen.verify.workbook_edit, what --annotate uses);
+  * zip/XML edit (sheetgen.verify.report.workbook_edit, what --annotate uses);
   * LibreOffice: a headless conversion round trip of the same book (xlsx -> xlsx, no macro); any
     edit made through LibreOffice comes on top of this, so what the round trip loses, that method loses.
 Prints one row per feature: how many the original has and each method's copy keeps.
@@ -28,8 +28,8 @@ from sheetgen.build.params import load_template
 from sheetgen.build.writer import write_workbook
 from sheetgen.core import xlsx
 from sheetgen.office import recalc
-from sheetgen.verify import workbook_edit
-from sheetgen.verify.workbook_edit import CellMark, NewSheet
+from sheetgen.verify.report import workbook_edit
+from sheetgen.verify.report.workbook_edit import CellMark, NewSheet
 
 WRONG_CELL = ("LR 0.5", 8, 27)  # AA8, ∂E/∂w3
 # A sparkline of E_total beside the table: Excel keeps these in the sheet's extLst.

@@ -18,9 +18,9 @@ _MOVED = {
     "params": "sheetgen.build.params",
     "writer": "sheetgen.build.writer",
     "equations": "sheetgen.build.equations",
-    "tables": "sheetgen.verify.tables",
-    "checks": "sheetgen.verify.checks",
-    "report": "sheetgen.verify.report",
+    "tables": "sheetgen.verify.read.tables",
+    "checks": "sheetgen.verify.prove.checks",
+    "report": "sheetgen.verify.report.verdicts",
     "recalc": "sheetgen.office.recalc",
     "render": "sheetgen.office.render",
 }

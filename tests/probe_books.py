@@ -722,8 +722,8 @@ def _probes() -> dict:
         lambda p: write_biased(p, as_columns=True),
         Expect(DIFFERENT, words=BIAS_WORDS, also_verified=True),
     )
-    # Other networks are read by what their cells compute (verify/read_network.py) and verified as such,
-    # the report naming the network it read.
+    # Other networks are read by what their cells compute (verify/read/computed_network.py) and
+    # verified as such, the report naming the network it read.
     add("net-2-4-1", write_241, Expect(VERIFIED, words=(("2-4-1 sigmoid",), ("loss ½Σ(t−a)²",))))
     add(
         "net-perceptron",

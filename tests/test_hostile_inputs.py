@@ -387,7 +387,7 @@ def test_the_csv_report_never_makes_a_spreadsheet_evaluate_a_formula(tmp_path, s
     """Issue 22, item 3: file names, formulas, texts that start like a formula are made inert."""
     import csv
 
-    from sheetgen.verify import report
+    from sheetgen.verify.report import verdicts as report
 
     hostile = ["=1+2.xlsx", "@SUM(1,2).xlsx", "+3.xlsx", "-4+1.xlsx"]
     _class_of_built_books(tmp_path / "c", {name: True for name in hostile})
@@ -742,8 +742,8 @@ class TestAnnotateHostileParts:
         part); annotate itself checks each part's XML before any pattern runs over it."""
         import time
 
-        from sheetgen.verify import workbook_edit
-        from sheetgen.verify.workbook_edit import CellMark, EditError, NewSheet
+        from sheetgen.verify.report import workbook_edit
+        from sheetgen.verify.report.workbook_edit import CellMark, EditError, NewSheet
 
         def broken(name, data):
             if name == part:  # unclosed start tags of the very elements annotate's patterns look for
@@ -769,8 +769,8 @@ class TestAnnotateHostileParts:
         import time
         import zipfile
 
-        from sheetgen.verify import workbook_edit
-        from sheetgen.verify.workbook_edit import CellMark, NewSheet
+        from sheetgen.verify.report import workbook_edit
+        from sheetgen.verify.report.workbook_edit import CellMark, NewSheet
 
         with zipfile.ZipFile(wrong_book) as source, zipfile.ZipFile(tmp_path / "vml.xlsx", "w") as book:
             for info in source.infolist():
@@ -849,7 +849,7 @@ class TestAnnotateHostileParts:
 
         import openpyxl
 
-        from sheetgen.verify.annotate import WRONG_FILL
+        from sheetgen.verify.report.annotate import WRONG_FILL
 
         _rewrite_zip(wrong_book, tmp_path / "nostyles.xlsx", lambda n, d: None if n == "xl/styles.xml" else d)
         status, out, err = _annotate(tmp_path / "nostyles.xlsx", tmp_path)

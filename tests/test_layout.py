@@ -39,7 +39,7 @@ def _imports(path: Path) -> set[str]:
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            # `from sheetgen.verify import checks` imports sheetgen.verify.checks if that is a module.
+            # `from sheetgen.verify import checks` imports sheetgen.verify.prove.checks if that is a module.
             names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
         else:
             continue
@@ -51,7 +51,7 @@ GRAPH = {name: _imports(path) - {name} for name, path in MODULES.items()}
 
 
 def test_the_graph_is_read_from_the_source():
-    assert "sheetgen.verify.checks" in GRAPH["sheetgen.verify.command"]
+    assert "sheetgen.verify.prove.checks" in GRAPH["sheetgen.verify.command"]
     assert "sheetgen.build.command" in GRAPH["sheetgen.cli"]  # a function-level import counts
     assert "mnist_trainer.launch" in GRAPH["mnist_trainer.cli"]
 
@@ -71,6 +71,30 @@ def test_build_and_verify_never_import_each_other(wing, other):
         if target == f"sheetgen.{other}" or target.startswith(f"sheetgen.{other}.")
     }
     assert not offending
+
+
+# verify/'s stages, in pipeline order: each imports only the stages before it.
+VERIFY_STAGES = ("read", "prove", "report")
+
+
+@pytest.mark.parametrize("stage", VERIFY_STAGES)
+def test_verify_stages_import_only_earlier_stages(stage):
+    later = VERIFY_STAGES[VERIFY_STAGES.index(stage) + 1 :]
+    offending = {
+        (name, target)
+        for name, targets in GRAPH.items()
+        if name.startswith(f"sheetgen.verify.{stage}.")
+        for target in targets
+        for other in (*later, "command", "workers")
+        if target == f"sheetgen.verify.{other}" or target.startswith(f"sheetgen.verify.{other}.")
+    }
+    assert not offending
+    assert (PACKAGE / "verify" / stage / "__init__.py").is_file()
+
+
+def test_verify_keeps_only_its_entry_and_class_runners_flat():
+    flat = sorted(path.stem for path in (PACKAGE / "verify").glob("*.py"))
+    assert flat == ["__init__", "command", "workers"], flat
 
 
 def test_core_depends_on_no_wing():

@@ -20,7 +20,7 @@ from sheetgen.core.columns import COLUMNS, render
 from sheetgen.core.tolerance import FLOOR
 from sheetgen.office.recalc import Batch
 from sheetgen.verify import command as verify
-from sheetgen.verify import report
+from sheetgen.verify.report import verdicts as report
 
 LRS, ITERATIONS = [0.1, 0.2, 0.5, 0.8, 1.0, 2.0], 100
 EDITS = {"w1": -0.35, "w6": 1.25, "i2": 0.8, "t1": 0.05}  # a student's edits on the Inputs sheet

@@ -304,7 +304,7 @@ def test_a_write_that_fails_midway_is_one_line_in_process(tmp_path, monkeypatch,
     import errno
 
     from sheetgen import cli
-    from sheetgen.verify import report
+    from sheetgen.verify.report import verdicts as report
 
     _wrong_and_right(tmp_path / "class")
     (tmp_path / "r.csv").write_text("old\n")

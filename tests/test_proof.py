@@ -14,8 +14,9 @@ import xlsxwriter
 from handmade_books import ERA, EVA8, LAYOUTS, write_handmade
 
 from sheetgen.core import formula, oracle, xlsx
-from sheetgen.verify import fixes, network, proof, tables, worlds
-from sheetgen.verify.identify import identify_columns
+from sheetgen.verify.prove import fixes, proof, worlds
+from sheetgen.verify.prove.identify import identify_columns
+from sheetgen.verify.read import labelled_network, tables
 
 ROWS = 5
 
@@ -150,14 +151,14 @@ def test_another_network_is_named_by_its_labels(tmp_path, labels, words):
     for c, text in enumerate(labels):
         sheet.write_string(0, c, text)
     book.close()
-    said = network.difference(xlsx.read_book(path))
+    said = labelled_network.difference(xlsx.read_book(path))
     assert said and all(w in said for w in words), said
 
 
 def test_the_course_network_is_no_different(tmp_path):
     path = tmp_path / "ok.xlsx"
     write_handmade(path, LAYOUTS["classic"], EVA8, 0.5, ROWS)
-    assert network.difference(xlsx.read_book(path)) is None
+    assert labelled_network.difference(xlsx.read_book(path)) is None
 
 
 @pytest.mark.parametrize(
@@ -172,7 +173,8 @@ def test_a_formula_the_proof_cannot_read_is_checked_by_libreoffice_at_other_inpu
     """SUMSQ is unknown to the proof: LibreOffice recalculates a copy with other inputs instead."""
     from probe_books import write_222
 
-    from sheetgen.verify import command, report
+    from sheetgen.verify import command
+    from sheetgen.verify.report import verdicts as report
 
     def right(R, r, f):
         f["E2"] = f"SUMSQ({R('t2')}-{R('a_o2')})/2"
@@ -222,7 +224,8 @@ def test_a_delta_column_is_identified_and_proven(tmp_path, masked):
     """δ_o2 in a column of its own, read by the gradients: identified by use, proven, its mistake found."""
     from probe_books import HEADERS, ORDER, right_formulas, write_table
 
-    from sheetgen.verify import command, report
+    from sheetgen.verify import command
+    from sheetgen.verify.report import verdicts as report
 
     def formulas(R, r):
         f = right_formulas(R, r)
@@ -254,7 +257,8 @@ def test_each_typed_literal_is_read_on_its_own(tmp_path):
     """½(0.5 − a_o1)² with t1 = 0.5: one 0.5 is the ½, the other t1 typed in."""
     from probe_books import write_222
 
-    from sheetgen.verify import command, report
+    from sheetgen.verify import command
+    from sheetgen.verify.report import verdicts as report
 
     def t1_typed(R, r, f):
         f["E1"] = f"0.5*(0.5-{R('a_o1')})^2"
@@ -271,7 +275,8 @@ def test_without_libreoffice_a_formula_the_proof_cannot_read_stays_not_proven(tm
     """An unknown function with the cached engine: the values are right, the formula is not proven."""
     from probe_books import write_222
 
-    from sheetgen.verify import command, report
+    from sheetgen.verify import command
+    from sheetgen.verify.report import verdicts as report
 
     path = tmp_path / "unknown.xlsx"
     write_222(path, ERA)  # right values saved; E_total's formula is then wrapped in an unknown function

@@ -288,7 +288,7 @@ def test_the_checks_equations_are_the_oracles():
     """Each column's equation, fed the oracle's own upstream values, gives the oracle's value."""
     import numpy as np
 
-    from sheetgen.verify.dataflow import EQUATIONS
+    from sheetgen.verify.read.dataflow import EQUATIONS
 
     rng = np.random.default_rng(3)
     point = {k: rng.uniform(-2, 2, 50) for k in oracle.WEIGHTS} | {

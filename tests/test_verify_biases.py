@@ -14,7 +14,7 @@ from sheetgen.build.writer import write_workbook
 from sheetgen.core import oracle, xlsx
 from sheetgen.core.columns import BY_KEY, columns_for, compile_template, render
 from sheetgen.verify import command as verify
-from sheetgen.verify import report
+from sheetgen.verify.report import verdicts as report
 
 ETA, ROWS = 0.5, 5
 TYPED = set(oracle.INPUTS)  # typed in every row, as hand-made sheets do

@@ -38,8 +38,8 @@ from sheetgen.build.params import load_template
 from sheetgen.build.writer import write_workbook
 from sheetgen.core import xlsx
 from sheetgen.office import recalc
-from sheetgen.verify import workbook_edit
-from sheetgen.verify.annotate import UNPROVEN_FILL, WRONG_FILL
+from sheetgen.verify.report import workbook_edit
+from sheetgen.verify.report.annotate import UNPROVEN_FILL, WRONG_FILL
 
 HOSTILE = "<img src=x onerror=alert(1)>&'.xlsx"
 W3_MISTAKE = "a_h1·(1−a_h1) in place of a_h2·(1−a_h2)"
@@ -457,7 +457,7 @@ def test_unproven_ranges_are_marked_amber_and_wrong_wins(tmp_path):
     """Cells holding typed values where formulas belong (TableCheck.unproven) get the second colour."""
     from types import SimpleNamespace
 
-    from sheetgen.verify import annotate
+    from sheetgen.verify.report import annotate
 
     path = tmp_path / "typed.xlsx"
     write_handmade(path, LAYOUTS["classic"], EVA8, 0.5, 3, None)
@@ -792,7 +792,7 @@ def test_a_sheet_libreoffice_renames_is_named_and_marked_as_the_book_has_it(soff
 
 
 def test_names_are_short_unique_and_the_same_every_run(tmp_path):
-    from sheetgen.verify import intake
+    from sheetgen.verify.read import intake
 
     for folder in ("c1/late", "c2", "x/class", "y/class", "z"):
         (tmp_path / folder).mkdir(parents=True)
@@ -821,7 +821,7 @@ def test_names_are_short_unique_and_the_same_every_run(tmp_path):
 def test_lock_files_and_a_macs_shadow_files_are_no_submissions(tmp_path):
     """A class unzipped from a Mac carries __MACOSX/._x.xlsx (resource forks, not workbooks), and an
     open book leaves ~$x.xlsx or .~lock.x.xlsx#: none is a student's book, so none may be UNREADABLE."""
-    from sheetgen.verify import intake
+    from sheetgen.verify.read import intake
 
     for path in ("x.xlsx", "._x.xlsx", "~$x.xlsx", ".~lock.x.xlsx", "__MACOSX/._x.xlsx", "__MACOSX/y.xlsx"):
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
@@ -833,7 +833,7 @@ def test_the_census_of_unexplained_and_typed_mistakes(tmp_path):
     """Census rules on results made by hand: 'other' once per book, the random point left out."""
     from types import SimpleNamespace
 
-    from sheetgen.verify import census
+    from sheetgen.verify.report import census
 
     def finding(key, label, diagnosis, formula="A1"):
         return SimpleNamespace(

@@ -19,7 +19,8 @@ import pytest
 from sheetgen.core import formula, xlsx
 from sheetgen.office.recalc import recalculate
 from sheetgen.verify import command as verify
-from sheetgen.verify import report, tables
+from sheetgen.verify.read import tables
+from sheetgen.verify.report import verdicts as report
 
 # Each dimension's values besides the default (course_variants.DEFAULT).
 DIMENSIONS = {

@@ -11,8 +11,8 @@ from handmade_books import ERA, EVA8, LAYOUTS, MISTAKES, write_excel_only, write
 
 from sheetgen.core import oracle
 from sheetgen.verify import command as verify
-from sheetgen.verify import report
-from sheetgen.verify.tables import LABELS, normalize
+from sheetgen.verify.read.tables import LABELS, normalize
+from sheetgen.verify.report import verdicts as report
 
 ETA, ROWS = 0.5, 12
 # Each mistake goes into the layouts that differ most (writer, labels, inputs, η, text around the table).

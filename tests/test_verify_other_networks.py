@@ -1,4 +1,4 @@
-"""Networks other than the course's, read by what their cells compute (read_network.py, graph_check.py).
+"""Networks other than the course's, read by what their cells compute (read/computed_network.py).
 
 Hand-made books (tests/network_books.py) of other networks in several layouts, each right and with
 planted mistakes, and books `sheetgen build` wrote for other specs with their recorded spec removed
@@ -22,7 +22,7 @@ import pytest
 
 from sheetgen.office import recalc
 from sheetgen.verify import command as verify
-from sheetgen.verify import report
+from sheetgen.verify.report import verdicts as report
 
 ROOT = Path(__file__).resolve().parents[1]
 RIGHT = {

@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 
 from sheetgen.core import xlsx
-from sheetgen.verify import tables
+from sheetgen.verify.read import tables
 
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"

@@ -32,7 +32,7 @@ from probe_books import (
 from sheetgen.core import xlsx
 from sheetgen.office.recalc import recalculate
 from sheetgen.verify import command as verify
-from sheetgen.verify import report
+from sheetgen.verify.report import verdicts as report
 
 
 def _judge(path):

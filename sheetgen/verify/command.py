@@ -64,21 +64,11 @@ from sheetgen.core.errors import UserError, check_output_path, scratch, write_ou
 from sheetgen.core.printable import json_safe, shown
 from sheetgen.core.tolerance import DEFAULT_TOL, FLOOR
 from sheetgen.office import csv_values, recalc
-from sheetgen.verify import (
-    annotate,
-    built,
-    built_spec,
-    checks,
-    classroom,
-    graph_check,
-    intake,
-    network,
-    perturb,
-    report,
-    tables,
-    walkthrough,
-    workers,
-)
+from sheetgen.verify import workers
+from sheetgen.verify.prove import built, built_spec, checks, graph_check, perturb
+from sheetgen.verify.read import intake, labelled_network, tables, walkthrough
+from sheetgen.verify.report import annotate, classroom
+from sheetgen.verify.report import verdicts as report
 
 
 def _spellings(column) -> list[str]:
@@ -273,7 +263,7 @@ def judge(path: Path, original: xlsx.Book, values: xlsx.Book, engine: str, tol: 
         read = _by_formulas(path, original, values, engine, tol)  # another network, read by what it computes
         if read is not None:
             return read
-        result.network_difference = network.difference(values)
+        result.network_difference = labelled_network.difference(values)
         result.error = (
             "no iteration table found: no row with labels like w1 … w8, a_o1, E_total, ∂E/∂w1 "
             "(see sheetgen verify --help for the accepted labels)"
@@ -316,10 +306,10 @@ def judge(path: Path, original: xlsx.Book, values: xlsx.Book, engine: str, tol: 
         read = _by_formulas(path, original, values, engine, tol)
         if read is not None:
             return read
-        result.network_difference = network.difference(values)
+        result.network_difference = labelled_network.difference(values)
         result.error = f"cannot be verified: {skipped[0]}"
         return result
-    result.network_difference = network.explain(result.tables, values)
+    result.network_difference = labelled_network.explain(result.tables, values)
     if result.network_difference:  # labels of another network: read it by what its cells compute
         read = _by_formulas(path, original, values, engine, tol)
         if read is not None:
@@ -341,7 +331,7 @@ def judge(path: Path, original: xlsx.Book, values: xlsx.Book, engine: str, tol: 
 
 
 def _by_formulas(path: Path, original: xlsx.Book, values: xlsx.Book, engine: str, tol: float):
-    """The verdict on the network the book's formulas compute (verify/graph_check.py), or None when they
+    """The verdict on the network the book's formulas compute (verify/prove/graph_check.py), or None when they
     compute no weighted sum feeding an activation."""
     result = report.BookResult(path, engine)
     try:

@@ -21,9 +21,9 @@ import re
 
 from sheetgen.core import formula
 from sheetgen.core.formula import Binary, Call, Num, Unary, Var
-from sheetgen.verify.forms import label_of
-from sheetgen.verify.proof import Prover
-from sheetgen.verify.worlds import ETA, split_var
+from sheetgen.verify.prove.forms import label_of
+from sheetgen.verify.prove.proof import Prover
+from sheetgen.verify.prove.worlds import ETA, split_var
 
 MAX_TRIES = 2500
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from sheetgen.core import oracle
 from sheetgen.core.intermediates import intermediates
-from sheetgen.verify.tables import UPDATED, Table
+from sheetgen.verify.read.tables import UPDATED, Table
 
 K_WORLDS = 6
 OFFSETS = range(-2, 3)  # row offsets a world holds: two rows above to two below

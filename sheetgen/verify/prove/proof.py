@@ -20,9 +20,9 @@ import numpy as np
 from sheetgen.core import formula
 from sheetgen.core.tolerance import close
 from sheetgen.core.xlsx import Book, address
-from sheetgen.verify.forms import Reader, Unmapped, label_of, parameter_cells
-from sheetgen.verify.tables import Table
-from sheetgen.verify.worlds import ETA, K_WORLDS, var
+from sheetgen.verify.prove.forms import Reader, Unmapped, label_of, parameter_cells
+from sheetgen.verify.prove.worlds import ETA, K_WORLDS, var
+from sheetgen.verify.read.tables import Table
 
 PROOF_TOL = 1e-9
 MAX_LITERAL_CHOICES = 256

@@ -27,8 +27,8 @@ from sheetgen.core import columns, formula, oracle
 from sheetgen.core.columns import columns_for
 from sheetgen.core.tolerance import close
 from sheetgen.core.xlsx import address
-from sheetgen.verify.dataflow import TableData, dependencies_for, equations_for
-from sheetgen.verify.tables import UPDATED
+from sheetgen.verify.read.dataflow import TableData, dependencies_for, equations_for
+from sheetgen.verify.read.tables import UPDATED
 
 
 def _columns(biases: str) -> dict:
@@ -355,8 +355,8 @@ def diagnose(
 
 def diagnose_formula(reader, prover, row: int, col: int, key: str) -> str | None:
     """The smallest edit that makes the formula in (row, col) compute `key`, in words (verify/fixes.py)."""
-    from sheetgen.verify.fixes import smallest_fix
-    from sheetgen.verify.forms import Unmapped
+    from sheetgen.verify.prove.fixes import smallest_fix
+    from sheetgen.verify.prove.forms import Unmapped
 
     index = reader.index.get(row)
     try:

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sheetgen.verify.checks import TableCheck
+from sheetgen.verify.prove.checks import TableCheck
 
 VERIFIED, WRONG, UNREADABLE = "verified", "wrong", "unreadable"
 RIGHT_ONLY, DIFFERENT_NETWORK, INCOMPLETE = "right_only_at_its_numbers", "different_network", "incomplete"
@@ -269,7 +269,7 @@ def as_dict(result: BookResult) -> dict:
 
 
 def as_json(results: list[BookResult]) -> str:
-    from sheetgen.verify import census  # (census reads the verdicts defined here)
+    from sheetgen.verify.report import census
 
     counts = {v: sum(r.verdict == v for r in results) for v in VERDICTS}
     kinds = census.mistakes(results, [str(r.path) for r in results])

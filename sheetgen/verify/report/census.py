@@ -22,7 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from sheetgen.core.columns import BY_KEY
-from sheetgen.verify.annotate import unproven, wrong_cells
+from sheetgen.verify.report.annotate import unproven, wrong_cells
 
 OTHER = "other: wrong values no known mistake explains"
 PASTED = "sheets of values only, no formulas (pasted or typed)"

@@ -27,7 +27,7 @@ import numpy as np
 
 from sheetgen.core import formula
 from sheetgen.core.spec import HIDDEN_ACTIVATIONS, MAX_HIDDEN_LAYERS, NetworkSpec, SpecError
-from sheetgen.verify.cell_graph import CellGraph, Key, where
+from sheetgen.verify.read.cell_graph import CellGraph, Key, where
 
 _XS = np.array([-3.1, -1.3, -0.45, -0.07, 0.06, 0.35, 0.95, 2.7])
 _SHAPES = {

@@ -21,7 +21,7 @@ import numpy as np
 from sheetgen.core import columns, oracle
 from sheetgen.core.columns import columns_for
 from sheetgen.core.xlsx import Sheet
-from sheetgen.verify.tables import UPDATED, Table
+from sheetgen.verify.read.tables import UPDATED, Table
 
 FIXED = oracle.INPUTS  # i1, i2, t1, t2: the same in every row
 

@@ -21,7 +21,7 @@ from sheetgen.core import formula, oracle
 from sheetgen.core.cells import CellFormulas, CellValues
 from sheetgen.core.columns import BY_KEY
 from sheetgen.core.xlsx import Book, Sheet, address
-from sheetgen.verify.tables import UPDATED, eta_label, lookup, updated_weight
+from sheetgen.verify.read.tables import UPDATED, eta_label, lookup, updated_weight
 
 SHEET = "Iterations"  # the virtual sheet's name
 ETA_CELL = (1, 2)  # B1, right of its label

@@ -17,7 +17,7 @@ from sheetgen.core.layout import INPUTS_SHEET, SUMMARY_SHEET, is_lr_sheet
 from sheetgen.core.oracle import BIASES, INPUTS, WEIGHTS
 from sheetgen.core.tolerance import close
 from sheetgen.core.xlsx import Book, address
-from sheetgen.verify.tables import LABELS, Table, normalize
+from sheetgen.verify.read.tables import LABELS, Table, normalize
 
 
 def is_built(book: Book) -> bool:

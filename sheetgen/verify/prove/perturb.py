@@ -16,8 +16,9 @@ import numpy as np
 from sheetgen.core import xlsx
 from sheetgen.core.errors import UserError, scratch
 from sheetgen.office import recalc
-from sheetgen.verify import checks, tables
-from sheetgen.verify.worlds import ETA, with_gradient
+from sheetgen.verify.prove import checks
+from sheetgen.verify.prove.worlds import ETA, with_gradient
+from sheetgen.verify.read import tables
 
 SEED = 20240612
 

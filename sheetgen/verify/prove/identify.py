@@ -17,10 +17,10 @@ from sheetgen.core.columns import BY_KEY, COLUMNS
 from sheetgen.core.intermediates import LABELS as TERM_LABELS
 from sheetgen.core.tolerance import close
 from sheetgen.core.xlsx import column_letters, column_number
-from sheetgen.verify.forms import Reader, Unmapped
-from sheetgen.verify.proof import PROOF_TOL, Prover, TableProof
-from sheetgen.verify.tables import UPDATED
-from sheetgen.verify.worlds import split_var
+from sheetgen.verify.prove.forms import Reader, Unmapped
+from sheetgen.verify.prove.proof import PROOF_TOL, Prover, TableProof
+from sheetgen.verify.prove.worlds import split_var
+from sheetgen.verify.read.tables import UPDATED
 
 
 def _candidate_keys(reader: Reader) -> list[str]:
@@ -134,7 +134,7 @@ ONE_EDIT_TRIES = 300  # per (column, quantity): identification by a mistake must
 
 def _by_one_edit(reader: Reader, prover: Prover, col: int, keys: list[str]) -> str | None:
     """The quantity a column's formula computes but for one edit (a wrong ∂E/∂w3 nothing reads)."""
-    from sheetgen.verify.fixes import Search
+    from sheetgen.verify.prove.fixes import Search
 
     table = reader.table
     index = 1 if len(table.rows) > 1 else 0

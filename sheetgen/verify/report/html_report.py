@@ -15,9 +15,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 from sheetgen.core.printable import shown
-from sheetgen.verify.annotate import unproven, verdict_text, wrong_cells
-from sheetgen.verify.census import Mistake
-from sheetgen.verify.report import reference
+from sheetgen.verify.report.annotate import unproven, verdict_text, wrong_cells
+from sheetgen.verify.report.census import Mistake
+from sheetgen.verify.report.verdicts import reference
 
 # Most severe first, as the batch's exit status ranks them; unknown verdicts sort last.
 ORDER = (

@@ -24,12 +24,12 @@ from sheetgen.core.columns import ALL_COLUMNS
 from sheetgen.core.intermediates import intermediates
 from sheetgen.core.tolerance import DEFAULT_TOL, FLOOR, relative_error
 from sheetgen.core.xlsx import Book, Sheet, address
-from sheetgen.verify import identify, proof
-from sheetgen.verify.dataflow import FIXED, TableData, dependencies_for, equations_for, held, read_table
-from sheetgen.verify.diagnose import diagnose, diagnose_formula
-from sheetgen.verify.forms import label_of
-from sheetgen.verify.proof import Unproven
-from sheetgen.verify.tables import UPDATED, Table, assign_spare
+from sheetgen.verify.prove import identify, proof
+from sheetgen.verify.prove.diagnose import diagnose, diagnose_formula
+from sheetgen.verify.prove.forms import label_of
+from sheetgen.verify.prove.proof import Unproven
+from sheetgen.verify.read.dataflow import FIXED, TableData, dependencies_for, equations_for, held, read_table
+from sheetgen.verify.read.tables import UPDATED, Table, assign_spare
 
 
 @dataclass

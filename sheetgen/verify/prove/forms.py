@@ -13,8 +13,8 @@ from __future__ import annotations
 from sheetgen.core import formula, oracle
 from sheetgen.core.tolerance import close
 from sheetgen.core.xlsx import Book, address, column_letters
-from sheetgen.verify.tables import MAX_GAP, UPDATED, Table
-from sheetgen.verify.worlds import ETA, World, free_names, network_of, split_var, var, world
+from sheetgen.verify.prove.worlds import ETA, World, free_names, network_of, split_var, var, world
+from sheetgen.verify.read.tables import MAX_GAP, UPDATED, Table
 
 INLINE_DEPTH = 4
 
@@ -26,7 +26,7 @@ class Unmapped(Exception):
 def _every_label() -> dict[str, str]:
     """Normalised label -> key over every network variant's column table (biases included)."""
     from sheetgen.core.columns import columns_for
-    from sheetgen.verify.tables import normalize
+    from sheetgen.verify.read.tables import normalize
 
     labels: dict[str, str] = {}
     for mode in oracle.BIAS_MODES:
@@ -41,7 +41,7 @@ _ALL_LABELS: dict[str, str] = {}
 
 def lookup_any(text: str) -> str | None:
     """The key a label means in any network variant (b1, ∂E/∂b1 besides the course's labels)."""
-    from sheetgen.verify.tables import lookup, normalize
+    from sheetgen.verify.read.tables import lookup, normalize
 
     if not _ALL_LABELS:
         _ALL_LABELS.update(_every_label())
@@ -330,7 +330,7 @@ def per_book(book: Book, compute):
 
 def eta_cells(book: Book) -> set[tuple]:
     """(sheet, row, col) of every number labelled η (eta, lr, learning rate) anywhere in the book."""
-    from sheetgen.verify.tables import eta_label
+    from sheetgen.verify.read.tables import eta_label
 
     found = set()
     for sheet in book.sheets:
@@ -386,7 +386,7 @@ def _eta_cell(table: Table) -> tuple | None:
 
 def _eta_column(table: Table, sheet) -> int | None:
     """The column holding η on every row: a column of the table's rows headed η (eta, lr, …)."""
-    from sheetgen.verify.tables import eta_label
+    from sheetgen.verify.read.tables import eta_label
 
     if sheet is None or not table.rows:
         return None

@@ -1,4 +1,4 @@
-"""Check a network read from a sheet's formula graph (verify/read_network.py) against its spec's oracle.
+"""Check a network read from a sheet's formula graph (verify/computed_network.py) against its spec's oracle.
 
 Each weighted sum, activation and update has the quantity of the spec it must hold (h1 of sample 2
 at iteration 3; the weight w5 after iteration 3's update); every other computed cell (an error, a
@@ -29,12 +29,12 @@ from sheetgen.core import formula, oracle
 from sheetgen.core.spec import NetworkSpec, sample_key
 from sheetgen.core.tolerance import close
 from sheetgen.core.xlsx import address
-from sheetgen.verify import read_network
-from sheetgen.verify.cell_graph import CellGraph, Key, where
-from sheetgen.verify.checks import Finding, TableCheck
-from sheetgen.verify.proof import Unproven
-from sheetgen.verify.read_network import Reading
-from sheetgen.verify.tables import Table
+from sheetgen.verify.prove.checks import Finding, TableCheck
+from sheetgen.verify.prove.proof import Unproven
+from sheetgen.verify.read import computed_network
+from sheetgen.verify.read.cell_graph import CellGraph, Key, where
+from sheetgen.verify.read.computed_network import Reading
+from sheetgen.verify.read.tables import Table
 
 WORLDS = 6
 LOSS_WORDS = {
@@ -596,10 +596,10 @@ def judge(result, original, values, tol: float) -> bool:
     compute none (no weighted sum feeding an activation), so the caller says what it says today."""
     try:
         graph = CellGraph(original, values)
-        readings = read_network.read(graph)
-    except (ValueError, read_network.NotANetwork):
+        readings = computed_network.read(graph)
+    except (ValueError, computed_network.NotANetwork):
         return False
-    except read_network.Unexpressible as error:
+    except computed_network.Unexpressible as error:
         result.network_difference = (
             f"{error}: no network spec expresses that (sheetgen verifies fully-connected networks "
             "with 0 to 2 hidden layers of sigmoid, tanh, ReLU or linear units and sigmoid or linear outputs)"

@@ -13,8 +13,8 @@ import dataclasses
 import os
 from pathlib import Path
 
-from sheetgen.verify import workbook_edit
-from sheetgen.verify.workbook_edit import CellMark, NewSheet
+from sheetgen.verify.report import workbook_edit
+from sheetgen.verify.report.workbook_edit import CellMark, NewSheet
 
 WRONG_FILL = "FFFF7C80"  # light red: a wrong value
 UNPROVEN_FILL = "FFFFD966"  # amber: a value or constant where a formula belongs

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from sheetgen.core.errors import UserError, check_output_path, write_output
 from sheetgen.core.printable import shown
-from sheetgen.verify import annotate, census, html_report, workbook_edit
-from sheetgen.verify.intake import Submission
+from sheetgen.verify.read.intake import Submission
+from sheetgen.verify.report import annotate, census, html_report, workbook_edit
 
 
 def prepare_outdir(name: str) -> Path:

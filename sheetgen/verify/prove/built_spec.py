@@ -30,10 +30,10 @@ from sheetgen.core.layout import INPUTS_SHEET, is_lr_sheet
 from sheetgen.core.spec import NetworkSpec, sample_key
 from sheetgen.core.tolerance import close
 from sheetgen.core.xlsx import Book, address
-from sheetgen.verify import built
-from sheetgen.verify.checks import Finding, TableCheck
-from sheetgen.verify.proof import Unproven
-from sheetgen.verify.tables import Table
+from sheetgen.verify.prove import built
+from sheetgen.verify.prove.checks import Finding, TableCheck
+from sheetgen.verify.prove.proof import Unproven
+from sheetgen.verify.read.tables import Table
 
 WORLDS = 6
 ETA_CELL = (2, 2)  # B2 of an LR sheet
