@@ -402,6 +402,7 @@ FUNCTIONS = {
     "LN": (1, 1, np.log, False),
     "LOG": (1, 2, _log, False),
     "ABS": (1, 1, np.abs, False),
+    "SIGN": (1, 1, lambda x: np.sign(x) + 0.0, False),  # the perceptron's ±1 output; SIGN(0) = 0
     "ROUND": (2, 2, _round, False),
     "SUM": (1, None, lambda *a: _aggregate(_flat(a), np.add), True),
     "AVERAGE": (1, None, lambda *a: _aggregate(_flat(a), np.add) / len(_flat(a)), True),

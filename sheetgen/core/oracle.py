@@ -82,17 +82,21 @@ def times_derivative(x, kind: str, z, a):
     return x + 0.0 * z
 
 
-def _loss_and_delta(spec: NetworkSpec, nets: list, outs: list, targets: list):
+def _loss_and_delta(spec: NetworkSpec, nets: list, outs: list, targets: list, derivative=None):
     """Each output's loss E_k and error signal delta_k = dE/do_k for one sample."""
     kind, loss = spec.output_activation, spec.loss
+
+    def times(x, z, a):
+        return x * derivative(z) if derivative else times_derivative(x, kind, z, a)
+
     losses, deltas = [], []
     for z, a, t in zip(nets, outs, targets, strict=True):
         if loss == "half-squared":
             losses.append(0.5 * (t - a) ** 2)
-            deltas.append(times_derivative(a - t, kind, z, a))
+            deltas.append(times(a - t, z, a))
         elif loss == "squared":
             losses.append((t - a) ** 2)
-            deltas.append(times_derivative(2 * (a - t), kind, z, a))
+            deltas.append(times(2 * (a - t), z, a))
         elif kind == "softmax":
             losses.append(-t * np.log(a))
         else:  # binary cross-entropy with sigmoid outputs: dE/do = a - t
@@ -120,14 +124,17 @@ def _outputs(kind: str, nets: list) -> list:
     return [e / total for e in exps]
 
 
-def evaluate_spec(spec: NetworkSpec, values: dict) -> dict:
+def evaluate_spec(spec: NetworkSpec, values: dict, activations=None) -> dict:
     """Forward pass, losses, error signals and gradients of one table row (or arrays of rows).
 
     `values` holds the free values (weights, and biases unless the spec has none) and each
     block's inputs and targets, keyed as the columns are (i1, or i1_s2 with several samples in a
     row). Returns every column key: the inputs and targets, weights and biases, h1, a_h1, ...,
     E1.., E_total, delta_<unit> (the error signals dE/dnet), and dE_d<weight or bias>.
+    `activations`, per layer, a (function, derivative) pair or None, stands in for the spec's
+    activation where a sheet computes one no spec trains (a perceptron's step, read by verify).
     """
+    custom = list(activations) if activations else [None] * len(spec.layers)
     out: dict = {}
     grads: dict = {}
     blocks = spec.blocks
@@ -142,7 +149,7 @@ def evaluate_spec(spec: NetworkSpec, values: dict) -> dict:
             out[key(name)] = v
         acts = {i: x for i, x in zip(spec.inputs, xs, strict=True)}
         nets_of: list[list] = []
-        for layer in spec.layers:
+        for layer, own in zip(spec.layers, custom, strict=True):
             nets = []
             for row, bias in zip(layer.weights, layer.biases, strict=True):
                 z = None
@@ -152,17 +159,20 @@ def evaluate_spec(spec: NetworkSpec, values: dict) -> dict:
                 if bias is not None:
                     z = z + values[bias]
                 nets.append(z)
-            outs = (
-                _outputs(layer.activation, nets)
-                if layer is spec.output
-                else [activate(layer.activation, z) for z in nets]
-            )
+            if own:
+                outs = [own[0](z) for z in nets]
+            elif layer is spec.output:
+                outs = _outputs(layer.activation, nets)
+            else:
+                outs = [activate(layer.activation, z) for z in nets]
             for unit, z, a in zip(layer.units, nets, outs, strict=True):
                 out[key(unit)] = z
                 out[key(f"a_{unit}")] = a
                 acts[f"a_{unit}"] = a
             nets_of.append(nets)
-        losses, deltas = _loss_and_delta(spec, nets_of[-1], [acts[a] for a in spec.output.activations], ts)
+        losses, deltas = _loss_and_delta(
+            spec, nets_of[-1], [acts[a] for a in spec.output.activations], ts, custom[-1] and custom[-1][1]
+        )
         for name, e in zip(spec.losses, losses, strict=True):
             out[key(name)] = e
         # Backwards, layer by layer: delta of a unit = (sum of the next layer's deltas times their
@@ -190,7 +200,9 @@ def evaluate_spec(spec: NetworkSpec, values: dict) -> dict:
                 for u, row in enumerate(layer.weights):
                     term = deltas[u] * values[row[j]]
                     total = term if total is None else total + term
-                new.append(times_derivative(total, below.activation, z, acts[f"a_{unit}"]))
+                own = custom[depth - 1]
+                a = acts[f"a_{unit}"]
+                new.append(total * own[1](z) if own else times_derivative(total, below.activation, z, a))
             deltas = new
     e_total = None
     for s in range(1, blocks + 1):

@@ -115,7 +115,7 @@ class Check:
                 key = names.get(name)
                 values[sample_key(name, s + 1, self.spec)] = env[key] if key is not None else np.zeros(width)
         with np.errstate(all="ignore"):
-            cache[k] = oracle.evaluate_spec(self.spec, values)
+            cache[k] = oracle.evaluate_spec(self.spec, values, self.r.activations)
         return cache[k]
 
     def expected(self, key: Key, env: dict, cache: dict):
@@ -527,7 +527,8 @@ def describe(check: Check, displayed: str | None) -> tuple[str, dict]:
     r, spec = check.r, check.spec
     sizes = "-".join(map(str, spec.sizes))
     if r.step_rule:
-        acts = "step"
+        hidden, output = set(r.kinds[:-1]), r.kinds[-1]
+        acts = output if hidden <= {output} else f"{'/'.join(sorted(hidden))} hidden, {output} output"
     elif spec.hidden and spec.activation != spec.output_activation:
         acts = f"{spec.activation} hidden, {spec.output_activation} output"
     else:
@@ -556,8 +557,8 @@ def describe(check: Check, displayed: str | None) -> tuple[str, dict]:
     data = {
         "read_from": "formulas",
         "sizes": list(spec.sizes),
-        "activation": spec.activation if spec.hidden else None,
-        "output_activation": "step" if r.step_rule else spec.output_activation,
+        "activation": (r.kinds[0] if r.step_rule else spec.activation) if spec.hidden else None,
+        "output_activation": r.kinds[-1] if r.step_rule else spec.output_activation,
         "biases": spec.biases,
         "bias_per": spec.bias_per if spec.biases != "none" else None,
         "samples": max(s, online),
@@ -599,6 +600,9 @@ def judge(result, original, values, tol: float) -> bool:
         readings = computed_network.read(graph)
     except (ValueError, computed_network.NotANetwork):
         return False
+    except computed_network.MisreadSource as mistake:
+        result.tables.append(_misread_source(graph, mistake, tol))
+        return True
     except computed_network.Unexpressible as error:
         result.network_difference = (
             f"{error}: no network spec expresses that (sheetgen verifies fully-connected networks "
@@ -617,11 +621,40 @@ def judge(result, original, values, tol: float) -> bool:
     return True
 
 
+def _misread_source(graph: CellGraph, mistake, tol: float) -> TableCheck:
+    """WRONG at the weighted sum that reads a pre-activation: what it holds with the activation read
+    instead is what it should hold."""
+    run, leaves = graph.evaluator(mistake.cell, lambda k: True)
+    env = {leaf: np.array([graph.value(leaf)]) for leaf in leaves}
+    env[mistake.read] = np.array([graph.value(mistake.right)])
+    expected = float(np.asarray(run(env), dtype=float).reshape(-1)[0])
+    sheet, row, col = mistake.cell
+    label = graph.label(mistake.cell) or "a weighted sum"
+    finding = Finding(
+        sheet,
+        address(row, col),
+        "a weighted sum",
+        label,
+        expected,
+        graph.value(mistake.cell),
+        graph.texts.get(mistake.cell),
+        f"it reads the pre-activation {where(mistake.read)} where the unit's activation "
+        f"{where(mistake.right)} belongs (the pre-activation where the activation belongs)",
+        row,
+    )
+    table = Table(sheet, max(row - 1, 1), {"network": col}, {"network": "network"}, [row])
+    result = TableCheck(table, 1, False, 0.0)
+    result.first_wrong = finding
+    result.wrong_cells.append(finding)
+    result.wrong_columns.append(finding.label)
+    return result
+
+
 def _judge_reading(reading: Reading, tol: float, rng, topo) -> tuple[TableCheck, dict]:
-    if reading.step_rule:
-        return _step_rule(reading, tol)
+    if reading.step_rule and reading.updates:
+        return _step_rule(reading, tol, topo)
     losses = ["half-squared", "squared"] + (
-        ["cross-entropy"] if reading.spec.output_activation == "sigmoid" else []
+        ["cross-entropy"] if reading.spec.output_activation == "sigmoid" and not reading.step_rule else []
     )
     scales = [1.0, float(reading.samples_per_iteration)] if reading.samples_per_iteration > 1 else [1.0]
     best = None
@@ -797,14 +830,33 @@ def _first_wrong(check: Check, outcome: Outcome, rng, topo) -> Finding:
     )
 
 
-def _step_rule(reading: Reading, tol: float) -> tuple[TableCheck, dict]:
-    """The perceptron's rule w ← w + η·(t − y)·x with y a step: checked at the sheet's numbers."""
+def _step_rule(reading: Reading, tol: float, topo: dict[Key, int]) -> tuple[TableCheck, dict]:
+    """Updates of step units: the perceptron's rule w ← w + η·(t − y)·x, checked at the sheet's numbers
+    (a step has no gradient, so there is no formula to prove at random inputs)."""
     check = Check(reading, "half-squared", 1.0, tol)
     graph = reading.graph
     text, data = describe(check, None)
-    table = _network_table(reading)
-    result = TableCheck(table, reading.iterations, False, 0.0)
-    steps = {}  # weight cell -> expected step / η
+    result = TableCheck(_network_table(reading), reading.iterations, False, 0.0)
+    data["learning_rule"] = "perceptron step rule"
+    if len(reading.spec.sizes) > 2:
+        data["learning_rule_text"] = (
+            f"updates of a network of step units ({text}), whose gradient is zero wherever it exists: "
+            "not gradient descent on a loss"
+        )
+        return result, data
+    rule = "the perceptron's step rule w ← w + η·(t − y)·x with y = step(Σ w·x + b)"
+    # Its outputs first: each a step of its weighted sum, as the unit's formula at 0 defines it.
+    env, cache = check.sheet_env(), {}
+    for key in sorted(check.roles, key=lambda k: topo.get(k, 0)):
+        ok, expected = check.value_check(key, cache, env)
+        if not ok:
+            verdict = (
+                f"its output at {where(key)} is not the step of its weighted sum (expected {expected:.12g}, "
+                f"found {graph.value(key):.12g}, formula ={graph.texts.get(key)})"
+            )
+            data["learning_rule_text"] = f"{rule}, not gradient descent on a loss ({text}); {verdict}"
+            return result, data
+    steps = {}  # weight cell -> the step (t − y)·x summed over the sums that read it
     for n in reading.nets:
         y = graph.value(n.out)
         t_cell = reading.data.get((n.iteration, n.sample), {}).get(check.spec.targets[n.unit])
@@ -813,33 +865,52 @@ def _step_rule(reading: Reading, tol: float) -> tuple[TableCheck, dict]:
             steps[w] = steps.get(w, 0.0) + (t - y) * graph.value(x)
         for b in n.biases:
             steps[b] = steps.get(b, 0.0) + (t - y)
-    eta = graph.value(reading.eta) if reading.eta is not None else None
-    if eta is None:
-        ratios = [
-            (graph.value(u) - graph.value(w)) / steps[w]
-            for u, w in reading.updates.items()
-            if abs(steps.get(w, 0)) > 1e-12
-        ]
-        eta = float(np.median(ratios)) if ratios else 0.0
+    # One step size for the whole sheet: η, or η/2 where a mistake adds η·t·x with ±1 outputs.
+    ratios = [
+        (graph.value(u) - graph.value(w)) / steps[w]
+        for u, w in reading.updates.items()
+        if abs(steps.get(w, 0.0)) > 1e-12
+    ]
+    size = float(np.median(ratios)) if ratios else 0.0
     wrong = None
-    for u, w in sorted(reading.updates.items(), key=lambda item: (item[0][1], item[0][2])):
-        want = graph.value(w) + eta * steps.get(w, float("nan"))
+    for u, w in sorted(reading.updates.items(), key=lambda item: topo.get(item[0], 0)):
+        want = graph.value(w) + size * steps.get(w, float("nan"))
         if not close(np.array([graph.value(u)]), np.array([want]), tol)[0]:
             wrong = (u, want)
             break
-    rule = "the perceptron's step rule w ← w + η·(t − y)·x with y = step(Σ w·x + b)"
+    eta_cell = reading.eta if reading.eta is not None else _cell_holding(reading, size)
+    eta = graph.value(eta_cell) if eta_cell is not None else None
+    if eta is None:
+        said = f"η = {size:g} written into the formulas"
+    elif abs(size - eta) <= 1e-9 * max(1.0, abs(eta)):
+        said = f"η = {eta:g} from {where(eta_cell)}"
+    elif abs(size - eta / 2) <= 1e-9 * max(1.0, abs(eta)):
+        said = f"η·t·x added on each mistake with ±1 outputs, which is (η/2)·(t − y)·x; η = {eta:g}"
+    else:
+        said = f"a step of {size:g}·(t − y)·x, while {where(eta_cell)} holds {eta:g}"
     if wrong is None:
-        verdict = f"its updates follow that rule at every step (η = {eta:g})"
+        verdict = f"its updates follow that rule at every step ({said})"
     else:
         verdict = (
             f"its update at {where(wrong[0])} differs from that rule (expected {wrong[1]:.12g}, found "
             f"{graph.value(wrong[0]):.12g}, formula ={graph.texts.get(wrong[0])})"
         )
-    if not reading.updates:
-        verdict = "a forward pass only"
     data["learning_rule_text"] = f"{rule}, not gradient descent on a loss ({text}); {verdict}"
-    data["learning_rule"] = "perceptron step rule"
     return result, data
+
+
+def _cell_holding(reading: Reading, value: float) -> Key | None:
+    """The typed cell an update reads through other cells (Δw = η·e·x) that holds `value`: its η."""
+    known = set(reading.chain) | {key for names in reading.data.values() for key in names.values()}
+    for u in reading.updates:
+        try:
+            _, leaves = reading.graph.evaluator(u, lambda k: k in known)
+        except formula.Unsupported:
+            continue
+        for leaf in leaves:
+            if leaf not in known and abs(reading.graph.value(leaf) - value) <= 1e-9 * max(1.0, abs(value)):
+                return leaf
+    return None
 
 
 def _key_of(finding: Finding) -> Key:

@@ -51,6 +51,15 @@ class Unexpressible(Exception):
     """A network no spec can express; the message says what."""
 
 
+class MisreadSource(Exception):
+    """A weighted sum reads a unit's pre-activation where its activation belongs: a mistake, not
+    another network. `cell` is the sum, `read` what it reads, `right` the activation it should."""
+
+    def __init__(self, cell: Key, read: Key, right: Key):
+        super().__init__(f"{where(cell)} reads {where(read)} where {where(right)} belongs")
+        self.cell, self.read, self.right = cell, read, right
+
+
 @dataclass
 class Net:
     """One weighted sum of one unit, for one sample, at one iteration."""
@@ -64,6 +73,7 @@ class Net:
     unit: int = 0  # index within its layer
     sample: int = 0  # index within its iteration
     iteration: int = 0
+    at_zero: float | None = None  # a step or sign unit's value at exactly 0
 
     @property
     def out(self) -> Key:
@@ -91,6 +101,9 @@ class Reading:
     notes: list[str] = field(default_factory=list)
     step_rule: bool = False
     random_start: list[Key] = field(default_factory=list)
+    # Per layer, a step network's (forward, derivative) in place of its spec's activation (None: the spec's).
+    activations: tuple | None = None
+    kinds: tuple[str, ...] = ()  # per layer, the activation the formulas compute
 
     def instance(self, iteration: int) -> list[dict]:
         """Per sample of an iteration: {i1: leaf, t1: leaf, ...}."""
@@ -118,6 +131,27 @@ def _activation_kind(run, var: Key) -> str | None:
         if np.allclose(got, f(_XS), rtol=1e-9, atol=1e-12):
             return kind
     return None
+
+
+def _at_zero(run, var: Key) -> float:
+    """A step's value at exactly 0, where sheets differ (IF(x>=0,1,0), IF(x>0,1,0), SIGN(0) = 0) and
+    where a perceptron starting from zero weights lands on its first step."""
+    with np.errstate(all="ignore"):
+        return float(np.asarray(run({var: np.zeros(1)}), dtype=float).reshape(-1)[0])
+
+
+def step_function(kind: str, at_zero: float | None):
+    """The forward function and derivative (zero wherever it exists) of a step or sign unit."""
+    low = 0.0 if kind == "step" else -1.0
+    zero = 1.0 if at_zero is None else at_zero
+
+    def forward(z):
+        return np.where(z > 0, 1.0, np.where(z < 0, low, zero)) + 0.0 * z
+
+    def derivative(z):
+        return 0.0 * z
+
+    return forward, derivative
 
 
 def _quadratic(run, variables: list[Key], undo=None) -> tuple[list[tuple[Key, Key]], list[Key]] | None:
@@ -243,7 +277,9 @@ def _probe_one(run, variables: list[Key]):
     """('act', kind, 0) / ('sum', pair indices, lone indices, inline kind) / None, by variable position."""
     if len(variables) == 1:
         kind = _activation_kind(run, variables[0])
-        return ("act", kind, 0) if kind and kind != "linear" else None
+        if not kind or kind == "linear":
+            return None
+        return ("act", kind, _at_zero(run, variables[0]) if kind in STEP_RULES else None)
     position = {v: i for i, v in enumerate(variables)}
     for kind, undo in ((None, None), *_INVERSES.items()):
         found = _quadratic(run, variables, undo)
@@ -255,7 +291,7 @@ def _probe_one(run, variables: list[Key]):
 
 def _probe_cells(graph: CellGraph):
     """Activation cells {cell: (kind, source)} and sum candidates {cell: (pairs, lone, inline kind)}."""
-    acts: dict[Key, tuple[str, Key]] = {}
+    acts: dict[Key, tuple[str, Key, float | None]] = {}  # cell -> (kind, source, a step's value at 0)
     sums: dict[Key, tuple[list, list, str | None]] = {}
     seen: dict[tuple, object] = {}
     for key in graph.trees:
@@ -272,7 +308,7 @@ def _probe_cells(graph: CellGraph):
         if found is None:
             continue
         if found[0] == "act":
-            acts[key] = (found[1], variables[0])
+            acts[key] = (found[1], variables[0], found[2])
         else:
             _, pairs, lone, kind = found
             sums[key] = ([(variables[a], variables[b]) for a, b in pairs], [variables[i] for i in lone], kind)
@@ -329,19 +365,20 @@ def read(graph: CellGraph) -> list[Reading]:
         return k in chain_cells or not graph.is_computed(k)
 
     nets: dict[Key, Net] = {}
-    for act, (kind, source) in acts.items():
+    for act, (kind, source, at_zero) in acts.items():
         if source in sums and sums[source][2] is None:
             pairs, lone, _ = sums[source]
-            nets[source] = Net(source, act, kind, list(pairs), list(lone))
+            nets[source] = Net(source, act, kind, list(pairs), list(lone), at_zero=at_zero)
     for key, (pairs, lone, inline) in sums.items():
         if inline:
             nets[key] = Net(None, key, inline, list(pairs), list(lone))
     outs = {n.out for n in nets.values()}
+    sources = {source for _, source, _ in acts.values()}
     changed = True
     while changed:
         changed = False
         for key, (pairs, lone, inline) in sums.items():
-            if key in nets or inline or key in acts.values():
+            if key in nets or inline or key in sources:
                 continue
             ok = all(
                 (weight_like(a) and (not graph.is_computed(b) or b in outs))
@@ -526,7 +563,17 @@ def _assemble(graph: CellGraph, nets: list[Net], all_updates: dict[Key, Key], al
 
     # Names: sources ordered by position (inputs) or by unit (the layer below), weights by (unit, source).
     def source_slot(n: Net, x: Key, order: dict) -> int:
-        return out_of[x].unit if x in out_of else order[x]
+        if x in out_of:
+            return out_of[x].unit
+        if x not in order:
+            unit = next((m for m in net_list if m.cell == x and m.act is not None), None)
+            if unit is not None:
+                raise MisreadSource(n.anchor, x, unit.act)
+            raise Unexpressible(
+                f"the weighted sum at {where(n.anchor)} reads {where(x)}, which is neither an input nor "
+                "the output of a unit the sheet computes as a weighted sum"
+            )
+        return order[x]
 
     n_inputs = None
     kinds: dict[int, set] = {}
@@ -640,26 +687,24 @@ def _assemble(graph: CellGraph, nets: list[Net], all_updates: dict[Key, Key], al
                 data.setdefault((n.iteration, n.sample), {})[spec.inputs[slots[root_of[w]]]] = x
     inputs = {x for names in data.values() for x in names.values()}
 
-    # η: the leaf each update's step is proportional to; a literal when there is none.
+    # η: the leaf each update's step is proportional to; a literal when there is none. A target the
+    # step is proportional to too (the perceptron's η·t·x) differs from row to row: η is the one most
+    # updates share.
     eta_votes: dict[Key, int] = {}
-    steps_in: dict[tuple, int | None] = {}
+    steps_in: dict[tuple, list[int]] = {}
     for u, w in updates.items():
         variables = [v for v in graph.direct(u) if v != u]
         candidates = [v for v in variables if not graph.is_computed(v) and v not in chain and v not in inputs]
         shape = (_shape(graph, u), len(variables), tuple(variables.index(v) for v in candidates))
         if shape not in steps_in:
-            steps_in[shape] = None
+            steps_in[shape] = []
             try:
                 run, _ = local(graph, u)
             except formula.Unsupported:
                 continue
-            for v in candidates:
-                if _proportional(run, variables, w, v):
-                    steps_in[shape] = variables.index(v)
-                    break
-        if steps_in[shape] is not None:
-            v = variables[steps_in[shape]]
-            eta_votes[v] = eta_votes.get(v, 0) + 1
+            steps_in[shape] = [variables.index(v) for v in candidates if _proportional(run, variables, w, v)]
+        for i in steps_in[shape]:
+            eta_votes[variables[i]] = eta_votes.get(variables[i], 0) + 1
     eta = max(eta_votes, key=eta_votes.get) if eta_votes else None
 
     # Targets: a leaf meeting an output activation in one term of some cell.
@@ -697,6 +742,17 @@ def _assemble(graph: CellGraph, nets: list[Net], all_updates: dict[Key, Key], al
                     meets[found] = _mixed(run, variables, o, leaf)
                 if meets[found]:
                     names[spec.targets[n.unit]] = leaf
+    if step_rule:
+        _step_targets(graph, net_list, data, spec, {*chain, *inputs, *fixed, eta})
+    layer_kinds = tuple(next(iter(kinds[layer])) for layer in range(1, depth + 1))
+    activations = None
+    if step_rule:
+        activations = tuple(
+            step_function(kind, next((n.at_zero for n in net_list if n.layer == layer), None))
+            if kind in STEP_RULES
+            else None
+            for layer, kind in enumerate(layer_kinds, start=1)
+        )
     random_start = [k for k in chain if k in graph.volatile]
     batch = "full"
     reading = Reading(
@@ -714,8 +770,29 @@ def _assemble(graph: CellGraph, nets: list[Net], all_updates: dict[Key, Key], al
         fixed=fixed,
         step_rule=step_rule,
         random_start=random_start,
+        activations=activations,
+        kinds=layer_kinds,
     )
     return reading
+
+
+def _step_targets(graph: CellGraph, nets: list[Net], data: dict, spec: NetworkSpec, known: set) -> None:
+    """A step unit's target where no smooth term pairs it with the output (IF(y=t, w, w+η·t·x)): the
+    one other leaf a cell reads beside that output, its weights and its inputs."""
+    depth = len(spec.sizes) - 1
+    consumers = graph.consumers()
+    for n in nets:
+        if n.layer != depth:
+            continue
+        names = data.setdefault((n.iteration, n.sample), {})
+        target = spec.targets[n.unit]
+        if target in names:
+            continue
+        for reader in consumers.get(n.out, ()):
+            leaves = {v for v in graph.direct(reader) if not graph.is_computed(v) and v not in known}
+            if len(leaves) == 1:
+                names[target] = leaves.pop()
+                break
 
 
 def _looks_like_weight(label: str | None) -> bool:
