@@ -20,6 +20,7 @@ right; a diagnosis is the one reference whose change makes it right.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import replace
 
@@ -752,8 +753,9 @@ def _table(check: Check, outcome: Outcome, tol, rng, topo) -> tuple[TableCheck, 
         if backward:
             have += ", error terms and gradients (" + ", ".join(dict.fromkeys(backward[:6])) + ")"
         if finding:
-            state = f"wrong from {_where_finding(finding)}" + (
-                f" ({finding.diagnosis})" if finding.diagnosis else ""
+            expected = "" if math.isnan(finding.expected) else f", expected {finding.expected:.12g}"
+            state = f"wrong from {_where_finding(finding)} (found {finding.describe_found()}{expected}" + (
+                f"; {finding.diagnosis})" if finding.diagnosis else ")"
             )
         else:
             state = "all of it right"
@@ -790,9 +792,61 @@ def _where_finding(finding: Finding) -> str:
     return f"'{finding.sheet}'!{finding.address}"
 
 
+def _error_source(graph: CellGraph, key: Key, topo: dict[Key, int]) -> Key | None:
+    """The earliest cell `key` depends on that shows an error instead of a number: every cell computed
+    from it inherits the error, so it is the first wrong one."""
+    seen, stack, errors = set(), [key], []
+    while stack:
+        k = stack.pop()
+        if k in seen:
+            continue
+        seen.add(k)
+        if not np.isfinite(graph.value(k)) and isinstance(graph.shown(k), str):
+            errors.append(k)
+        if k in graph.trees:
+            stack.extend(graph.direct(k))
+    return min(errors, key=lambda k: (topo.get(k, 0), k[1], k[2])) if errors else None
+
+
+def _error_finding(check: Check, key: Key, outcome: Outcome) -> Finding:
+    graph = check.graph
+    shown = graph.shown(key)
+    circular = key in _circle(graph, key)
+    why = "a circular reference: it reads itself through other cells" if circular else "an error value"
+    why += ", which every cell computed from it inherits"
+    quantity = _quantity(check, key, outcome.names) or "a cell the network reads"
+    return Finding(
+        key[0],
+        address(key[1], key[2]),
+        quantity,
+        graph.label(key) or quantity,
+        math.nan,
+        shown,
+        graph.texts.get(key),
+        why,
+        key[1],
+    )
+
+
+def _circle(graph: CellGraph, start: Key) -> set[Key]:
+    """The cells reachable from `start` through the cells they read (start among them: a circle)."""
+    seen, stack = set(), list(graph.direct(start)) if start in graph.trees else []
+    while stack:
+        k = stack.pop()
+        if k in seen:
+            continue
+        seen.add(k)
+        if k in graph.trees:
+            stack.extend(graph.direct(k))
+    return seen
+
+
 def _first_wrong(check: Check, outcome: Outcome, rng, topo) -> Finding:
     graph = check.graph
     failing, _ = outcome.failures[0]
+    broken = _error_source(graph, failing, topo)
+    if broken is not None:
+        return _error_finding(check, broken, outcome)
     unknown = [k for k in _ancestors(graph, failing, check.r.chain) if outcome.names.get(k, "") is None]
     unknown.sort(key=lambda k: topo.get(k, 0))
     wrong, diagnosis, fix = failing, None, {}

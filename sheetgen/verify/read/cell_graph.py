@@ -103,6 +103,12 @@ class CellGraph:
             return float(found)
         return found if isinstance(found, float) else math.nan
 
+    def shown(self, key: Key):
+        """What the cell shows: its number, or its error (#DIV/0!, Err:522 for a circular reference)."""
+        sheet = self._values.sheet(key[0])
+        found = None if sheet is None else sheet.values.get((key[1], key[2]))
+        return found if isinstance(found, str) and found else self.value(key)
+
     def direct(self, key: Key) -> tuple[Key, ...]:
         """The cells a computed cell reads, aliases resolved."""
         found = self._direct.get(key)

@@ -105,9 +105,10 @@ def table_place(check) -> str:
 
 def _finding_text(finding) -> str:
     formula = f", formula ={finding.formula}" if finding.formula else ", typed value (no formula)"
+    expected = "a number" if finding.expected != finding.expected else f"{finding.expected:.12g}"
     text = (
         f"first wrong cell '{finding.sheet}'!{finding.address} ({finding.label}): expected "
-        f"{finding.expected:.12g}, found {finding.describe_found()}{formula}"
+        f"{expected}, found {finding.describe_found()}{formula}"
     )
     return text + (f"; diagnosis: {finding.diagnosis}" if finding.diagnosis else "; no known mistake fits")
 
