@@ -550,6 +550,16 @@ def _gzip_bomb(path: Path, header: bytes, inflated: int) -> None:
             handle.write(chunk)
 
 
+def _caught_signals(pid: int) -> int | None:
+    """The signals a process has handlers for (Linux's /proc SigCgt mask); None where unreadable."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    line = next((line for line in status.splitlines() if line.startswith("SigCgt:")), None)
+    return int(line.split()[1], 16) if line else None
+
+
 class TestMnistIssue22:
     """Issue 22 items 8, 10, 17, 19, 20 and --resume without --data-dir."""
 
@@ -616,7 +626,14 @@ class TestMnistIssue22:
             stderr=subprocess.PIPE,
             text=True,
         )
-        time.sleep(1.0)  # the data is read; torch is loading (seconds)
+        # Signal once the trainer has its SIGTERM handler (a loaded machine may take seconds to get
+        # there), while torch is still loading.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            caught = _caught_signals(process.pid)
+            if caught is None or caught >> (signal.SIGTERM - 1) & 1:
+                break
+            time.sleep(0.02)
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=120)
         assert process.returncode == 143, (process.returncode, out, err)
