@@ -234,7 +234,7 @@ def run(args: argparse.Namespace) -> int:
     rates = ", ".join(eta_label(eta) for eta in lrs)
     print(
         f"wrote {output}: {len(lrs)} learning rate{'s' if len(lrs) > 1 else ''} ({rates}) "
-        f"x {iterations} iterations, template {template_name}"
+        f"x {iterations} iteration{'' if iterations == 1 else 's'}, template {template_name}"
         + ("" if biases == "none" else f", biases {biases}")
         + ("" if spec == S.NetworkSpec(biases=biases) else f"; network {spec.describe()}")
         + ("" if blank is None else "; the student's copy (see its Exercise sheet)")

@@ -427,8 +427,8 @@ def write_workbook(
     book.set_properties(
         {
             "title": "Backpropagation, step by step",
-            "subject": f"{network} trained by gradient descent, {iterations} iterations, "
-            f"learning rates {lr_text}",
+            "subject": f"{network} trained by gradient descent, {iterations} "
+            f"iteration{'' if iterations == 1 else 's'}, learning rates {lr_text}",
             "author": "backprop-lab sheetgen",
             "comments": f"template: {template_name}; lr list: {lr_text}; iterations: {iterations}; "
             f"biases: {biases}",

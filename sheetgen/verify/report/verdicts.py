@@ -103,6 +103,11 @@ def table_place(check) -> str:
     return getattr(check, "place", None) or reference(check.table.sheet, check.table.address)
 
 
+def counted(n: int, noun: str) -> str:
+    """'1 row', '3 rows'."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def _finding_text(finding) -> str:
     formula = f", formula ={finding.formula}" if finding.formula else ", typed value (no formula)"
     expected = "a number" if finding.expected != finding.expected else f"{finding.expected:.12g}"
@@ -141,8 +146,8 @@ def _one_line(result: BookResult) -> str:
         forms = sum(t.proven_forms for t in result.tables)
         proven = f"{forms} distinct formulas proven at random inputs, " if forms else ""
         return (
-            f"{name}: VERIFIED ({len(result.tables)} table(s), {rows} rows, {proven}largest relative error "
-            f"{result.max_rel_error:.1e}, {result.engine})"
+            f"{name}: VERIFIED ({len(result.tables)} table(s), {counted(rows, 'row')}, {proven}"
+            f"largest relative error {result.max_rel_error:.1e}, {result.engine})"
         )
     if verdict == INCOMPLETE:
         reason = next(t.incomplete for t in result.tables if t.incomplete)
@@ -166,7 +171,8 @@ def details(result: BookResult) -> list[str]:
         where = table_place(table)
         verdict = "verified" if table.verified else "NOT verified"
         lines.append(
-            f"  {where}: {verdict}, {table.rows} rows, largest relative error {table.max_rel_error:.1e}"
+            f"  {where}: {verdict}, {counted(table.rows, 'row')}, "
+            f"largest relative error {table.max_rel_error:.1e}"
             + (f"; {table.eta_note}" if table.eta_note else "")
         )
         if table.first_wrong and table.first_wrong is not result.first_wrong:
