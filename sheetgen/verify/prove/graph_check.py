@@ -437,34 +437,68 @@ def _kind_of_swap(old: str | None, new: str | None) -> str:
 
 def _swap_tree(tree, cell: Key, ref: formula.Ref, other: Key, at: Key):
     """`tree` of cell `cell` with the reference `ref` (as the cell `at` of its group reads it) moved to read
-    `other` instead, relative rows kept relative: the same edit made down a column filled with one formula."""
-    shift = cell[1] - at[1]
+    `other` instead, relative rows and columns kept relative: the same edit made down a column filled
+    with one formula, or across the blocks of columns a formula was copied to (one per sample)."""
+    shift, cshift = cell[1] - at[1], cell[2] - at[2]
 
     def swap(node):
         if not isinstance(node, formula.Ref) or (node.sheet or cell[0]) != (ref.sheet or at[0]):
             return None
-        if node.col != ref.col or node.row != (ref.row if ref.row_abs else ref.row + shift):
+        if node.col != (ref.col if ref.col_abs else ref.col + cshift) or node.row != (
+            ref.row if ref.row_abs else ref.row + shift
+        ):
             return None
-        row = other[1] if ref.row_abs or other[0] != at[0] else other[1] + shift
-        return formula.Ref(other[0] if other[0] != cell[0] else None, row, other[2], ref.row_abs, ref.col_abs)
+        moved = other[0] == at[0]
+        row = other[1] + shift if moved and not ref.row_abs else other[1]
+        col = other[2] + cshift if moved and not ref.col_abs else other[2]
+        return formula.Ref(other[0] if other[0] != cell[0] else None, row, col, ref.row_abs, ref.col_abs)
 
     return formula.transform(tree, swap)
 
 
-def _diagnose(check: Check, wrong: Key, test, names: dict, k: int) -> tuple[str, Key] | None:
+def _relative_form(tree, cell: Key):
+    """The formula as its cell sees it, rows and columns of relative references as offsets: cells whose
+    forms are equal hold one formula filled down or copied across."""
+
+    def relative(node):
+        if not isinstance(node, formula.Ref):
+            return None
+        return formula.Ref(
+            node.sheet,
+            node.row if node.row_abs else node.row - cell[1],
+            node.col if node.col_abs else node.col - cell[2],
+            node.row_abs,
+            node.col_abs,
+        )
+
+    return formula.transform(tree, relative)
+
+
+def _copies(graph: CellGraph, wrong: Key) -> list[Key]:
+    """`wrong` and the cells of its sheet holding its formula, filled down or copied across (the same
+    mistake in every sample's block of columns is one mistake, fixed alike)."""
+    forms = graph.__dict__.setdefault("_relative_forms", {})
+    if wrong[0] not in forms:
+        found: dict = {}
+        for key, tree in graph.trees.items():
+            if key[0] == wrong[0]:
+                found.setdefault(_relative_form(tree, key), []).append(key)
+        forms[wrong[0]] = found
+    group = forms[wrong[0]].get(_relative_form(graph.trees[wrong], wrong), [])
+    return [wrong, *(k for k in group if k != wrong)]
+
+
+def _diagnose(
+    check: Check, wrong: Key, test, names: dict, k: int, needed: set | None = None
+) -> tuple[str, Key] | None:
     """The one reference of `wrong` (changed alike in every cell of its column holding the same formula)
-    whose change passes `test(override)`: (what it says, the right cell)."""
+    whose change passes `test(override)`: (what it says, the right cell). `needed`: the cells the test
+    computes, when known (the copies of the formula elsewhere need no edit)."""
     graph = check.graph
     tree = graph.trees.get(wrong)
     if tree is None:
         return None
-    group = [wrong]
-    text = graph.texts.get(wrong, "")
-    shape = formula.shape(text, wrong[1], wrong[2])
-    for key in graph.trees:
-        if key != wrong and key[0] == wrong[0] and key[2] == wrong[2]:
-            if formula.shape(graph.texts.get(key, ""), key[1], key[2]) == shape:
-                group.append(key)
+    group = [c for c in _copies(graph, wrong) if needed is None or c == wrong or c in needed]
     pool = [c for c, (_, it) in check.r.chain.items() if it == k]
     pool += list(check.r.fixed)
     for s in range(check.r.samples_per_iteration):
@@ -760,17 +794,22 @@ def _where_finding(finding: Finding) -> str:
 def _first_wrong(check: Check, outcome: Outcome, rng, topo) -> Finding:
     graph = check.graph
     failing, _ = outcome.failures[0]
-    unknown = [k for k in _ancestors(graph, failing, check.r.chain) if outcome.names.get(k, "") is None]
-    unknown.sort(key=lambda k: topo.get(k, 0))
+    ancestors = sorted(_ancestors(graph, failing, check.r.chain), key=lambda k: topo.get(k, 0))
+    unknown = [k for k in ancestors if outcome.names.get(k, "") is None]
+    # A cell computing one of the network's quantities, but not the one its reader needs (sample 3's
+    # ∂E/∂w1 where its ∂E/∂w2 belongs), is wrong when one changed reference in it makes the reader right.
+    named = [k for k in ancestors if outcome.names.get(k) and k not in check.roles]
+    needed = set(ancestors) | {failing}
     wrong, diagnosis, fix = failing, None, {}
     k = check.update_of[failing][1] - 1 if failing in check.update_of else check.roles[failing][0]
-    for candidate in unknown + [failing]:
+    for candidate in unknown + [failing] + named:
         found = _diagnose(
             check,
             candidate,
             lambda override, candidate=candidate: check.prove(candidate, rng, override, want_key=failing),
             outcome.names,
             k,
+            needed,
         )
         if found:
             wrong, diagnosis, fix = candidate, found[0], found[2]
@@ -914,7 +953,8 @@ def _wrong_intermediate(check: Check, outcome: Outcome, rng, topo):
                 return True
             return False
 
-        found = _diagnose(check, key, test, outcome.names, _iteration_of(check, key))
+        needed = set(_ancestors(graph, key, check.r.chain)) | {key}
+        found = _diagnose(check, key, test, outcome.names, _iteration_of(check, key), needed)
         if found:
             label = graph.label(key) or "a cell"
             return key, Finding(
