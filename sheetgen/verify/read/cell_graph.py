@@ -94,11 +94,12 @@ class CellGraph:
                 self.refs[key] = refs
 
     def _defined(self, node, sheet: str):
-        """A defined name naming one cell is that cell; one holding a number is a leaf of its own.
-        Names of ranges or formulas stay names (a formula reading them is not computed here)."""
+        """A defined name naming a cell (or a range) is that cell; one holding a number is a leaf of its
+        own. Names of formulas stay names (a formula reading them is not computed here)."""
         if not isinstance(node, formula.Name):
             return None
-        text = self._names.get((sheet, node.text.lower())) or self._names.get((None, node.text.lower()))
+        local = self._names.get((sheet, node.text.lower()))
+        text = local or self._names.get((None, node.text.lower()))
         if text is None:
             return None
         try:
@@ -107,10 +108,12 @@ class CellGraph:
             return None
         if isinstance(target, formula.Ref) and target.sheet is not None:
             return target
+        if isinstance(target, formula.Area) and target.first.sheet is not None:
+            return target
         negative = isinstance(target, formula.Unary) and target.op == "-"
         number = target.operand if negative else target
         if isinstance(number, formula.Num):
-            key = name_key(node.text)
+            key = name_key(node.text if local is None else f"{sheet}!{node.text}")
             self._constants[key] = -number.value if negative else number.value
             return formula.Ref(key[0], key[1], key[2])
         return None
