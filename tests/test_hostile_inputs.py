@@ -806,7 +806,7 @@ class TestAnnotateHostileParts:
                 book.writestr(info.filename, data)
         probe = (
             "import sys\nfrom pathlib import Path\n"
-            "from sheetgen.verify import workbook_edit as w\n"
+            "from sheetgen.verify.report import workbook_edit as w\n"
             "try:\n"
             "    mark = w.CellMark('LR 0.5', 7, 10, 'FFFF7C80')\n"
             "    w.annotate(Path(sys.argv[1]), Path(sys.argv[2]), [mark], None)\n"

@@ -480,8 +480,35 @@ def _swap_tree(tree, cell: Key, ref: formula.Ref, other: Key, at: Key, at_tree):
     return formula.transform(tree, swap)
 
 
+_PLACE = formula.Ref(None, 0, 0)
+
+
 def _skeleton(tree):
-    return formula.transform(tree, lambda n: formula.Ref(None, 0, 0) if isinstance(n, formula.Ref) else None)
+    """The formula with every reference and range blanked: what copies of one formula share."""
+
+    def blank(node):
+        if isinstance(node, formula.Ref):
+            return _PLACE
+        if isinstance(node, formula.Area):
+            return formula.Area(_PLACE, _PLACE)
+        return None
+
+    return formula.transform(tree, blank)
+
+
+def _places(tree, sheet: str) -> list[Key]:
+    """The cells a formula names, in order: each reference, and each range's two corners."""
+    found: list[Key] = []
+
+    def visit(node):
+        if isinstance(node, formula.Ref):
+            found.append(formula.ref_key(node, sheet))
+        elif isinstance(node, formula.Area):
+            found.extend((formula.ref_key(node.first, sheet), formula.ref_key(node.last, sheet)))
+        return None
+
+    formula.transform(tree, visit)
+    return found
 
 
 def _copies(graph: CellGraph, wrong: Key) -> list[Key]:
@@ -495,13 +522,13 @@ def _copies(graph: CellGraph, wrong: Key) -> list[Key]:
             if key[0] == wrong[0]:
                 found.setdefault(_skeleton(tree), []).append(key)
         skeletons[wrong[0]] = found
-    mine = [formula.ref_key(r, wrong[0]) for r in _refs_in_order(graph.trees[wrong])]
+    mine = _places(graph.trees[wrong], wrong[0])
     group = [wrong]
     for key in skeletons[wrong[0]].get(_skeleton(graph.trees[wrong]), []):
         if key == wrong:
             continue
         dr, dc = key[1] - wrong[1], key[2] - wrong[2]
-        theirs = [formula.ref_key(r, key[0]) for r in _refs_in_order(graph.trees[key])]
+        theirs = _places(graph.trees[key], key[0])
         if all(t == m or t == (m[0], m[1] + dr, m[2] + dc) for t, m in zip(theirs, mine, strict=True)):
             group.append(key)
     return group
