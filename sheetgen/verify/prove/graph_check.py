@@ -873,6 +873,8 @@ def _first_wrong(check: Check, outcome: Outcome, rng, topo) -> Finding:
     # A cell computing one of the network's quantities, but not the one its reader needs (sample 3's
     # ∂E/∂w1 where its ∂E/∂w2 belongs), is wrong when one changed reference in it makes the reader right.
     named = [k for k in ancestors if outcome.names.get(k) and k not in check.roles]
+    read = set(graph.direct(failing))
+    named.sort(key=lambda k: k not in read)  # what the wrong cell reads itself first (stable: in topo order)
     needed = set(ancestors) | {failing}
     wrong, diagnosis, fix = failing, None, {}
     k = check.update_of[failing][1] - 1 if failing in check.update_of else check.roles[failing][0]
