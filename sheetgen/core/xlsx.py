@@ -49,6 +49,7 @@ MAX_ELEMENTS = 4 * MAX_CELLS + 2_000_000  # all sheets: <c>, <f>, <v> per cell, 
 MAX_OTHER_ELEMENTS = 1_000_000  # all sheets: elements that are not rows or cells (layout, junk)
 MAX_CELL_ELEMENTS = 256  # inside one <c>: <f>, <v>, or <is> with its rich-text runs
 MAX_ROWS = 1_048_576  # per sheet, as in Excel
+MAX_DEFINED_NAMES = 10_000  # a real book has a handful
 MAX_PART_ELEMENTS = 200_000  # workbook, relationships, properties: a real one has hundreds
 MAX_STRINGS = 250_000  # shared strings; a backprop sheet has tens
 MAX_TEXT_CHARS = 65_536  # one cell's text or formula (Excel's limits: 32,767 and 8,192)
@@ -106,6 +107,9 @@ class Book:
     # A book made up from another (Mazur's layout read as one table): (sheet, row, col) of a made-up
     # cell -> where it came from, "'Iteration 1'!B5", so notes can name the cell a reader sees.
     origin: dict[tuple[str, int, int], str] = field(default_factory=dict)
+    # Defined names (workbook.xml): (the sheet a local name belongs to, or None; the name in lower case)
+    # -> what it refers to, a formula text without '=' ("Params!$B$1", "0.5").
+    names: dict[tuple[str | None, str], str] = field(default_factory=dict)
 
     def sheet(self, name: str) -> Sheet | None:
         return next((s for s in self.sheets if s.name == name), None)
@@ -384,12 +388,37 @@ class _Workbook(_Handler):
     def __init__(self):
         super().__init__(MAX_PART_ELEMENTS)
         self.sheets: list[tuple[str, str | None]] = []  # (name, relationship id)
+        self.names: list[tuple[str, str | None, str]] = []  # (name, localSheetId, refers to)
+        self._name: tuple[str, str | None] | None = None
 
     def start(self, name, attrs):
         self.count()
         if _local(name) == "sheet":
             rid = next((attrs.get(f"{ns} id") for ns in _REL_NS if attrs.get(f"{ns} id")), None)
             self.sheets.append((attrs.get("name", ""), rid))
+        elif _local(name) == "definedName" and len(self.names) < MAX_DEFINED_NAMES:
+            self._name = (attrs.get("name", ""), attrs.get("localSheetId"))
+            self.collect()
+
+    def end(self, name):
+        super().end(name)
+        if self._name is not None and _local(name) == "definedName":
+            self.names.append((*self._name, self.collected().strip()))
+            self._name = None
+
+    def defined_names(self) -> dict[tuple[str | None, str], str]:
+        """The names a formula may use (not Excel's own, _xlnm.Print_Area and the like)."""
+        found = {}
+        for name, local, text in self.names:
+            if not name or name.startswith("_xlnm.") or not text:
+                continue
+            sheet = None
+            if local is not None:
+                if not local.isdigit() or int(local) >= len(self.sheets):
+                    continue
+                sheet = self.sheets[int(local)][0]
+            found[(sheet, name.lower())] = text.removeprefix("=")
+        return found
 
 
 def _count_charts(archive: zipfile.ZipFile, sheet_part: str, path: Path) -> int:
@@ -639,4 +668,4 @@ def _read(path: Path) -> Book:
             sheets.append(sheet)
         if not sheets:
             raise UserError(f"{path}: corrupt .xlsx (the workbook lists no sheets)")
-        return Book(path, sheets, _custom_properties(archive, path))
+        return Book(path, sheets, _custom_properties(archive, path), names=workbook.defined_names())

@@ -145,4 +145,4 @@ def read(stem: Path, original: Book) -> Book | None:
             )
     except (Untrusted, UnicodeDecodeError, OSError):
         return None
-    return Book(original.path, sheets, dict(original.properties))
+    return Book(original.path, sheets, dict(original.properties), names=dict(original.names))

@@ -229,8 +229,13 @@ def choose_engine(requested: str | None) -> str:
 # Cells may hold inf or NaN (a diverged sheet, a typed 1E+309): every check compares them and says so in
 # the verdict, so numpy's warnings about that arithmetic would only break the one-line promise.
 @np.errstate(invalid="ignore", over="ignore", divide="ignore", under="ignore")
-def judge(path: Path, original: xlsx.Book, values: xlsx.Book, engine: str, tol: float) -> report.BookResult:
-    """Check every table of `values` (the recalculated book, or the original itself when cached)."""
+def judge(
+    path: Path, original: xlsx.Book, values: xlsx.Book, engine: str, tol: float, *, by_formulas: bool = True
+) -> report.BookResult:
+    """Check every table of `values` (the recalculated book, or the original itself when cached).
+
+    by_formulas: read another network by what its cells compute (not for a virtual book, whose formulas
+    are rewritten for the course's quantities: the caller reads the book itself)."""
     result = report.BookResult(path, engine)
     original, values = annotate.without_feedback(original), annotate.without_feedback(values)
     unfilled = built.unfilled_exercise(original)
@@ -255,11 +260,18 @@ def judge(path: Path, original: xlsx.Book, values: xlsx.Book, engine: str, tol: 
     walk = walkthrough.read(original, values) if not found else None
     if walk is not None:  # Mazur's layout: one iteration per sheet, as labelled cells
         # The virtual table's cells are not the file's, so no perturbed recalculation (engine "cached").
-        result = judge(path, walk.original, walk.values, "cached", tol)
+        result = judge(path, walk.original, walk.values, "cached", tol, by_formulas=False)
+        if result.network_difference or not result.tables:
+            # Labelled cells of another network (a transposed table, one step scattered over a sheet,
+            # another network's sheet per iteration): the virtual table's formulas are rewritten for the
+            # course's quantities, so read the book itself by what its cells compute.
+            read = _by_formulas(path, original, values, engine, tol)
+            if read is not None:
+                return read
         result.engine = engine
         walkthrough.report_in_place(result, walk)
         return result
-    if not found:
+    if not found and by_formulas:
         read = _by_formulas(path, original, values, engine, tol)  # another network, read by what it computes
         if read is not None:
             return read
@@ -303,14 +315,14 @@ def judge(path: Path, original: xlsx.Book, values: xlsx.Book, engine: str, tol: 
         except checks.Unverifiable as error:
             skipped.append(str(error))
     if not result.tables:  # nothing checkable at all: not a sheet we can judge
-        read = _by_formulas(path, original, values, engine, tol)
+        read = _by_formulas(path, original, values, engine, tol) if by_formulas else None
         if read is not None:
             return read
         result.network_difference = labelled_network.difference(values)
         result.error = f"cannot be verified: {skipped[0]}"
         return result
     result.network_difference = labelled_network.explain(result.tables, values)
-    if result.network_difference:  # labels of another network: read it by what its cells compute
+    if result.network_difference and by_formulas:  # labels of another network: read by what cells compute
         read = _by_formulas(path, original, values, engine, tol)
         if read is not None:
             return read

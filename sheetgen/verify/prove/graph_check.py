@@ -333,7 +333,8 @@ class Outcome:
         self.proven_forms = 0
 
 
-def _run(check: Check, rng, topo: dict[Key, int]) -> Outcome:
+def _run(check: Check, rng, topo: dict[Key, int], name: bool = True) -> Outcome:
+    """Check every role cell (values and formulas) and, with `name`, name every other cell."""
     out = Outcome(check)
     graph, r = check.graph, check.r
     role_cells = list(check.roles) + list(check.update_of)
@@ -358,6 +359,8 @@ def _run(check: Check, rng, topo: dict[Key, int]) -> Outcome:
         elif key not in failing:
             failing.add(key)
             out.failures.append((key, "formula"))
+    if not name:
+        return out
     # Name every other computed cell of the network by what it computes.
     others = [k for k in graph.trees if k not in check.roles and k not in check.update_of]
     relevant = set()
@@ -366,7 +369,15 @@ def _run(check: Check, rng, topo: dict[Key, int]) -> Outcome:
             relevant.update(_ancestors(graph, key, r.chain))
     sheets = {n.anchor[0] for n in r.nets}
     others = [k for k in others if k in relevant or k[0] in sheets]
-    for group in _group(graph, others, lambda k: 0).values():
+    # Cells of one column and formula are one quantity over the iterations, unless they read different
+    # samples (a transposed table stacks the samples' blocks down one column).
+    sample_of = {c: n.sample for n in r.nets for c in (n.cell, n.act) if c}
+    sample_of |= {c: s for (_, s), names in r.data.items() for c in names.values()}
+
+    def samples_read(k):
+        return frozenset(sample_of[c] for c in graph.direct(k) if c in sample_of)
+
+    for group in _group(graph, others, samples_read).values():
         key = group[0]
         name = _name_of(check, key, rng)
         for k in group:
@@ -436,36 +447,105 @@ def _kind_of_swap(old: str | None, new: str | None) -> str:
     return "the wrong cell"
 
 
-def _swap_tree(tree, cell: Key, ref: formula.Ref, other: Key, at: Key):
-    """`tree` of cell `cell` with the reference `ref` (as the cell `at` of its group reads it) moved to read
-    `other` instead, relative rows kept relative: the same edit made down a column filled with one formula."""
-    shift = cell[1] - at[1]
+def _refs_in_order(tree) -> list[formula.Ref]:
+    found: list[formula.Ref] = []
+
+    def visit(node):
+        if isinstance(node, formula.Ref):
+            found.append(node)
+        return None
+
+    formula.transform(tree, visit)
+    return found
+
+
+def _swap_tree(tree, cell: Key, ref: formula.Ref, other: Key, at: Key, at_tree):
+    """`tree` of cell `cell`, a copy of the formula of `at` (`at_tree`), with the reference `ref` of
+    `at`'s formula moved to read `other` instead, alike in the copy: where the copy's reference in that
+    place moves with the cell (a column filled down, a block of columns copied for the next sample), the
+    new one moves alike; where it stays (a shared weight, η), the new one stays too."""
+    shift = (cell[1] - at[1], cell[2] - at[2])
+    mine = _refs_in_order(at_tree)
+    position = iter(range(len(mine)))
 
     def swap(node):
-        if not isinstance(node, formula.Ref) or (node.sheet or cell[0]) != (ref.sheet or at[0]):
+        if not isinstance(node, formula.Ref):
             return None
-        if node.col != ref.col or node.row != (ref.row if ref.row_abs else ref.row + shift):
+        i = next(position)
+        if mine[i] != ref:
             return None
-        row = other[1] if ref.row_abs or other[0] != at[0] else other[1] + shift
-        return formula.Ref(other[0] if other[0] != cell[0] else None, row, other[2], ref.row_abs, ref.col_abs)
+        moves = formula.ref_key(node, cell[0]) != formula.ref_key(ref, at[0])
+        row, col = (other[1] + shift[0], other[2] + shift[1]) if moves else (other[1], other[2])
+        return formula.Ref(other[0] if other[0] != cell[0] else None, row, col, ref.row_abs, ref.col_abs)
 
     return formula.transform(tree, swap)
 
 
-def _diagnose(check: Check, wrong: Key, test, names: dict, k: int) -> tuple[str, Key] | None:
+_PLACE = formula.Ref(None, 0, 0)
+
+
+def _skeleton(tree):
+    """The formula with every reference and range blanked: what copies of one formula share."""
+
+    def blank(node):
+        if isinstance(node, formula.Ref):
+            return _PLACE
+        if isinstance(node, formula.Area):
+            return formula.Area(_PLACE, _PLACE)
+        return None
+
+    return formula.transform(tree, blank)
+
+
+def _places(tree, sheet: str) -> list[Key]:
+    """The cells a formula names, in order: each reference, and each range's two corners."""
+    found: list[Key] = []
+
+    def visit(node):
+        if isinstance(node, formula.Ref):
+            found.append(formula.ref_key(node, sheet))
+        elif isinstance(node, formula.Area):
+            found.extend((formula.ref_key(node.first, sheet), formula.ref_key(node.last, sheet)))
+        return None
+
+    formula.transform(tree, visit)
+    return found
+
+
+def _copies(graph: CellGraph, wrong: Key) -> list[Key]:
+    """`wrong` and the cells of its sheet holding its formula, filled down or copied across (the same
+    mistake in every sample's block is one mistake, fixed alike): the same formula whose every reference
+    is either the same cell or moved as the cell moved."""
+    skeletons = graph.__dict__.setdefault("_skeletons", {})
+    if wrong[0] not in skeletons:
+        found: dict = {}
+        for key, tree in graph.trees.items():
+            if key[0] == wrong[0]:
+                found.setdefault(_skeleton(tree), []).append(key)
+        skeletons[wrong[0]] = found
+    mine = _places(graph.trees[wrong], wrong[0])
+    group = [wrong]
+    for key in skeletons[wrong[0]].get(_skeleton(graph.trees[wrong]), []):
+        if key == wrong:
+            continue
+        dr, dc = key[1] - wrong[1], key[2] - wrong[2]
+        theirs = _places(graph.trees[key], key[0])
+        if all(t == m or t == (m[0], m[1] + dr, m[2] + dc) for t, m in zip(theirs, mine, strict=True)):
+            group.append(key)
+    return group
+
+
+def _diagnose(
+    check: Check, wrong: Key, test, names: dict, k: int, needed: set | None = None
+) -> tuple[str, Key] | None:
     """The one reference of `wrong` (changed alike in every cell of its column holding the same formula)
-    whose change passes `test(override)`: (what it says, the right cell)."""
+    whose change passes `test(override)`: (what it says, the right cell). `needed`: the cells the test
+    computes, when known (the copies of the formula elsewhere need no edit)."""
     graph = check.graph
     tree = graph.trees.get(wrong)
     if tree is None:
         return None
-    group = [wrong]
-    text = graph.texts.get(wrong, "")
-    shape = formula.shape(text, wrong[1], wrong[2])
-    for key in graph.trees:
-        if key != wrong and key[0] == wrong[0] and key[2] == wrong[2]:
-            if formula.shape(graph.texts.get(key, ""), key[1], key[2]) == shape:
-                group.append(key)
+    group = [c for c in _copies(graph, wrong) if needed is None or c == wrong or c in needed]
     pool = [c for c, (_, it) in check.r.chain.items() if it == k]
     pool += list(check.r.fixed)
     for s in range(check.r.samples_per_iteration):
@@ -483,7 +563,7 @@ def _diagnose(check: Check, wrong: Key, test, names: dict, k: int) -> tuple[str,
             try:
                 override = {
                     cell: formula.compile_tree(
-                        _swap_tree(graph.trees[cell], cell, ref, other, wrong), cell[0]
+                        _swap_tree(graph.trees[cell], cell, ref, other, wrong, tree), cell[0]
                     )
                     for cell in group
                 }
@@ -658,6 +738,8 @@ def _judge_reading(reading: Reading, tol: float, rng, topo) -> tuple[TableCheck,
         ["cross-entropy"] if reading.spec.output_activation == "sigmoid" and not reading.step_rule else []
     )
     scales = [1.0, float(reading.samples_per_iteration)] if reading.samples_per_iteration > 1 else [1.0]
+    if reading.updates:
+        return _judge_updates(reading, losses, scales, tol, rng, topo)
     best = None
     for loss in losses:
         for scale in scales:
@@ -671,6 +753,32 @@ def _judge_reading(reading: Reading, tol: float, rng, topo) -> tuple[TableCheck,
                 break
         if best and not best[2].failures and (reading.updates or best[0][2] == len(best[2].names)):
             break
+    _, check, outcome = best
+    return _table(check, outcome, tol, rng, topo)
+
+
+def _judge_updates(reading: Reading, losses, scales, tol: float, rng, topo) -> tuple[TableCheck, dict]:
+    """The loss and gradient scaling are the ones that prove the most updates: each tried on the role
+    cells alone, and only the best named cell by cell (naming is most of the work, and a sheet with a
+    mistake fails under every choice)."""
+    tried = []
+    for loss in losses:
+        for scale in scales:
+            check = Check(reading, loss, scale, tol)
+            outcome = _run(check, rng, topo, name=False)
+            tried.append(((outcome.proven_updates, -len(outcome.failures)), check))
+            if not outcome.failures:
+                break
+        if not tried[-1][0][1]:
+            break
+    top = max(score for score, _ in tried)
+    best = None
+    for score, check in tried:  # ties broken by how many other cells each choice names
+        if score == top:
+            outcome = _run(check, rng, topo)
+            named = sum(1 for n in outcome.names.values() if n)
+            if best is None or named > best[0]:
+                best = (named, check, outcome)
     _, check, outcome = best
     return _table(check, outcome, tol, rng, topo)
 
@@ -847,17 +955,24 @@ def _first_wrong(check: Check, outcome: Outcome, rng, topo) -> Finding:
     broken = _error_source(graph, failing, topo)
     if broken is not None:
         return _error_finding(check, broken, outcome)
-    unknown = [k for k in _ancestors(graph, failing, check.r.chain) if outcome.names.get(k, "") is None]
-    unknown.sort(key=lambda k: topo.get(k, 0))
+    ancestors = sorted(_ancestors(graph, failing, check.r.chain), key=lambda k: topo.get(k, 0))
+    unknown = [k for k in ancestors if outcome.names.get(k, "") is None]
+    # A cell computing one of the network's quantities, but not the one its reader needs (sample 3's
+    # ∂E/∂w1 where its ∂E/∂w2 belongs), is wrong when one changed reference in it makes the reader right.
+    named = [k for k in ancestors if outcome.names.get(k) and k not in check.roles]
+    read = set(graph.direct(failing))
+    named.sort(key=lambda k: k not in read)  # what the wrong cell reads itself first (stable: in topo order)
+    needed = set(ancestors) | {failing}
     wrong, diagnosis, fix = failing, None, {}
     k = check.update_of[failing][1] - 1 if failing in check.update_of else check.roles[failing][0]
-    for candidate in unknown + [failing]:
+    for candidate in unknown + [failing] + named:
         found = _diagnose(
             check,
             candidate,
             lambda override, candidate=candidate: check.prove(candidate, rng, override, want_key=failing),
             outcome.names,
             k,
+            needed,
         )
         if found:
             wrong, diagnosis, fix = candidate, found[0], found[2]
@@ -1039,7 +1154,8 @@ def _wrong_intermediate(check: Check, outcome: Outcome, rng, topo):
                 return True
             return False
 
-        found = _diagnose(check, key, test, outcome.names, _iteration_of(check, key))
+        needed = set(_ancestors(graph, key, check.r.chain)) | {key}
+        found = _diagnose(check, key, test, outcome.names, _iteration_of(check, key), needed)
         if found:
             label = graph.label(key) or "a cell"
             return key, Finding(

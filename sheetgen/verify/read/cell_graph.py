@@ -26,7 +26,14 @@ MAX_FORMULAS = (
 
 
 def where(key: Key) -> str:
+    if key[1] == 0:  # a defined name holding a number: no cell of any sheet
+        return key[0]
     return f"'{key[0]}'!{address(key[1], key[2])}"
+
+
+def name_key(name: str) -> Key:
+    """The leaf a defined name holding a number (=0.5) is read as: row 0, a row no sheet has."""
+    return (f"the defined name {name}", 0, 0)
 
 
 class CellGraph:
@@ -42,6 +49,8 @@ class CellGraph:
         self._direct: dict[Key, tuple] = {}
         self._values = values
         self._alias: dict[Key, Key] = {}
+        self._constants: dict[Key, float] = {}  # a defined name's number, read as a leaf
+        self._names = getattr(original, "names", {})
         count = 0
         for sheet in original.sheets:
             for row, col in list(sheet.formulas.keys()):
@@ -55,6 +64,8 @@ class CellGraph:
                 self.texts[key] = text
                 try:
                     tree = formula.parse(text)
+                    if self._names:
+                        tree = formula.transform(tree, lambda n, s=sheet.name: self._defined(n, s))
                     refs = tuple(
                         dict.fromkeys(formula.ref_key(r, sheet.name) for r in formula.references(tree))
                     )
@@ -70,6 +81,8 @@ class CellGraph:
                     refs = tuple(
                         dict.fromkeys(formula.ref_key(r, sheet.name) for r in formula.references(tree))
                     )
+                    # what is left to compute: a lookup by a computed index stays, and is opaque
+                    calls = {n.name for n in formula.walk(tree) if isinstance(n, formula.Call)}
                 if calls - set(formula.FUNCTIONS) - {"IF"}:
                     self.opaque.add(key)  # read as the value it holds (a lookup by a computed index, say)
                     continue
@@ -79,6 +92,31 @@ class CellGraph:
                     continue
                 self.trees[key] = tree
                 self.refs[key] = refs
+
+    def _defined(self, node, sheet: str):
+        """A defined name naming a cell (or a range) is that cell; one holding a number is a leaf of its
+        own. Names of formulas stay names (a formula reading them is not computed here)."""
+        if not isinstance(node, formula.Name):
+            return None
+        local = self._names.get((sheet, node.text.lower()))
+        text = local or self._names.get((None, node.text.lower()))
+        if text is None:
+            return None
+        try:
+            target = formula.parse(text)
+        except (formula.FormulaError, formula.Unsupported):
+            return None
+        if isinstance(target, formula.Ref) and target.sheet is not None:
+            return target
+        if isinstance(target, formula.Area) and target.first.sheet is not None:
+            return target
+        negative = isinstance(target, formula.Unary) and target.op == "-"
+        number = target.operand if negative else target
+        if isinstance(number, formula.Num):
+            key = name_key(node.text if local is None else f"{sheet}!{node.text}")
+            self._constants[key] = -number.value if negative else number.value
+            return formula.Ref(key[0], key[1], key[2])
+        return None
 
     # -- what a cell is --------------------------------------------------------------------------
     def resolve(self, key: Key) -> Key:
@@ -95,6 +133,8 @@ class CellGraph:
         return key in self.trees
 
     def value(self, key: Key) -> float:
+        if key in self._constants:
+            return self._constants[key]
         sheet = self._values.sheet(key[0])
         found = None if sheet is None else sheet.values.get((key[1], key[2]))
         if found is None or found == "":

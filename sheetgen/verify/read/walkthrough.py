@@ -209,7 +209,7 @@ def read(original: Book, values: Book) -> Walkthrough | None:
     origin = {(SHEET, *cell): f"'{name}'!{a1}" for cell, (name, a1) in walk.origin.items()}
 
     def book(base: Book, sheet: Sheet) -> Book:
-        return Book(base.path, [sheet, *base.sheets], dict(base.properties), origin)
+        return Book(base.path, [sheet, *base.sheets], dict(base.properties), origin, dict(base.names))
 
     walk.original = book(original, virtual["original"])
     walk.values = book(values, virtual["values"])
