@@ -671,14 +671,15 @@ def _judge_reading(reading: Reading, tol: float, rng, topo) -> tuple[TableCheck,
         # Wrong under every loss: the one whose first wrong cell has the smallest fix, else the loss the
         # sheet displays.
         shown = None
-        for _, other_check, other in tried:
+        for score, other_check, other in tried:
             if not other.failures:
                 continue
             found = _first_wrong(other_check, other, rng, topo)
             if found.diagnosis and not found.diagnosis.startswith(SHOULD):
                 check, outcome, finding = other_check, other, found
                 break
-            if shown is None and _loss_of(_displayed_loss(other, topo)) == other_check.loss:
+            tie = score[:2] == tried[0][0][:2]  # as many updates proven, as many failures
+            if shown is None and tie and _loss_of(_displayed_loss(other, topo)) == other_check.loss:
                 shown = (other_check, other, found)
             if finding is None:
                 finding = found
