@@ -170,17 +170,17 @@ def test_gradient_shorthands_in_course_sheets(text, key):
 
 
 def test_a_formula_the_proof_cannot_read_is_checked_by_libreoffice_at_other_inputs(tmp_path, soffice):
-    """SUMSQ is unknown to the proof: LibreOffice recalculates a copy with other inputs instead."""
+    """SUMXMY2 is unknown to the proof: LibreOffice recalculates a copy with other inputs instead."""
     from probe_books import write_222
 
     from sheetgen.verify import command
     from sheetgen.verify.report import verdicts as report
 
     def right(R, r, f):
-        f["E2"] = f"SUMSQ({R('t2')}-{R('a_o2')})/2"
+        f["E2"] = f"SUMXMY2({R('t2')},{R('a_o2')})/2"
 
     def masked(R, r, f):  # t1 for t2: right at t1 = t2 = 0.5 only
-        f["E2"] = f"SUMSQ({R('t1')}-{R('a_o2')})/2"
+        f["E2"] = f"SUMXMY2({R('t1')},{R('a_o2')})/2"
 
     books = [tmp_path / "right.xlsx", tmp_path / "masked.xlsx"]
     for path, mistake in zip(books, (right, masked), strict=True):

@@ -7,7 +7,8 @@ so -2^2 is (-2)^2 = 4, and every binary operator associates to the left (2^3^2 =
 
 A tree compiles to a Python function of a binding (cell or variable -> number or numpy array), so
 a column of cells, or many random points at once, is one call. Functions the verifier needs are
-computed (EXP, TANH, POWER, SUM, AVERAGE, IF, MOD, SQRT, LN, LOG, ABS, MIN, MAX, PRODUCT, ROUND);
+computed (EXP, TANH, POWER, SUM, SUMSQ, AVERAGE, IF, MOD, SQRT, LN, LOG, ABS, MIN, MAX, PRODUCT,
+ROUND);
 anything else (an unknown function, a defined name, text) raises Unsupported, never something worse.
 """
 
@@ -407,6 +408,7 @@ FUNCTIONS = {
     "SUM": (1, None, lambda *a: _aggregate(_flat(a), np.add), True),
     "AVERAGE": (1, None, lambda *a: _aggregate(_flat(a), np.add) / len(_flat(a)), True),
     "PRODUCT": (1, None, lambda *a: _aggregate(_flat(a), np.multiply), True),
+    "SUMSQ": (1, None, lambda *a: _aggregate([np.square(v) for v in _flat(a)], np.add), True),  # a loss
     "MIN": (1, None, lambda *a: _aggregate(_flat(a), np.minimum), True),
     "MAX": (1, None, lambda *a: _aggregate(_flat(a), np.maximum), True),
 }

@@ -42,7 +42,9 @@ LOSS_WORDS = {
     "half-squared": "½Σ(t−a)²",
     "squared": "Σ(t−a)² without ½",
     "cross-entropy": "cross-entropy −Σ[t·ln a + (1−t)·ln(1−a)]",
+    "softmax cross-entropy": "cross-entropy −Σ t·ln a",
 }
+SHOULD = "it should compute"  # a diagnosis naming the quantity a cell should hold, no smaller fix known
 ETA_WORDS = ("η", "eta", "learning", "rate", "alpha", "α", "lr")
 
 
@@ -72,6 +74,13 @@ class Check:
             key for names in reading.data.values() for name, key in names.items() if name.startswith("t")
         }
         self.data_keys = {key for names in reading.data.values() for key in names.values()}
+        # A softmax's targets are a distribution (they sum to 1): the shortcut δ = a − t assumes it.
+        self.target_groups: dict[Key, list[Key]] = {}
+        if reading.spec.output_activation == "softmax":
+            for names in reading.data.values():
+                group = [key for name, key in sorted(names.items()) if name.startswith("t")]
+                for key in group:
+                    self.target_groups[key] = group
         self.eta_value = self._eta_value()
 
     # -- worlds ------------------------------------------------------------------------------------
@@ -194,9 +203,17 @@ class Check:
             found[f"the step −η·∂E/∂{name}"] = -step
             found[f"the step η·∂E/∂{name}"] = step
         blocks = spec.blocks
+        softmax = spec.output_activation == "softmax"
         totals = {"½": 0.0, "": 0.0, "ce": 0.0}
         for s in range(1, blocks + 1):
             per = {"½": 0.0, "": 0.0, "ce": 0.0}
+            if softmax:  # the parts a softmax is written with: the largest sum, the sum of the exponentials
+                zs = [row[sample_key(u, s, spec)] for u in spec.output.units]
+                top = np.max(zs, axis=0)
+                with np.errstate(all="ignore"):
+                    found["max of the output sums" + _s(s, blocks)] = top
+                    found["Σe^o" + _s(s, blocks)] = np.sum(np.exp(zs), axis=0)
+                    found["Σe^(o−max)" + _s(s, blocks)] = np.sum(np.exp(np.array(zs) - top), axis=0)
             for layer_unit in spec.output.units:
                 a = row[sample_key(f"a_{layer_unit}", s, spec)]
                 t = row[sample_key(f"t{layer_unit[1:]}", s, spec)]
@@ -207,9 +224,15 @@ class Check:
                     found[f"{term}(t−a_{layer_unit})²" + _s(s, blocks)] = value
                     per[term] = per[term] + value
                 with np.errstate(all="ignore"):
-                    ce = -(t * np.log(a) + (1 - t) * np.log(1 - a))
+                    ce = -t * np.log(a) if softmax else -(t * np.log(a) + (1 - t) * np.log(1 - a))
                 per["ce"] = per["ce"] + ce
                 found[f"cross-entropy of {layer_unit}" + _s(s, blocks)] = ce
+                if softmax:
+                    top = np.max([row[sample_key(u, s, spec)] for u in spec.output.units], axis=0)
+                    with np.errstate(all="ignore"):
+                        found[f"e^{layer_unit}" + _s(s, blocks)] = np.exp(z)
+                        found[f"e^({layer_unit}−max)" + _s(s, blocks)] = np.exp(z - top)
+                    continue
                 found[f"f′({layer_unit})" + _s(s, blocks)] = oracle.times_derivative(
                     1.0, spec.output.activation, z, a
                 )
@@ -631,7 +654,8 @@ def describe(check: Check, displayed: str | None) -> tuple[str, dict]:
         samples = "1 sample"
     parts = [f"{sizes} {acts}", biases, samples]
     if r.updates and not r.step_rule:
-        parts.append(f"loss {LOSS_WORDS[check.loss]}")
+        softmax = spec.output_activation == "softmax" and check.loss == "cross-entropy"
+        parts.append(f"loss {LOSS_WORDS['softmax cross-entropy' if softmax else check.loss]}")
     if displayed:
         parts.append(f"displayed loss {displayed}")
     text = ", ".join(parts)
@@ -737,6 +761,8 @@ def _judge_reading(reading: Reading, tol: float, rng, topo) -> tuple[TableCheck,
     losses = ["half-squared", "squared"] + (
         ["cross-entropy"] if reading.spec.output_activation == "sigmoid" and not reading.step_rule else []
     )
+    if reading.spec.output_activation == "softmax":
+        losses = ["cross-entropy"]
     scales = [1.0, float(reading.samples_per_iteration)] if reading.samples_per_iteration > 1 else [1.0]
     if reading.updates:
         return _judge_updates(reading, losses, scales, tol, rng, topo)
@@ -746,15 +772,72 @@ def _judge_reading(reading: Reading, tol: float, rng, topo) -> tuple[TableCheck,
             check = Check(reading, loss, scale, tol)
             outcome = _run(check, rng, topo)
             named = sum(1 for n in outcome.names.values() if n)
-            score = (outcome.proven_updates, -len(outcome.failures), named)
+            score = (-len(outcome.failures), named)
             if best is None or score > best[0]:
                 best = (score, check, outcome)
-            if not outcome.failures and (reading.updates or named == len(outcome.names)):
+            # Right and every cell named: only the sheet's own loss names its error terms.
+            if not outcome.failures and named == len(outcome.names):
                 break
-        if best and not best[2].failures and (reading.updates or best[0][2] == len(best[2].names)):
+        if best and not best[2].failures and best[0][1] == len(best[2].names):
             break
     _, check, outcome = best
     return _table(check, outcome, tol, rng, topo)
+
+
+def _judge_updates(reading: Reading, losses, scales, tol: float, rng, topo) -> tuple[TableCheck, dict]:
+    """The loss and gradient scaling are the ones that prove the most updates: each tried on the role
+    cells alone, and only the best named cell by cell (naming is most of the work, and a sheet with a
+    mistake fails under every choice). Wrong under every choice, the one whose first wrong cell has
+    the smallest fix is taken, else the loss the sheet displays."""
+    tried = []
+    for loss in losses:
+        for scale in scales:
+            check = Check(reading, loss, scale, tol)
+            outcome = _run(check, rng, topo, name=False)
+            tried.append(((outcome.proven_updates, -len(outcome.failures)), check))
+            if not outcome.failures:
+                break
+        if not tried[-1][0][1]:
+            break
+    tried.sort(key=lambda t: t[0], reverse=True)
+    top = tried[0][0]
+    best = None
+    for score, check in tried:  # ties broken by how many other cells each choice names
+        if score == top:
+            outcome = _run(check, rng, topo)
+            named = sum(1 for n in outcome.names.values() if n)
+            if best is None or named > best[0]:
+                best = (named, check, outcome)
+    _, check, outcome = best
+    finding = None
+    if outcome.failures:
+        shown = None
+        for score, other_check in tried:
+            other = outcome if other_check is check else _run(other_check, rng, topo)
+            if not other.failures:
+                continue
+            found = _first_wrong(other_check, other, rng, topo)
+            if found.diagnosis and not found.diagnosis.startswith(SHOULD):
+                check, outcome, finding = other_check, other, found
+                break
+            tie = score == top  # as many updates proven, as many failures
+            if shown is None and tie and _loss_of(_displayed_loss(other, topo)) == other_check.loss:
+                shown = (other_check, other, found)
+            if finding is None:
+                finding = found
+        else:
+            if shown is not None:
+                check, outcome, finding = shown
+    return _table(check, outcome, tol, rng, topo, finding)
+
+
+def _loss_of(displayed: str | None) -> str | None:
+    """The loss a displayed loss's name says."""
+    if not displayed:
+        return None
+    if "cross-entropy" in displayed:
+        return "cross-entropy"
+    return "squared" if "without ½" in displayed else "half-squared"
 
 
 def _judge_updates(reading: Reading, losses, scales, tol: float, rng, topo) -> tuple[TableCheck, dict]:
@@ -792,6 +875,8 @@ def _displayed_loss(outcome: Outcome, topo) -> str | None:
     name = max(losses)[1]
     if " of sample " in name:
         return None  # one sample's loss only: the total is not shown
+    if outcome.check.spec.sizes[-1] == 1:
+        name = re.sub(r"cross-entropy of o1$", "cross-entropy", name)  # the one output's is the total
     return re.sub(r"\(t−a_o\d+\)", "Σ(t−a)", name).replace("ΣΣ", "Σ").replace("²", "²") + (
         " without ½" if "½" not in name and "²" in name else ""
     )
@@ -812,7 +897,7 @@ def _network_table(reading) -> Table:
     )
 
 
-def _table(check: Check, outcome: Outcome, tol, rng, topo) -> tuple[TableCheck, dict]:
+def _table(check: Check, outcome: Outcome, tol, rng, topo, finding=None) -> tuple[TableCheck, dict]:
     r, graph = check.r, check.graph
     table = _network_table(r)
     displayed = _displayed_loss(outcome, topo)
@@ -849,8 +934,10 @@ def _table(check: Check, outcome: Outcome, tol, rng, topo) -> tuple[TableCheck, 
             + ", ".join(f"{n} ({where(k)})" for _, k, n in shown)
             + (", …" if len(first) > 8 else "")
         )
-    finding = _first_wrong(check, outcome, rng, topo) if outcome.failures else None
-    odd = _wrong_intermediate(check, outcome, rng, topo)
+    if finding is None and outcome.failures:
+        finding = _first_wrong(check, outcome, rng, topo)
+    before = topo.get(_key_of(finding), 0) if finding else None
+    odd = _wrong_intermediate(check, outcome, rng, topo, before)
     if odd is not None and (finding is None or topo.get(odd[0], 0) < topo.get(_key_of(finding), 0)):
         finding = odd[1]
     if not r.updates:
@@ -965,6 +1052,29 @@ def _first_wrong(check: Check, outcome: Outcome, rng, topo) -> Finding:
     needed = set(ancestors) | {failing}
     wrong, diagnosis, fix = failing, None, {}
     k = check.update_of[failing][1] - 1 if failing in check.update_of else check.roles[failing][0]
+    located = _replaced(check, failing, unknown, rng)
+    if located is not None:  # the first cell that, holding one of the network's quantities, puts it right
+        cell, should = located
+        found = _diagnose(
+            check,
+            cell,
+            lambda override: check.prove(cell, rng, override, want_key=failing),
+            outcome.names,
+            k,
+            needed,
+        )
+        label = graph.label(cell) or should
+        return Finding(
+            cell[0],
+            address(cell[1], cell[2]),
+            should,
+            f"{label} ({should})" if label != should else should,
+            _quantity_at_sheet(check, cell, should),
+            graph.value(cell),
+            graph.texts.get(cell),
+            found[0] if found else f"{SHOULD} {should}",
+            cell[1],
+        )
     for candidate in unknown + [failing] + named:
         found = _diagnose(
             check,
@@ -997,6 +1107,54 @@ def _first_wrong(check: Check, outcome: Outcome, rng, topo) -> Finding:
         diagnosis,
         wrong[1],
     )
+
+
+def _replaced(check: Check, failing: Key, unknown: list[Key], rng) -> tuple[Key, str] | None:
+    """(cell, quantity): the first of `unknown` (in dependency order) that, given that quantity of the
+    network in place of what its formula computes, makes `failing` right at random points; None when
+    no single cell does. This finds a wrong cell however its formula is wrong, not only by one reference."""
+    graph = check.graph
+    for cell in unknown:
+        try:
+            run, leaves = graph.evaluator(failing, lambda k, cell=cell: k in check.r.chain or k == cell)
+        except formula.Unsupported:
+            continue
+        if cell not in leaves:
+            continue
+        worlds = []
+        for _ in range(2):  # two draws, so that no coincidence of one (a ReLU off in all) decides
+            env = check.random_env(rng)
+            for leaf in leaves:
+                if leaf != cell:
+                    _fill(env, leaf, graph)
+            want = check.expected(failing, env, {})
+            if want is None:
+                return None
+            worlds.append((env, want, check.candidates(env, _iteration_of(check, cell), {})))
+        for name in worlds[0][2]:
+            if all(_puts_right(run, env, cell, found.get(name), want) for env, want, found in worlds):
+                return cell, name
+    return None
+
+
+def _puts_right(run, env, cell: Key, value, want) -> bool:
+    if value is None:
+        return False
+    value = np.broadcast_to(np.asarray(value, dtype=float), (WORLDS,))
+    if not np.all(np.isfinite(value)):
+        return False
+    env[cell] = value
+    try:
+        got = np.broadcast_to(np.asarray(run(env), dtype=float), (WORLDS,))
+    except (formula.Unsupported, KeyError, TypeError, ValueError):
+        return False
+    return bool(close(got, want, 1e-9).all())
+
+
+def _quantity_at_sheet(check: Check, cell: Key, name: str) -> float:
+    """A quantity of the network at the sheet's own numbers, in the iteration `cell` belongs to."""
+    found = check.candidates(check.sheet_env(), _iteration_of(check, cell), {}).get(name)
+    return float(np.asarray(found, dtype=float).reshape(-1)[0]) if found is not None else float("nan")
 
 
 def _step_rule(reading: Reading, tol: float, topo: dict[Key, int]) -> tuple[TableCheck, dict]:
@@ -1133,12 +1291,15 @@ def _value_with(check: Check, key: Key, override: dict) -> float:
         return float("nan")
 
 
-def _wrong_intermediate(check: Check, outcome: Outcome, rng, topo):
+def _wrong_intermediate(check: Check, outcome: Outcome, rng, topo, before: int | None = None):
     """(cell, finding) for the first cell computing none of the network's quantities that one changed
     reference makes compute one (an error term reading another unit's weight); None when there is none."""
     graph = check.graph
     seen, candidates = set(), []
-    for key in sorted((k for k, n in outcome.names.items() if n is None), key=lambda k: topo.get(k, 0)):
+    unnamed = [k for k, n in outcome.names.items() if n is None]
+    if before is not None:  # only a cell before the first wrong one found already can come first
+        unnamed = [k for k in unnamed if topo.get(k, 0) < before]
+    for key in sorted(unnamed, key=lambda k: topo.get(k, 0)):
         group = (key[0], key[2], formula.shape(graph.texts.get(key, ""), key[1], key[2]))
         if group not in seen:
             seen.add(group)
@@ -1185,6 +1346,12 @@ class _World(dict):
             value = rng.uniform(-1, 1, WORLDS)
         elif key == check.r.eta:
             value = rng.uniform(0.1, 1.0, WORLDS)
+        elif key in check.target_groups:
+            group = check.target_groups[key]
+            shares = rng.dirichlet(np.ones(len(group)), WORLDS).T
+            for other, share in zip(group, shares, strict=True):
+                self.setdefault(other, share)
+            return self[key]
         elif key in check.targets:
             value = rng.uniform(0.05, 0.95, WORLDS)
         elif key in check.data_keys:

@@ -27,6 +27,7 @@ import numpy as np
 
 from sheetgen.core import formula
 from sheetgen.core.spec import HIDDEN_ACTIVATIONS, MAX_HIDDEN_LAYERS, NetworkSpec, SpecError
+from sheetgen.verify.read import unit_forms
 from sheetgen.verify.read.cell_graph import CellGraph, Key, where
 
 _XS = np.array([-3.1, -1.3, -0.45, -0.07, 0.06, 0.35, 0.95, 2.7])
@@ -74,6 +75,7 @@ class Net:
     sample: int = 0  # index within its iteration
     iteration: int = 0
     at_zero: float | None = None  # a step or sign unit's value at exactly 0
+    span: tuple = ()  # a softmax unit's: every sum of its layer (read/unit_forms.py)
 
     @property
     def out(self) -> Key:
@@ -154,8 +156,11 @@ def step_function(kind: str, at_zero: float | None):
     return forward, derivative
 
 
-def _quadratic(run, variables: list[Key], undo=None) -> tuple[list[tuple[Key, Key]], list[Key]] | None:
-    """(product pairs, lone terms) when run (after `undo`) is Σ a·b + Σ c over its variables, else None."""
+def _quadratic(
+    run, variables: list[Key], undo=None, positive=False
+) -> tuple[list[tuple[Key, Key]], list[Key]] | None:
+    """(product pairs, lone terms) when run (after `undo`) is Σ a·b + Σ c over its variables, else None.
+    `positive`: probed where every variable is positive only (a ReLU around the sum passes it there)."""
     n = len(variables)
     if not 2 <= n <= MAX_SUM_TERMS:
         return None
@@ -169,7 +174,7 @@ def _quadratic(run, variables: list[Key], undo=None) -> tuple[list[tuple[Key, Ke
         env[variables[i]][1 + n + p] = scale
         env[variables[j]][1 + n + p] = scale
     rng = np.random.default_rng(7)
-    probe = {v: rng.uniform(-1.5, 1.5, 4) for v in variables}
+    probe = {v: rng.uniform(0.1, 1.5, 4) if positive else rng.uniform(-1.5, 1.5, 4) for v in variables}
     with np.errstate(all="ignore"):
         try:
             f = np.broadcast_to(np.asarray(run(env), dtype=float), (m,))
@@ -286,7 +291,26 @@ def _probe_one(run, variables: list[Key]):
         if found:
             pairs = [(position[a], position[b]) for a, b in found[0]]
             return ("sum", pairs, [position[v] for v in found[1]], kind)
+    found = _quadratic(run, variables, positive=True)
+    if found and _clipped_below(run, variables, *found):  # MAX(0, w1*x1+w2*x2+b)
+        pairs = [(position[a], position[b]) for a, b in found[0]]
+        return ("sum", pairs, [position[v] for v in found[1]], "relu")
     return None
+
+
+def _clipped_below(run, variables: list[Key], pairs, lone) -> bool:
+    """The cell is 0 where its sum is negative (each product −0.25, each lone term −0.5): a ReLU."""
+    env = {v: np.array([0.0]) for v in variables}
+    for a, b in pairs:
+        env[a], env[b] = np.array([-0.5]), np.array([0.5])
+    for v in lone:
+        env[v] = np.array([-0.5])
+    with np.errstate(all="ignore"):
+        try:
+            got = np.asarray(run(env), dtype=float).reshape(-1)
+        except (formula.Unsupported, KeyError, TypeError, ValueError):
+            return False
+    return bool(got.size and np.all(got == 0.0))
 
 
 def _probe_cells(graph: CellGraph):
@@ -317,6 +341,13 @@ def _probe_cells(graph: CellGraph):
 
 def read(graph: CellGraph) -> list[Reading]:
     acts, sums = _probe_cells(graph)
+    pure_sums = {k for k, v in sums.items() if v[2] is None}
+    spans: dict[Key, tuple] = {}
+    for cell, (z, span) in unit_forms.softmax_cells(
+        graph, pure_sums, lambda k: (_shape(graph, k), len(graph.direct(k))), set(acts)
+    ).items():
+        acts[cell] = ("softmax", z, None)
+        spans[cell] = span
     consumers = graph.consumers()
     paired: set[Key] = set()
     lone_terms: set[Key] = set()
@@ -367,8 +398,13 @@ def read(graph: CellGraph) -> list[Reading]:
     nets: dict[Key, Net] = {}
     for act, (kind, source, at_zero) in acts.items():
         if source in sums and sums[source][2] is None:
+            held = nets.get(source)
+            if held is not None and not _rather(act, kind, held, operands):
+                continue  # a sum's activation is what the next layer reads, not its derivative's step
             pairs, lone, _ = sums[source]
-            nets[source] = Net(source, act, kind, list(pairs), list(lone), at_zero=at_zero)
+            nets[source] = Net(
+                source, act, kind, list(pairs), list(lone), at_zero=at_zero, span=spans.get(act, ())
+            )
     for key, (pairs, lone, inline) in sums.items():
         if inline:
             nets[key] = Net(None, key, inline, list(pairs), list(lone))
@@ -391,10 +427,40 @@ def read(graph: CellGraph) -> list[Reading]:
                 changed = True
     if not nets:
         raise NotANetwork("no weighted sum feeding an activation")
+    _refuse_foreign_activations(graph, nets, consumers, acts)
     return [
         _assemble(graph, group, updates, chain_cells)
         for group in _components(graph, list(nets.values()), updates)
     ]
+
+
+def _rather(act: Key, kind: str, held: Net, operands: set[Key]) -> bool:
+    """Of two one-variable functions of one sum, the activation is the one the next layer reads, else
+    not a step (IF(z>0,1,0) is ReLU's derivative beside MAX(0,z))."""
+    if (act in operands) != (held.act in operands):
+        return act in operands
+    return held.kind in STEP_RULES and kind not in STEP_RULES
+
+
+def _refuse_foreign_activations(graph: CellGraph, nets: dict[Key, Net], consumers, acts) -> None:
+    """A sum read as a linear unit whose value some cell passes through a nonlinear function no spec has
+    (leaky ReLU, softplus): that is the unit's activation, and no spec expresses it."""
+    for n in nets.values():
+        if n.act is not None or n.cell is None:
+            continue
+        for reader in consumers.get(n.cell, ()):
+            if reader in acts or [v for v in graph.direct(reader) if v != reader] != [n.cell]:
+                continue
+            try:
+                run, _ = local(graph, reader)
+            except formula.Unsupported:
+                continue
+            kind = unit_forms.foreign_activation(run, n.cell)
+            if kind:
+                raise Unexpressible(
+                    f"{kind} units ({where(reader)} ={graph.texts.get(reader, '')} of the sum at "
+                    f"{where(n.cell)}): a spec's units are sigmoid, tanh, ReLU or linear"
+                )
 
 
 def _components(graph: CellGraph, nets: list[Net], updates: dict[Key, Key]) -> list[list[Net]]:
@@ -556,6 +622,15 @@ def _assemble(graph: CellGraph, nets: list[Net], all_updates: dict[Key, Key], al
             for n in net_list:
                 if n.iteration == k and n.layer == layer:
                     n.sample = out_of[n.pairs[0][1]].sample
+    for n in net_list:  # a softmax shares out its own layer's sums, of its own sample, all of them
+        if n.span:
+            layer = {
+                m.cell
+                for m in net_list
+                if (m.layer, m.iteration, m.sample) == (n.layer, n.iteration, n.sample)
+            }
+            if set(n.span) != layer:
+                raise Unexpressible(f"a softmax at {where(n.act)} over sums other than its layer's")
     per_iteration = {k: len({n.sample for n in net_list if n.iteration == k}) for k in range(iterations)}
     samples_per = per_iteration[0]
     if len(set(per_iteration.values())) != 1:
@@ -613,7 +688,7 @@ def _assemble(graph: CellGraph, nets: list[Net], all_updates: dict[Key, Key], al
     if not step_rule:
         if hidden_kind not in HIDDEN_ACTIVATIONS:
             raise Unexpressible(f"{hidden_kind} hidden units")
-        if output_kind not in ("sigmoid", "linear"):
+        if output_kind not in ("sigmoid", "linear", "softmax"):
             raise Unexpressible(
                 f"{output_kind} output units (a spec's outputs are sigmoid, linear or softmax)"
             )
@@ -656,6 +731,7 @@ def _assemble(graph: CellGraph, nets: list[Net], all_updates: dict[Key, Key], al
             sizes=full_sizes,
             activation=hidden_kind if not step_rule and depth > 1 else "sigmoid",
             output_activation=output_kind if not step_rule else "linear",
+            loss="cross-entropy" if output_kind == "softmax" and not step_rule else "half-squared",
             biases=biases,
             bias_per=bias_per,
         )
