@@ -840,32 +840,6 @@ def _loss_of(displayed: str | None) -> str | None:
     return "squared" if "without ½" in displayed else "half-squared"
 
 
-def _judge_updates(reading: Reading, losses, scales, tol: float, rng, topo) -> tuple[TableCheck, dict]:
-    """The loss and gradient scaling are the ones that prove the most updates: each tried on the role
-    cells alone, and only the best named cell by cell (naming is most of the work, and a sheet with a
-    mistake fails under every choice)."""
-    tried = []
-    for loss in losses:
-        for scale in scales:
-            check = Check(reading, loss, scale, tol)
-            outcome = _run(check, rng, topo, name=False)
-            tried.append(((outcome.proven_updates, -len(outcome.failures)), check))
-            if not outcome.failures:
-                break
-        if not tried[-1][0][1]:
-            break
-    top = max(score for score, _ in tried)
-    best = None
-    for score, check in tried:  # ties broken by how many other cells each choice names
-        if score == top:
-            outcome = _run(check, rng, topo)
-            named = sum(1 for n in outcome.names.values() if n)
-            if best is None or named > best[0]:
-                best = (named, check, outcome)
-    _, check, outcome = best
-    return _table(check, outcome, tol, rng, topo)
-
-
 def _displayed_loss(outcome: Outcome, topo) -> str | None:
     losses = [
         (topo.get(k, 0), n) for k, n in outcome.names.items() if n and ("²" in n or "cross-entropy" in n)
