@@ -812,8 +812,9 @@ def _judge_updates(reading: Reading, losses, scales, tol: float, rng, topo) -> t
     finding = None
     if outcome.failures:
         shown = None
-        for score, other_check in tried:
-            other = outcome if other_check is check else _run(other_check, rng, topo)
+        chosen = check
+        for score, other_check in sorted(tried, key=lambda t: t[1] is not chosen):  # the best first
+            other = outcome if other_check is chosen else _run(other_check, rng, topo)
             if not other.failures:
                 continue
             found = _first_wrong(other_check, other, rng, topo)
