@@ -29,6 +29,7 @@ from sheetgen.core import formula, oracle
 from sheetgen.core.spec import NetworkSpec, sample_key
 from sheetgen.core.tolerance import close
 from sheetgen.core.xlsx import address
+from sheetgen.verify.prove import graph_fixes
 from sheetgen.verify.prove.checks import Finding, TableCheck
 from sheetgen.verify.prove.proof import Unproven
 from sheetgen.verify.read import computed_network
@@ -72,6 +73,7 @@ class Check:
         }
         self.data_keys = {key for names in reading.data.values() for key in names.values()}
         self.eta_value = self._eta_value()
+        self.iteration_cache: dict[Key, int] = {}  # a cell -> the iteration of the weights it reads
 
     # -- worlds ------------------------------------------------------------------------------------
     def _data_cells(self):
@@ -302,10 +304,7 @@ def _group(graph: CellGraph, keys, first_iteration) -> dict[tuple, list[Key]]:
     """Cells grouped by sheet, column and formula relative to its cell: a column filled down is one group."""
     groups: dict[tuple, list[Key]] = {}
     for key in keys:
-        text = graph.texts.get(key, "")
-        groups.setdefault(
-            (key[0], key[2], formula.shape(text, key[1], key[2]), first_iteration(key)), []
-        ).append(key)
+        groups.setdefault((key[0], key[2], graph.shape(key), first_iteration(key)), []).append(key)
     return groups
 
 
@@ -318,6 +317,19 @@ def _ancestors(graph: CellGraph, key: Key, chain) -> list[Key]:
         seen.add(k)
         stack.extend(graph.direct(k))
     return list(seen)
+
+
+def _ancestors_of_all(graph: CellGraph, keys, chain) -> set[Key]:
+    """The union of _ancestors over `keys`, in one walk (each cell visited once, not once per update)."""
+    seen: set[Key] = set()
+    stack = [ref for key in keys for ref in graph.direct(key)]
+    while stack:
+        k = stack.pop()
+        if k in seen or k not in graph.trees or k in chain:
+            continue
+        seen.add(k)
+        stack.extend(graph.direct(k))
+    return seen
 
 
 class Outcome:
@@ -359,10 +371,9 @@ def _run(check: Check, rng, topo: dict[Key, int]) -> Outcome:
             out.failures.append((key, "formula"))
     # Name every other computed cell of the network by what it computes.
     others = [k for k in graph.trees if k not in check.roles and k not in check.update_of]
-    relevant = set()
-    for key in role_cells:
-        if key in check.update_of or key in failing:
-            relevant.update(_ancestors(graph, key, r.chain))
+    relevant = _ancestors_of_all(
+        graph, [key for key in role_cells if key in check.update_of or key in failing], r.chain
+    )
     sheets = {n.anchor[0] for n in r.nets}
     others = [k for k in others if k in relevant or k[0] in sheets]
     for group in _group(graph, others, lambda k: 0).values():
@@ -451,26 +462,35 @@ def _swap_tree(tree, cell: Key, ref: formula.Ref, other: Key, at: Key):
     return formula.transform(tree, swap)
 
 
-def _diagnose(check: Check, wrong: Key, test, names: dict, k: int) -> tuple[str, Key] | None:
-    """The one reference of `wrong` (changed alike in every cell of its column holding the same formula)
-    whose change passes `test(override)`: (what it says, the right cell)."""
+def _diagnose(
+    check: Check, wrong: Key, test, names: dict, k: int, reach: set | None = None
+) -> tuple[str, Key] | None:
+    """The one reference of `wrong` (changed alike in every cell of its column holding the same formula,
+    of those in `reach` when given: the cells the test computes) whose change passes `test(override)`:
+    (what it says, the right cell)."""
     graph = check.graph
     tree = graph.trees.get(wrong)
     if tree is None:
         return None
     group = [wrong]
-    text = graph.texts.get(wrong, "")
-    shape = formula.shape(text, wrong[1], wrong[2])
-    for key in graph.trees:
+    shape = graph.shape(wrong)
+    for key in graph.trees if reach is None else reach:
         if key != wrong and key[0] == wrong[0] and key[2] == wrong[2]:
-            if formula.shape(graph.texts.get(key, ""), key[1], key[2]) == shape:
+            if graph.shape(key) == shape:
                 group.append(key)
     pool = [c for c, (_, it) in check.r.chain.items() if it == k]
     pool += list(check.r.fixed)
     for s in range(check.r.samples_per_iteration):
         pool += list(check.r.data.get((k, s), {}).values())
     pool += [c for c, (it, _) in check.roles.items() if it == k]
-    pool += [c for c, n in names.items() if n and c in graph.trees]
+    span = _rows_of_iteration(check, k)  # a named cell of another iteration is never the one meant
+    pool += [
+        c
+        for c, n in names.items()
+        if n
+        and c in graph.trees
+        and (c in (reach or ()) or span.get(c[0], (0, -1))[0] <= c[1] <= span[c[0]][1])
+    ]
     eta_cells = ([check.r.eta] if check.r.eta is not None else []) + _eta_candidates(check)
     pool = list(dict.fromkeys(pool + eta_cells))
     refs = [n for n in formula.walk(tree) if isinstance(n, formula.Ref)]
@@ -501,6 +521,17 @@ def _diagnose(check: Check, wrong: Key, test, names: dict, k: int) -> tuple[str,
                     override,
                 )
     return None
+
+
+def _rows_of_iteration(check: Check, k: int) -> dict[str, tuple[int, int]]:
+    """Per sheet, the first and last row holding iteration k's sums, activations and weights."""
+    cells = [c for c, (it, _) in check.roles.items() if it == k]
+    cells += [c for c, (_, it) in check.r.chain.items() if it == k]
+    span: dict[str, tuple[int, int]] = {}
+    for sheet, row, _ in cells:
+        low, high = span.get(sheet, (row, row))
+        span[sheet] = (min(low, row), max(high, row))
+    return span
 
 
 def _eta_candidates(check: Check) -> list[Key]:
@@ -708,7 +739,8 @@ def _table(check: Check, outcome: Outcome, tol, rng, topo) -> tuple[TableCheck, 
             + (", …" if len(first) > 8 else "")
         )
     finding = _first_wrong(check, outcome, rng, topo) if outcome.failures else None
-    odd = _wrong_intermediate(check, outcome, rng, topo)
+    before = topo.get(_key_of(finding), 0) if finding is not None else None
+    odd = _wrong_intermediate(check, outcome, rng, topo, before)
     if odd is not None and (finding is None or topo.get(odd[0], 0) < topo.get(_key_of(finding), 0)):
         finding = odd[1]
     if not r.updates:
@@ -764,6 +796,7 @@ def _first_wrong(check: Check, outcome: Outcome, rng, topo) -> Finding:
     unknown.sort(key=lambda k: topo.get(k, 0))
     wrong, diagnosis, fix = failing, None, {}
     k = check.update_of[failing][1] - 1 if failing in check.update_of else check.roles[failing][0]
+    reach = set(_ancestors(graph, failing, check.r.chain)) | {failing}
     for candidate in unknown + [failing]:
         found = _diagnose(
             check,
@@ -771,10 +804,17 @@ def _first_wrong(check: Check, outcome: Outcome, rng, topo) -> Finding:
             lambda override, candidate=candidate: check.prove(candidate, rng, override, want_key=failing),
             outcome.names,
             k,
+            reach,
         )
         if found:
             wrong, diagnosis, fix = candidate, found[0], found[2]
             break
+    else:  # no changed reference makes it right: an edit of another kind (a sign, a number, an operator)
+        for candidate in unknown + [failing]:
+            found = _edit(check, candidate, outcome.names, reach, rng, want_key=failing)
+            if found:
+                wrong, diagnosis, fix = candidate, found[0], found[1]
+                break
     env, cache = check.sheet_env(), {}
     if wrong == failing:
         expected = check.value_check(failing, cache, env)[1]
@@ -849,7 +889,59 @@ def _key_of(finding: Finding) -> Key:
     return (finding.sheet, finding.row, column_number(letters))
 
 
+def _edit(check: Check, key: Key, names: dict, reach: set, rng, want_key=None, taken=None):
+    """(words, override) of the smallest edit of `key`'s formula that no changed reference is
+    (graph_fixes.py), made alike in every cell of its column holding the same formula that `reach`
+    holds (the cells the failing one is computed from); with `want_key` it must make that cell right,
+    else (taken given) the cell must compute one of the network's quantities."""
+    graph = check.graph
+    shape = graph.shape(key)
+    group = [c for c in reach if c != key and c[0] == key[0] and c[2] == key[2] and graph.shape(c) == shape]
+
+    def override_of(compiled, edited_tree=None):
+        found = {key: compiled}
+        for cell in group:
+            found[cell] = formula.compile_tree(formula_shifted(edited_tree, cell[1] - key[1]), cell[0])
+        return found
+
+    def test(compiled, edited_tree):
+        try:
+            override = override_of(compiled, edited_tree)
+        except formula.Unsupported:
+            return False
+        if want_key is not None:
+            return bool(check.prove(key, rng, override, want_key=want_key))
+        return _computes_something(check, key, override, rng, taken or frozenset())
+
+    found = graph_fixes.smallest_edit(
+        graph, key, _quantity(check, key, names), lambda cell: _quantity(check, cell, names), test
+    )
+    if found is None:
+        return None
+    words, compiled, edited = found
+    return words, override_of(compiled, edited)
+
+
+def formula_shifted(tree, rows: int):
+    """The tree of the same formula filled `rows` rows down: relative references moved."""
+    if not rows:
+        return tree
+
+    def move(node):
+        if isinstance(node, formula.Ref) and not node.row_abs:
+            return formula.Ref(node.sheet, node.row + rows, node.col, False, node.col_abs)
+        return None
+
+    return formula.transform(tree, move)
+
+
 def _iteration_of(check: Check, key: Key) -> int:
+    if key not in check.iteration_cache:
+        check.iteration_cache[key] = _iteration_from_leaves(check, key)
+    return check.iteration_cache[key]
+
+
+def _iteration_from_leaves(check: Check, key: Key) -> int:
     try:
         _, leaves = check.graph.evaluator(key, check.frontier(key))
     except formula.Unsupported:
@@ -873,12 +965,14 @@ def _computes_something(check: Check, key: Key, override: dict, rng, taken=froze
         return False
     found = check.candidates(env, _iteration_of(check, key), {})
     held = [np.asarray(found[n], dtype=float) for n in taken if n in found]
-    free = {
-        n: v
-        for n, v in found.items()
-        if not any(np.array_equal(np.broadcast_to(v, h.shape), h) for h in held)
-    }
-    return _match(got, free) is not None
+    # The first quantity it matches that no other cell holds (held ones are compared only on a match:
+    # comparing every candidate with every held value first was most of a wrong book's time).
+    for want in found.values():
+        want = np.broadcast_to(np.asarray(want, dtype=float), got.shape)
+        if np.all(np.isfinite(want)) and close(got, want, 1e-9).all():
+            if not any(np.array_equal(want, np.broadcast_to(h, want.shape)) for h in held):
+                return True
+    return False
 
 
 def _value_with(check: Check, key: Key, override: dict) -> float:
@@ -893,13 +987,19 @@ def _value_with(check: Check, key: Key, override: dict) -> float:
         return float("nan")
 
 
-def _wrong_intermediate(check: Check, outcome: Outcome, rng, topo):
+def _wrong_intermediate(check: Check, outcome: Outcome, rng, topo, before: int | None = None):
     """(cell, finding) for the first cell computing none of the network's quantities that one changed
-    reference makes compute one (an error term reading another unit's weight); None when there is none."""
+    reference makes compute one (an error term reading another unit's weight); None when there is none.
+    Only cells before `before` in dependency order are tried: a later one would not be the first wrong."""
     graph = check.graph
     seen, candidates = set(), []
-    for key in sorted((k for k, n in outcome.names.items() if n is None), key=lambda k: topo.get(k, 0)):
-        group = (key[0], key[2], formula.shape(graph.texts.get(key, ""), key[1], key[2]))
+    unnamed = (
+        k
+        for k, n in outcome.names.items()
+        if n is None and not _is_text(graph, k) and (before is None or topo.get(k, 0) < before)
+    )
+    for key in sorted(unnamed, key=lambda k: topo.get(k, 0)):
+        group = (key[0], key[2], graph.shape(key))
         if group not in seen:
             seen.add(group)
             candidates.append(key)
@@ -914,7 +1014,12 @@ def _wrong_intermediate(check: Check, outcome: Outcome, rng, topo):
                 return True
             return False
 
-        found = _diagnose(check, key, test, outcome.names, _iteration_of(check, key))
+        found = _diagnose(check, key, test, outcome.names, _iteration_of(check, key), {key})
+        if not found:
+            edit = _edit(check, key, outcome.names, {key}, rng, taken=taken)
+            if edit:
+                fix.update(edit[1])
+                found = (edit[0], None, edit[1])
         if found:
             label = graph.label(key) or "a cell"
             return key, Finding(
@@ -929,6 +1034,14 @@ def _wrong_intermediate(check: Check, outcome: Outcome, rng, topo):
                 key[1],
             )
     return None
+
+
+def _is_text(graph: CellGraph, key: Key) -> bool:
+    """A formula writing text (a chart's title "E_total, η = "&B2): no quantity of the network."""
+    return any(
+        isinstance(n, formula.Text) or (isinstance(n, formula.Binary) and n.op == "&")
+        for n in formula.walk(graph.trees[key])
+    )
 
 
 class _World(dict):

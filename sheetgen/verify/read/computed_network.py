@@ -236,7 +236,7 @@ def _mixed(run, variables: list[Key], a: Key, b: Key) -> bool:
 
 def _shape(graph: CellGraph, key: Key) -> tuple:
     """Cells of one column holding one formula relative to themselves share what probing finds."""
-    return (key[0], key[2], formula.shape(graph.texts.get(key, ""), key[1], key[2]))
+    return (key[0], key[2], graph.shape(key))
 
 
 def _probe_one(run, variables: list[Key]):
@@ -585,13 +585,14 @@ def _assemble(graph: CellGraph, nets: list[Net], all_updates: dict[Key, Key], al
         )
     all_bias = [b for n in net_list for b in n.biases]
     trained = {b for b in all_bias if b in chain_cells}
+    trained_roots = {root_of[t] for t in trained}
     if (
         trained
         and len(trained) != len(all_bias)
         and any(
             b not in chain_cells and step_of.get(b, 0) == 0
             for b in all_bias
-            if root_of.get(b, b) not in {root_of[t] for t in trained}
+            if root_of.get(b, b) not in trained_roots
         )
     ):
         raise Unexpressible("some biases trained and others fixed")
