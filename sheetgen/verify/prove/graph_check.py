@@ -208,7 +208,10 @@ class Check:
                     found[f"{term}(t−a_{layer_unit})²" + _s(s, blocks)] = value
                     per[term] = per[term] + value
                 with np.errstate(all="ignore"):
-                    ce = -(t * np.log(a) + (1 - t) * np.log(1 - a))
+                    if spec.output_activation == "softmax":  # the categorical form, −t·ln a per output
+                        ce = -(t * np.log(a))
+                    else:
+                        ce = -(t * np.log(a) + (1 - t) * np.log(1 - a))
                 per["ce"] = per["ce"] + ce
                 found[f"cross-entropy of {layer_unit}" + _s(s, blocks)] = ce
                 found[f"f′({layer_unit})" + _s(s, blocks)] = oracle.times_derivative(
@@ -446,15 +449,20 @@ def _kind_of_swap(old: str | None, new: str | None) -> str:
     return "the wrong cell"
 
 
-def _swap_tree(tree, cell: Key, ref: formula.Ref, other: Key, at: Key):
+def _swap_tree(tree, cell: Key, ref: formula.Ref, other: Key, at: Key, place: int | None = None):
     """`tree` of cell `cell` with the reference `ref` (as the cell `at` of its group reads it) moved to read
-    `other` instead, relative rows kept relative: the same edit made down a column filled with one formula."""
+    `other` instead, relative rows kept relative: the same edit made down a column filled with one formula.
+    `place`: only its place-th reading (in the order the formula reads it), the others kept."""
     shift = cell[1] - at[1]
+    seen = [0]
 
     def swap(node):
         if not isinstance(node, formula.Ref) or (node.sheet or cell[0]) != (ref.sheet or at[0]):
             return None
         if node.col != ref.col or node.row != (ref.row if ref.row_abs else ref.row + shift):
+            return None
+        seen[0] += 1
+        if place is not None and seen[0] - 1 != place:
             return None
         row = other[1] if ref.row_abs or other[0] != at[0] else other[1] + shift
         return formula.Ref(other[0] if other[0] != cell[0] else None, row, other[2], ref.row_abs, ref.col_abs)
@@ -494,7 +502,11 @@ def _diagnose(
     eta_cells = ([check.r.eta] if check.r.eta is not None else []) + _eta_candidates(check)
     pool = list(dict.fromkeys(pool + eta_cells))
     refs = [n for n in formula.walk(tree) if isinstance(n, formula.Ref)]
-    for ref in list(dict.fromkeys(refs)):
+    # Every place a reference is read, then each place of one read twice alone (a term of a long sum
+    # reading w13 where w19 belongs, w13 being right in another term).
+    places = [(ref, None) for ref in dict.fromkeys(refs)]
+    places += [(ref, n) for ref in dict.fromkeys(refs) if refs.count(ref) > 1 for n in range(refs.count(ref))]
+    for ref, place in places:
         real = graph.resolve(formula.ref_key(ref, wrong[0]))
         for other in pool:
             if other in (real, wrong):
@@ -502,7 +514,7 @@ def _diagnose(
             try:
                 override = {
                     cell: formula.compile_tree(
-                        _swap_tree(graph.trees[cell], cell, ref, other, wrong), cell[0]
+                        _swap_tree(graph.trees[cell], cell, ref, other, wrong, place), cell[0]
                     )
                     for cell in group
                 }
@@ -580,7 +592,8 @@ def describe(check: Check, displayed: str | None) -> tuple[str, dict]:
         samples = "1 sample"
     parts = [f"{sizes} {acts}", biases, samples]
     if r.updates and not r.step_rule:
-        parts.append(f"loss {LOSS_WORDS[check.loss]}")
+        softmax = spec.output_activation == "softmax"
+        parts.append("loss cross-entropy −Σ t·ln a" if softmax else f"loss {LOSS_WORDS[check.loss]}")
     if displayed:
         parts.append(f"displayed loss {displayed}")
     text = ", ".join(parts)
@@ -654,6 +667,8 @@ def _judge_reading(reading: Reading, tol: float, rng, topo) -> tuple[TableCheck,
     losses = ["half-squared", "squared"] + (
         ["cross-entropy"] if reading.spec.output_activation == "sigmoid" else []
     )
+    if reading.spec.output_activation == "softmax":  # a spec trains softmax outputs by cross-entropy only
+        losses = ["cross-entropy"]
     scales = [1.0, float(reading.samples_per_iteration)] if reading.samples_per_iteration > 1 else [1.0]
     best = None
     for loss in losses:

@@ -3,7 +3,8 @@
 Labels are not trusted here: each formula is probed as a function of the cells it reads.
 
 - An *activation* reads one cell and computes, at probe points, 1/(1+e^−x), tanh x (TANH or its exp
-  form), max(0, x) (MAX or IF), a step (IF(x>=0,1,0)) or a sign.
+  form), max(0, x) (MAX or IF), a step (IF(x>=0,1,0)) or a sign; a softmax output reads every sum of
+  its layer and computes its own one's share e^x_i / Σ e^x_j.
 - A *weighted sum* is Σ w·x + b: a polynomial whose second differences are 1 for each product pair
   and 0 elsewhere, and whose first differences are 1 for each lone term (a bias); a sum written
   inside its activation, 1/(1+EXP(−(w1*x1+w2*x2))), is the same once the activation is undone.
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sheetgen.core import formula
-from sheetgen.core.spec import HIDDEN_ACTIVATIONS, MAX_HIDDEN_LAYERS, NetworkSpec, SpecError
+from sheetgen.core.spec import HIDDEN_ACTIVATIONS, MAX_HIDDEN_LAYERS, MAX_UNITS, NetworkSpec, SpecError
 from sheetgen.verify.read.cell_graph import CellGraph, Key, where
 
 _XS = np.array([-3.1, -1.3, -0.45, -0.07, 0.06, 0.35, 0.95, 2.7])
@@ -250,6 +251,27 @@ def _probe_one(run, variables: list[Key]):
         if found:
             pairs = [(position[a], position[b]) for a, b in found[0]]
             return ("sum", pairs, [position[v] for v in found[1]], kind)
+    own = _softmax_of(run, variables)
+    return ("act", "softmax", own) if own is not None else None
+
+
+def _softmax_of(run, variables: list[Key]) -> int | None:
+    """The position of the variable whose share the cell computes, e^x_i / Σ_j e^x_j over every variable
+    it reads (a softmax output reads all its layer's sums), or None."""
+    if not 2 <= len(variables) <= MAX_UNITS:
+        return None
+    rng = np.random.default_rng(19)
+    env = {v: rng.uniform(-2.5, 2.5, 6) for v in variables}
+    with np.errstate(all="ignore"):
+        try:
+            got = np.broadcast_to(np.asarray(run(env), dtype=float), (6,))
+        except (formula.Unsupported, KeyError, TypeError, ValueError):
+            return None
+    exps = np.exp(np.array([env[v] for v in variables]))
+    shares = exps / exps.sum(axis=0)
+    for i in range(len(variables)):
+        if np.allclose(got, shares[i], rtol=1e-9, atol=1e-12):
+            return i
     return None
 
 
@@ -272,7 +294,7 @@ def _probe_cells(graph: CellGraph):
         if found is None:
             continue
         if found[0] == "act":
-            acts[key] = (found[1], variables[0])
+            acts[key] = (found[1], variables[found[2]])
         else:
             _, pairs, lone, kind = found
             sums[key] = ([(variables[a], variables[b]) for a, b in pairs], [variables[i] for i in lone], kind)
@@ -566,7 +588,7 @@ def _assemble(graph: CellGraph, nets: list[Net], all_updates: dict[Key, Key], al
     if not step_rule:
         if hidden_kind not in HIDDEN_ACTIVATIONS:
             raise Unexpressible(f"{hidden_kind} hidden units")
-        if output_kind not in ("sigmoid", "linear"):
+        if output_kind not in ("sigmoid", "linear", "softmax"):
             raise Unexpressible(
                 f"{output_kind} output units (a spec's outputs are sigmoid, linear or softmax)"
             )
@@ -610,6 +632,7 @@ def _assemble(graph: CellGraph, nets: list[Net], all_updates: dict[Key, Key], al
             sizes=full_sizes,
             activation=hidden_kind if not step_rule and depth > 1 else "sigmoid",
             output_activation=output_kind if not step_rule else "linear",
+            loss="cross-entropy" if output_kind == "softmax" and not step_rule else "half-squared",
             biases=biases,
             bias_per=bias_per,
         )
@@ -661,7 +684,10 @@ def _assemble(graph: CellGraph, nets: list[Net], all_updates: dict[Key, Key], al
         if steps_in[shape] is not None:
             v = variables[steps_in[shape]]
             eta_votes[v] = eta_votes.get(v, 0) + 1
-    eta = max(eta_votes, key=eta_votes.get) if eta_votes else None
+    # The most updates' η; on a tie, one on the updates' own sheet (a column reading another sheet's η is
+    # the mistake, not the rule).
+    own = {u[0] for u in updates}
+    eta = max(eta_votes, key=lambda v: (eta_votes[v], v[0] in own)) if eta_votes else None
 
     # Targets: a leaf meeting an output activation in one term of some cell.
     out_cells = {n.out: n for n in net_list if n.layer == depth}
