@@ -1,4 +1,4 @@
-"""Books `sheetgen build` wrote for specs drawn at random (tests/spec_sampler.py), right and with planted mistakes.
+"""Books `sheetgen build` wrote for drawn specs (tests/spec_sampler.py), right and with planted mistakes.
 
 A fixed-seed set of drawn specs, chosen so that together they cover every hidden and output activation,
 every loss, bias mode and per, one sample and several (full batch and online), and one and two hidden
@@ -42,8 +42,8 @@ def _drawn() -> list[sampler.Drawn]:
         if where is not None:
             seed, index = where
             rng = np.random.default_rng(seed)
-            for k in range(index + 1):
-                drawn = sampler.draw(rng, f"{name}")
+            for _ in range(index + 1):
+                drawn = sampler.draw(rng, name)
             found.append(drawn)
     rng = np.random.default_rng(2026)
     wanted = {

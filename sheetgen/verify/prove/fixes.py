@@ -205,7 +205,9 @@ class Search:
         for path, node in _subtrees(self.tree):
             if isinstance(node, Num):
                 v = node.value
-                for other in dict.fromkeys((1.0, 0.5, 2.0, 0.0, v + 1, v - 1, 2 * v, v / 2, -v)):
+                # The nearest numbers first: ¼ typed for ½ is ½'s mistake before it is 1's.
+                others = dict.fromkeys((1.0, 0.5, 2.0, 0.0, v + 1, v - 1, 2 * v, v / 2, -v))
+                for other in sorted(others, key=lambda o, v=v: abs(o - v)):
                     if other != v:
                         shown = formula.to_text(Num(other))
                         yield (

@@ -104,6 +104,29 @@ class Check:
     def oracle_at(self, env: dict, k: int, cache: dict) -> dict:
         if k in cache:
             return cache[k]
+        with np.errstate(all="ignore"):
+            cache[k] = oracle.evaluate_spec(self.spec, self._oracle_values(env, k))
+        return cache[k]
+
+    def oracle_at_every_iteration(self, env: dict, cache: dict) -> None:
+        """Fill `cache` with the oracle at the sheet's numbers of every iteration, in one evaluation of
+        all of them side by side (the oracle is elementwise; one call per iteration was most of checking
+        a book of 100 iterations)."""
+        rows = [self._oracle_values(env, k) for k in range(self.r.iterations)]
+        if not rows or any(row.keys() != rows[0].keys() for row in rows):
+            return
+        try:
+            stacked = {
+                name: np.concatenate([np.reshape(row[name], (1,)) for row in rows]) for name in rows[0]
+            }
+        except ValueError:  # a value not one number: each iteration on its own, as oracle_at does
+            return
+        with np.errstate(all="ignore"):
+            out = oracle.evaluate_spec(self.spec, stacked)
+        for k in range(self.r.iterations):
+            cache[k] = {name: value[k : k + 1] if np.ndim(value) else value for name, value in out.items()}
+
+    def _oracle_values(self, env: dict, k: int) -> dict:
         values = {}
         width = WORLDS if isinstance(env, _World) else 1
         for key, name in self.by_iteration.get(k, ()):
@@ -116,9 +139,7 @@ class Check:
             for name in self.spec.inputs + self.spec.targets:
                 key = names.get(name)
                 values[sample_key(name, s + 1, self.spec)] = env[key] if key is not None else np.zeros(width)
-        with np.errstate(all="ignore"):
-            cache[k] = oracle.evaluate_spec(self.spec, values)
-        return cache[k]
+        return values
 
     def expected(self, key: Key, env: dict, cache: dict):
         """What a role cell must hold in this env, or None for a cell without a role."""
@@ -353,6 +374,7 @@ def _run(check: Check, rng, topo: dict[Key, int]) -> Outcome:
     role_cells = list(check.roles) + list(check.update_of)
     iteration_of = {k: v[0] for k, v in check.roles.items()} | {u: v[1] for u, v in check.update_of.items()}
     env, cache = check.sheet_env(), {}
+    check.oracle_at_every_iteration(env, cache)
     failing = set()
     for key in role_cells:
         ok, expected = check.value_check(key, cache, env)
@@ -812,11 +834,23 @@ def _first_wrong(check: Check, outcome: Outcome, rng, topo) -> Finding:
     wrong, diagnosis, fix = failing, None, {}
     k = check.update_of[failing][1] - 1 if failing in check.update_of else check.roles[failing][0]
     reach = set(_ancestors(graph, failing, check.r.chain)) | {failing}
+    by_value = (failing, "value") in outcome.failures
+
+    def changes(candidate, override) -> bool:
+        """A cell read by a failing value is its cause only if the fix changes its own value."""
+        if candidate == failing or not by_value:
+            return True
+        return not close(
+            np.array([_value_with(check, candidate, override)]), np.array([graph.value(candidate)]), check.tol
+        )[0]
+
     for candidate in unknown + [failing]:
         found = _diagnose(
             check,
             candidate,
-            lambda override, candidate=candidate: check.prove(candidate, rng, override, want_key=failing),
+            lambda override, candidate=candidate: (
+                check.prove(candidate, rng, override, want_key=failing) and changes(candidate, override)
+            ),
             outcome.names,
             k,
             reach,
@@ -827,7 +861,7 @@ def _first_wrong(check: Check, outcome: Outcome, rng, topo) -> Finding:
     else:  # no changed reference makes it right: an edit of another kind (a sign, a number, an operator)
         for candidate in unknown + [failing]:
             found = _edit(check, candidate, outcome.names, reach, rng, want_key=failing)
-            if found:
+            if found and changes(candidate, found[1]):
                 wrong, diagnosis, fix = candidate, found[0], found[1]
                 break
     env, cache = check.sheet_env(), {}

@@ -19,6 +19,7 @@ from sheetgen.verify.prove.fixes import Search
 from sheetgen.verify.prove.worlds import ETA
 
 PROOF_TOL = 1e-9
+MAX_TRIES = 10_000
 
 
 def rename(name: str) -> str:
@@ -83,4 +84,6 @@ def smallest_fix(tree, key: str, first: bool, worlds: dict[bool, dict], table=No
         tree, lambda n: formula.Var(rename(n.name)) if isinstance(n, formula.Var) else None
     )
     prover = SpecProver(worlds)
-    return Search(prover, renamed, key, first, table).run()
+    # A long formula (a gradient written out inline over many outputs) has thousands of one-edit
+    # candidates; each is one small numpy evaluation, and only the first wrong cell is searched.
+    return Search(prover, renamed, key, first, table, max_tries=MAX_TRIES).run()

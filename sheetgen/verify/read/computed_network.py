@@ -493,12 +493,19 @@ def _assemble(graph: CellGraph, nets: list[Net], all_updates: dict[Key, Key], al
     for cell in (
         chain_cells | {w for n in net_list for w, _ in n.pairs} | {b for n in net_list for b in n.biases}
     ):
-        k, steps, seen = cell, 0, set()
-        while k in previous and k not in seen:
+        # Walk back to the chain's root, or to a cell already placed (each chain walked once, not once
+        # per cell: a book of 100 iterations has chains of 100 updates).
+        k, path, seen = cell, [], set()
+        while k in previous and k not in seen and k not in root_of:
             seen.add(k)
+            path.append(k)
             k = previous[k]
+        root, steps = (root_of[k], step_of[k]) if k in root_of else (k, 0)
+        if k not in root_of:
+            root_of[k], step_of[k] = root, steps
+        for placed in reversed(path):
             steps += 1
-        root_of[cell], step_of[cell] = k, steps
+            root_of[placed], step_of[placed] = root, steps
     for n in net_list:
         steps = {step_of[w] for w, _ in n.pairs} | {step_of[b] for b in n.biases if b in chain_cells}
         if len(steps) != 1:
