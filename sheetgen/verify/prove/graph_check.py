@@ -37,7 +37,7 @@ from sheetgen.verify.read.cell_graph import CellGraph, Key, where
 from sheetgen.verify.read.computed_network import Reading
 from sheetgen.verify.read.tables import Table
 
-WORLDS = 16  # random points: with ReLU units 6 let two gates agree by chance (1 in 64)
+WORLDS = 64  # random points: ReLU gates of units sharing a bias agree at most of a few by chance
 LOSS_WORDS = {
     "half-squared": "½Σ(t−a)²",
     "squared": "Σ(t−a)² without ½",
@@ -528,9 +528,13 @@ def _diagnose(
     # reading w13 where w19 belongs, w13 being right in another term).
     places = [(ref, None) for ref in dict.fromkeys(refs)]
     places += [(ref, n) for ref in dict.fromkeys(refs) if refs.count(ref) > 1 for n in range(refs.count(ref))]
+    said_of = {other: _quantity(check, other, names) or "" for other in pool}
     for ref, place in places:
         real = graph.resolve(formula.ref_key(ref, wrong[0]))
-        for other in pool:
+        # A quantity of the same family first (h3 for h2, w7 for w5), as fixes.py ranks its swaps: with a
+        # step's gate IF(h>0,1,0), a bias of the same sign may pass the random points too.
+        family = _family(_quantity(check, real, names) or "")
+        for other in sorted(pool, key=lambda c, family=family: _family(said_of[c]) != family):
             if other in (real, wrong):
                 continue
             try:
@@ -555,6 +559,11 @@ def _diagnose(
                     override,
                 )
     return None
+
+
+def _family(quantity: str) -> str:
+    """h3_s4 -> h#_s#, a_h1 -> a_h#, w12 -> w#: quantities easily read for one another."""
+    return re.sub(r"\d+", "#", quantity.split(" ")[0])
 
 
 def _rows_of_iteration(check: Check, k: int) -> dict[str, tuple[int, int]]:
