@@ -30,7 +30,7 @@ from sheetgen.core.layout import INPUTS_SHEET, is_lr_sheet
 from sheetgen.core.spec import NetworkSpec, sample_key
 from sheetgen.core.tolerance import close
 from sheetgen.core.xlsx import Book, address
-from sheetgen.verify.prove import built
+from sheetgen.verify.prove import built, spec_fixes
 from sheetgen.verify.prove.checks import Finding, TableCheck
 from sheetgen.verify.prove.proof import Unproven
 from sheetgen.verify.read.tables import Table
@@ -124,6 +124,30 @@ class _Forms:
         except formula.FormulaError as error:
             return f"cannot be read: {error}"
         problems = []
+        tree = self._quantities(tree, row, problems)
+        if problems:
+            return problems[0]
+        if isinstance(tree, formula.Call) and tree.name == "INDEX":
+            return ("index", text)
+        try:
+            return formula.compile_tree(tree)
+        except formula.Unsupported as error:
+            return f"cannot be proven: {error}"
+
+    def tree(self, text: str, row: int):
+        """The formula as quantities, a cell no quantity names being a quantity of its own ("cell:…", as
+        another sheet's η): what the smallest fix is searched on; None when it cannot be read."""
+        try:
+            tree = formula.parse(text)
+        except formula.FormulaError:
+            return None
+        problems: list[str] = []
+        return self._quantities(tree, row, problems, lenient=True)
+
+    def _quantities(self, tree, row: int, problems: list, lenient: bool = False):
+        def other(node):
+            sheet = node.sheet or self.sheet_name
+            return formula.Var(f"cell:'{sheet}'!{address(node.row, node.col)}")
 
         def quantity(node):
             if isinstance(node, formula.Area):
@@ -136,28 +160,20 @@ class _Forms:
                     problems.append(
                         f"reads {address(node.row, node.col)} of the Inputs sheet, which holds no value"
                     )
-                    return formula.Num(float("nan"))
+                    return other(node) if lenient else formula.Num(float("nan"))
                 return formula.Var(f"param:{name}")
             if node.sheet not in (None, self.sheet_name):
                 problems.append(f"reads sheet {node.sheet}")
-                return formula.Num(float("nan"))
+                return other(node) if lenient else formula.Num(float("nan"))
             if (node.row, node.col) == ETA_CELL:
                 return formula.Var("eta")
             if not 1 <= node.col <= len(self.columns) or node.row not in (row, row - 1):
                 problems.append(f"reads {address(node.row, node.col)}, outside its row and the row above")
-                return formula.Num(float("nan"))
+                return other(node) if lenient else formula.Num(float("nan"))
             name = self.columns[node.col - 1].key
             return formula.Var(name if node.row == row else f"prev:{name}")
 
-        tree = formula.transform(tree, quantity)
-        if problems:
-            return problems[0]
-        if isinstance(tree, formula.Call) and tree.name == "INDEX":
-            return ("index", text)
-        try:
-            return formula.compile_tree(tree)
-        except formula.Unsupported as error:
-            return f"cannot be proven: {error}"
+        return formula.transform(tree, quantity)
 
 
 def _worlds(spec: NetworkSpec, first: bool, rng) -> tuple[dict, dict]:
@@ -322,10 +338,38 @@ def _check_sheet(
     if check.wrong_cells:
         check.wrong_cells.sort(key=lambda f: (f.row, table.columns[f.key]))
         check.first_wrong = check.wrong_cells[0]
+        check.first_wrong.diagnosis = _diagnosis(check.first_wrong, forms, rows, spec, table, rng)
+        for later in check.wrong_cells[1:]:  # wrong because what they read is: say so, not "no mistake fits"
+            if later.formula:
+                compiled = forms.read(later.formula, later.row, table.columns[later.key])
+                first = later.row == rows[0]
+                if (
+                    _prove(
+                        compiled, later.formula, later.key, later.row, first, spec, columns, input_cells, rng
+                    )
+                    is True
+                ):
+                    later.diagnosis = "its formula is right: a cell it reads is wrong"
     if empty_columns:
         check.incomplete = f"nothing computed yet in {', '.join(empty_columns)}"
     check.verified = not (check.first_wrong or check.unproven or check.incomplete)
     return check, None
+
+
+def _diagnosis(finding: Finding, forms: _Forms, rows: list[int], spec: NetworkSpec, table, rng) -> str | None:
+    """The smallest edit that makes the first wrong cell's formula compute its quantity (spec_fixes.py)."""
+    if not finding.formula:
+        return "a typed value where a formula belongs"
+    tree = forms.tree(finding.formula, finding.row)
+    if tree is None:
+        return None
+    first = finding.row == rows[0]
+    cells = [n.name for n in formula.walk(tree) if isinstance(n, formula.Var) and n.name.startswith("cell:")]
+    worlds = {}
+    for at_first in (True, False):
+        env, _ = _worlds(spec, at_first, rng)
+        worlds[at_first] = spec_fixes.world_values(env, cells, rng)
+    return spec_fixes.smallest_fix(tree, finding.key, first, worlds, table)
 
 
 def _number(value) -> float:

@@ -5,7 +5,7 @@ way at a time, and each change is proven at the random worlds like the formula i
 change that proves names the mistake, in words:
   * one quantity read in place of another (a_h2 for a_h1, w6 for w7, t1 for t2, h2 for a_h2),
     or a quantity read from the wrong row; or two weights at once (the output weights transposed);
-  * a number typed where a quantity belongs;
+  * a number typed where a quantity belongs; a wrong number (2 for 1, N + 1 for N);
   * a sign: a subexpression negated, the operands of a subtraction swapped, + for −;
   * an operator: a_o1·t1 where (a_o1 − t1) belongs;
   * a missing factor (a quantity, or q·(1−q)), an extra factor;
@@ -113,6 +113,7 @@ class Search:
             self.factor,
             self.parenthesis,
             self.two_weights,
+            self.other_number,
             self.one_other_quantity,
         ):
             for description, candidate in generate():
@@ -196,6 +197,22 @@ class Search:
                         yield (
                             f"uses the number {formula.to_text(node)} where {self.label(name)} belongs",
                             _put(self.tree, path, Var(name)),
+                        )
+
+    def other_number(self):
+        """A number typed wrong: 2 for 1 in a derivative, a mean over N samples divided by N + 1, ¼ for ½.
+        Tried before the swaps with unrelated quantities, which are many in a long formula."""
+        for path, node in _subtrees(self.tree):
+            if isinstance(node, Num):
+                v = node.value
+                # The nearest numbers first: ¼ typed for ½ is ½'s mistake before it is 1's.
+                others = dict.fromkeys((1.0, 0.5, 2.0, 0.0, v + 1, v - 1, 2 * v, v / 2, -v))
+                for other in sorted(others, key=lambda o, v=v: abs(o - v)):
+                    if other != v:
+                        shown = formula.to_text(Num(other))
+                        yield (
+                            f"uses the number {formula.to_text(node)} where {shown} belongs",
+                            _put(self.tree, path, Num(other)),
                         )
 
     def sign(self):

@@ -30,6 +30,7 @@ from sheetgen.core import formula, oracle
 from sheetgen.core.spec import NetworkSpec, sample_key
 from sheetgen.core.tolerance import close
 from sheetgen.core.xlsx import address
+from sheetgen.verify.prove import graph_fixes
 from sheetgen.verify.prove.checks import Finding, TableCheck
 from sheetgen.verify.prove.proof import Unproven
 from sheetgen.verify.read import computed_network
@@ -37,7 +38,7 @@ from sheetgen.verify.read.cell_graph import CellGraph, Key, where
 from sheetgen.verify.read.computed_network import Reading
 from sheetgen.verify.read.tables import Table
 
-WORLDS = 6
+WORLDS = 64  # random points: ReLU gates of units sharing a bias agree at most of a few by chance
 LOSS_WORDS = {
     "half-squared": "½Σ(t−a)²",
     "squared": "Σ(t−a)² without ½",
@@ -82,6 +83,7 @@ class Check:
                 for key in group:
                     self.target_groups[key] = group
         self.eta_value = self._eta_value()
+        self.iteration_cache: dict[Key, int] = {}  # a cell -> the iteration of the weights it reads
 
     # -- worlds ------------------------------------------------------------------------------------
     def _data_cells(self):
@@ -112,6 +114,29 @@ class Check:
     def oracle_at(self, env: dict, k: int, cache: dict) -> dict:
         if k in cache:
             return cache[k]
+        with np.errstate(all="ignore"):
+            cache[k] = oracle.evaluate_spec(self.spec, self._oracle_values(env, k), self.r.activations)
+        return cache[k]
+
+    def oracle_at_every_iteration(self, env: dict, cache: dict) -> None:
+        """Fill `cache` with the oracle at the sheet's numbers of every iteration, in one evaluation of
+        all of them side by side (the oracle is elementwise; one call per iteration was most of checking
+        a book of 100 iterations)."""
+        rows = [self._oracle_values(env, k) for k in range(self.r.iterations)]
+        if not rows or any(row.keys() != rows[0].keys() for row in rows):
+            return
+        try:
+            stacked = {
+                name: np.concatenate([np.reshape(row[name], (1,)) for row in rows]) for name in rows[0]
+            }
+        except ValueError:  # a value not one number: each iteration on its own, as oracle_at does
+            return
+        with np.errstate(all="ignore"):
+            out = oracle.evaluate_spec(self.spec, stacked, self.r.activations)
+        for k in range(self.r.iterations):
+            cache[k] = {name: value[k : k + 1] if np.ndim(value) else value for name, value in out.items()}
+
+    def _oracle_values(self, env: dict, k: int) -> dict:
         values = {}
         width = WORLDS if isinstance(env, _World) else 1
         for key, name in self.by_iteration.get(k, ()):
@@ -124,9 +149,7 @@ class Check:
             for name in self.spec.inputs + self.spec.targets:
                 key = names.get(name)
                 values[sample_key(name, s + 1, self.spec)] = env[key] if key is not None else np.zeros(width)
-        with np.errstate(all="ignore"):
-            cache[k] = oracle.evaluate_spec(self.spec, values, self.r.activations)
-        return cache[k]
+        return values
 
     def expected(self, key: Key, env: dict, cache: dict):
         """What a role cell must hold in this env, or None for a cell without a role."""
@@ -326,10 +349,7 @@ def _group(graph: CellGraph, keys, first_iteration) -> dict[tuple, list[Key]]:
     """Cells grouped by sheet, column and formula relative to its cell: a column filled down is one group."""
     groups: dict[tuple, list[Key]] = {}
     for key in keys:
-        text = graph.texts.get(key, "")
-        groups.setdefault(
-            (key[0], key[2], formula.shape(text, key[1], key[2]), first_iteration(key)), []
-        ).append(key)
+        groups.setdefault((key[0], key[2], graph.shape(key), first_iteration(key)), []).append(key)
     return groups
 
 
@@ -342,6 +362,19 @@ def _ancestors(graph: CellGraph, key: Key, chain) -> list[Key]:
         seen.add(k)
         stack.extend(graph.direct(k))
     return list(seen)
+
+
+def _ancestors_of_all(graph: CellGraph, keys, chain) -> set[Key]:
+    """The union of _ancestors over `keys`, in one walk (each cell visited once, not once per update)."""
+    seen: set[Key] = set()
+    stack = [ref for key in keys for ref in graph.direct(key)]
+    while stack:
+        k = stack.pop()
+        if k in seen or k not in graph.trees or k in chain:
+            continue
+        seen.add(k)
+        stack.extend(graph.direct(k))
+    return seen
 
 
 class Outcome:
@@ -363,6 +396,7 @@ def _run(check: Check, rng, topo: dict[Key, int], name: bool = True) -> Outcome:
     role_cells = list(check.roles) + list(check.update_of)
     iteration_of = {k: v[0] for k, v in check.roles.items()} | {u: v[1] for u, v in check.update_of.items()}
     env, cache = check.sheet_env(), {}
+    check.oracle_at_every_iteration(env, cache)
     failing = set()
     for key in role_cells:
         ok, expected = check.value_check(key, cache, env)
@@ -386,10 +420,9 @@ def _run(check: Check, rng, topo: dict[Key, int], name: bool = True) -> Outcome:
         return out
     # Name every other computed cell of the network by what it computes.
     others = [k for k in graph.trees if k not in check.roles and k not in check.update_of]
-    relevant = set()
-    for key in role_cells:
-        if key in check.update_of or key in failing:
-            relevant.update(_ancestors(graph, key, r.chain))
+    relevant = _ancestors_of_all(
+        graph, [key for key in role_cells if key in check.update_of or key in failing], r.chain
+    )
     sheets = {n.anchor[0] for n in r.nets}
     others = [k for k in others if k in relevant or k[0] in sheets]
     # Cells of one column and formula are one quantity over the iterations, unless they read different
@@ -482,20 +515,25 @@ def _refs_in_order(tree) -> list[formula.Ref]:
     return found
 
 
-def _swap_tree(tree, cell: Key, ref: formula.Ref, other: Key, at: Key, at_tree):
+def _swap_tree(tree, cell: Key, ref: formula.Ref, other: Key, at: Key, at_tree, place: int | None = None):
     """`tree` of cell `cell`, a copy of the formula of `at` (`at_tree`), with the reference `ref` of
     `at`'s formula moved to read `other` instead, alike in the copy: where the copy's reference in that
     place moves with the cell (a column filled down, a block of columns copied for the next sample), the
-    new one moves alike; where it stays (a shared weight, η), the new one stays too."""
+    new one moves alike; where it stays (a shared weight, η), the new one stays too. `place`: only that
+    reading of `ref` (in the order the formula reads it), the others kept."""
     shift = (cell[1] - at[1], cell[2] - at[2])
     mine = _refs_in_order(at_tree)
     position = iter(range(len(mine)))
+    seen = [0]
 
     def swap(node):
         if not isinstance(node, formula.Ref):
             return None
         i = next(position)
         if mine[i] != ref:
+            return None
+        seen[0] += 1
+        if place is not None and seen[0] - 1 != place:
             return None
         moves = formula.ref_key(node, cell[0]) != formula.ref_key(ref, at[0])
         row, col = (other[1] + shift[0], other[2] + shift[1]) if moves else (other[1], other[2])
@@ -574,19 +612,34 @@ def _diagnose(
     for s in range(check.r.samples_per_iteration):
         pool += list(check.r.data.get((k, s), {}).values())
     pool += [c for c, (it, _) in check.roles.items() if it == k]
-    pool += [c for c, n in names.items() if n and c in graph.trees]
+    span = _rows_of_iteration(check, k)  # a named cell of another iteration is never the one meant
+    pool += [
+        c
+        for c, n in names.items()
+        if n
+        and c in graph.trees
+        and (c in (needed or ()) or span.get(c[0], (0, -1))[0] <= c[1] <= span[c[0]][1])
+    ]
     eta_cells = ([check.r.eta] if check.r.eta is not None else []) + _eta_candidates(check)
     pool = list(dict.fromkeys(pool + eta_cells))
     refs = [n for n in formula.walk(tree) if isinstance(n, formula.Ref)]
-    for ref in list(dict.fromkeys(refs)):
+    # Every place a reference is read, then each place of one read twice alone (a term of a long sum
+    # reading w13 where w19 belongs, w13 being right in another term).
+    places = [(ref, None) for ref in dict.fromkeys(refs)]
+    places += [(ref, n) for ref in dict.fromkeys(refs) if refs.count(ref) > 1 for n in range(refs.count(ref))]
+    said_of = {other: _quantity(check, other, names) or "" for other in pool}
+    for ref, place in places:
         real = graph.resolve(formula.ref_key(ref, wrong[0]))
-        for other in pool:
+        # A quantity of the same family first (h3 for h2, w7 for w5), as fixes.py ranks its swaps: with a
+        # step's gate IF(h>0,1,0), a bias of the same sign may pass the random points too.
+        family = _family(_quantity(check, real, names) or "")
+        for other in sorted(pool, key=lambda c, family=family: _family(said_of[c]) != family):
             if other in (real, wrong):
                 continue
             try:
                 override = {
                     cell: formula.compile_tree(
-                        _swap_tree(graph.trees[cell], cell, ref, other, wrong, tree), cell[0]
+                        _swap_tree(graph.trees[cell], cell, ref, other, wrong, tree, place), cell[0]
                     )
                     for cell in group
                 }
@@ -605,6 +658,22 @@ def _diagnose(
                     override,
                 )
     return None
+
+
+def _family(quantity: str) -> str:
+    """h3_s4 -> h#_s#, a_h1 -> a_h#, w12 -> w#: quantities easily read for one another."""
+    return re.sub(r"\d+", "#", quantity.split(" ")[0])
+
+
+def _rows_of_iteration(check: Check, k: int) -> dict[str, tuple[int, int]]:
+    """Per sheet, the first and last row holding iteration k's sums, activations and weights."""
+    cells = [c for c, (it, _) in check.roles.items() if it == k]
+    cells += [c for c, (_, it) in check.r.chain.items() if it == k]
+    span: dict[str, tuple[int, int]] = {}
+    for sheet, row, _ in cells:
+        low, high = span.get(sheet, (row, row))
+        span[sheet] = (min(low, row), max(high, row))
+    return span
 
 
 def _eta_candidates(check: Check) -> list[Key]:
@@ -1027,6 +1096,16 @@ def _first_wrong(check: Check, outcome: Outcome, rng, topo) -> Finding:
     needed = set(ancestors) | {failing}
     wrong, diagnosis, fix = failing, None, {}
     k = check.update_of[failing][1] - 1 if failing in check.update_of else check.roles[failing][0]
+    by_value = (failing, "value") in outcome.failures
+
+    def changes(candidate, override) -> bool:
+        """A cell read by a failing value is its cause only if the fix changes its own value."""
+        if candidate == failing or not by_value:
+            return True
+        return not close(
+            np.array([_value_with(check, candidate, override)]), np.array([graph.value(candidate)]), check.tol
+        )[0]
+
     located = _replaced(check, failing, unknown, rng)
     if located is not None:  # the first cell that, holding one of the network's quantities, puts it right
         cell, should = located
@@ -1054,7 +1133,9 @@ def _first_wrong(check: Check, outcome: Outcome, rng, topo) -> Finding:
         found = _diagnose(
             check,
             candidate,
-            lambda override, candidate=candidate: check.prove(candidate, rng, override, want_key=failing),
+            lambda override, candidate=candidate: (
+                check.prove(candidate, rng, override, want_key=failing) and changes(candidate, override)
+            ),
             outcome.names,
             k,
             needed,
@@ -1062,6 +1143,12 @@ def _first_wrong(check: Check, outcome: Outcome, rng, topo) -> Finding:
         if found:
             wrong, diagnosis, fix = candidate, found[0], found[2]
             break
+    else:  # no changed reference makes it right: an edit of another kind (a sign, a number, an operator)
+        for candidate in unknown + [failing]:
+            found = _edit(check, candidate, outcome.names, needed, rng, want_key=failing)
+            if found and changes(candidate, found[1]):
+                wrong, diagnosis, fix = candidate, found[0], found[1]
+                break
     env, cache = check.sheet_env(), {}
     if wrong == failing:
         expected = check.value_check(failing, cache, env)[1]
@@ -1222,7 +1309,59 @@ def _key_of(finding: Finding) -> Key:
     return (finding.sheet, finding.row, column_number(letters))
 
 
+def _edit(check: Check, key: Key, names: dict, reach: set, rng, want_key=None, taken=None):
+    """(words, override) of the smallest edit of `key`'s formula that no changed reference is
+    (graph_fixes.py), made alike in every cell of its column holding the same formula that `reach`
+    holds (the cells the failing one is computed from); with `want_key` it must make that cell right,
+    else (taken given) the cell must compute one of the network's quantities."""
+    graph = check.graph
+    shape = graph.shape(key)
+    group = [c for c in reach if c != key and c[0] == key[0] and c[2] == key[2] and graph.shape(c) == shape]
+
+    def override_of(compiled, edited_tree=None):
+        found = {key: compiled}
+        for cell in group:
+            found[cell] = formula.compile_tree(formula_shifted(edited_tree, cell[1] - key[1]), cell[0])
+        return found
+
+    def test(compiled, edited_tree):
+        try:
+            override = override_of(compiled, edited_tree)
+        except formula.Unsupported:
+            return False
+        if want_key is not None:
+            return bool(check.prove(key, rng, override, want_key=want_key))
+        return _computes_something(check, key, override, rng, taken or frozenset())
+
+    found = graph_fixes.smallest_edit(
+        graph, key, _quantity(check, key, names), lambda cell: _quantity(check, cell, names), test
+    )
+    if found is None:
+        return None
+    words, compiled, edited = found
+    return words, override_of(compiled, edited)
+
+
+def formula_shifted(tree, rows: int):
+    """The tree of the same formula filled `rows` rows down: relative references moved."""
+    if not rows:
+        return tree
+
+    def move(node):
+        if isinstance(node, formula.Ref) and not node.row_abs:
+            return formula.Ref(node.sheet, node.row + rows, node.col, False, node.col_abs)
+        return None
+
+    return formula.transform(tree, move)
+
+
 def _iteration_of(check: Check, key: Key) -> int:
+    if key not in check.iteration_cache:
+        check.iteration_cache[key] = _iteration_from_leaves(check, key)
+    return check.iteration_cache[key]
+
+
+def _iteration_from_leaves(check: Check, key: Key) -> int:
     try:
         _, leaves = check.graph.evaluator(key, check.frontier(key))
     except formula.Unsupported:
@@ -1246,12 +1385,14 @@ def _computes_something(check: Check, key: Key, override: dict, rng, taken=froze
         return False
     found = check.candidates(env, _iteration_of(check, key), {})
     held = [np.asarray(found[n], dtype=float) for n in taken if n in found]
-    free = {
-        n: v
-        for n, v in found.items()
-        if not any(np.array_equal(np.broadcast_to(v, h.shape), h) for h in held)
-    }
-    return _match(got, free) is not None
+    # The first quantity it matches that no other cell holds (held ones are compared only on a match:
+    # comparing every candidate with every held value first was most of a wrong book's time).
+    for want in found.values():
+        want = np.broadcast_to(np.asarray(want, dtype=float), got.shape)
+        if np.all(np.isfinite(want)) and close(got, want, 1e-9).all():
+            if not any(np.array_equal(want, np.broadcast_to(h, want.shape)) for h in held):
+                return True
+    return False
 
 
 def _value_with(check: Check, key: Key, override: dict) -> float:
@@ -1268,14 +1409,17 @@ def _value_with(check: Check, key: Key, override: dict) -> float:
 
 def _wrong_intermediate(check: Check, outcome: Outcome, rng, topo, before: int | None = None):
     """(cell, finding) for the first cell computing none of the network's quantities that one changed
-    reference makes compute one (an error term reading another unit's weight); None when there is none."""
+    reference makes compute one (an error term reading another unit's weight); None when there is none.
+    Only cells before `before` in dependency order are tried: a later one would not be the first wrong."""
     graph = check.graph
     seen, candidates = set(), []
-    unnamed = [k for k, n in outcome.names.items() if n is None]
-    if before is not None:  # only a cell before the first wrong one found already can come first
-        unnamed = [k for k in unnamed if topo.get(k, 0) < before]
+    unnamed = (
+        k
+        for k, n in outcome.names.items()
+        if n is None and not _is_text(graph, k) and (before is None or topo.get(k, 0) < before)
+    )
     for key in sorted(unnamed, key=lambda k: topo.get(k, 0)):
-        group = (key[0], key[2], formula.shape(graph.texts.get(key, ""), key[1], key[2]))
+        group = (key[0], key[2], graph.shape(key))
         if group not in seen:
             seen.add(group)
             candidates.append(key)
@@ -1292,6 +1436,16 @@ def _wrong_intermediate(check: Check, outcome: Outcome, rng, topo, before: int |
 
         needed = set(_ancestors(graph, key, check.r.chain)) | {key}
         found = _diagnose(check, key, test, outcome.names, _iteration_of(check, key), needed)
+        if not found:
+            edit = _edit(check, key, outcome.names, {key}, rng, taken=taken)
+            if edit:
+                fix.update(edit[1])
+                found = (edit[0], None, edit[1])
+        if (
+            found
+            and close(np.array([_value_with(check, key, fix)]), np.array([graph.value(key)]), check.tol)[0]
+        ):
+            continue  # the edit leaves its value as it is: not why anything is wrong
         if found:
             label = graph.label(key) or "a cell"
             return key, Finding(
@@ -1306,6 +1460,14 @@ def _wrong_intermediate(check: Check, outcome: Outcome, rng, topo, before: int |
                 key[1],
             )
     return None
+
+
+def _is_text(graph: CellGraph, key: Key) -> bool:
+    """A formula writing text (a chart's title "E_total, η = "&B2): no quantity of the network."""
+    return any(
+        isinstance(n, formula.Text) or (isinstance(n, formula.Binary) and n.op == "&")
+        for n in formula.walk(graph.trees[key])
+    )
 
 
 class _World(dict):

@@ -12,6 +12,7 @@ and everything it reads can be evaluated at many random points at once.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -47,6 +48,7 @@ class CellGraph:
         self.opaque: set[Key] = set()
         self._compiled: dict[Key, object] = {}
         self._direct: dict[Key, tuple] = {}
+        self._shapes: dict[Key, tuple] = {}
         self._values = values
         self._alias: dict[Key, Key] = {}
         self._constants: dict[Key, float] = {}  # a defined name's number, read as a leaf
@@ -63,26 +65,17 @@ class CellGraph:
                     continue
                 self.texts[key] = text
                 try:
-                    tree = formula.parse(text)
+                    tree, read, calls = _read_formula(text)
                     if self._names:
                         tree = formula.transform(tree, lambda n, s=sheet.name: self._defined(n, s))
-                    refs = tuple(
-                        dict.fromkeys(formula.ref_key(r, sheet.name) for r in formula.references(tree))
-                    )
+                        read = tuple(formula.references(tree))
+                    refs = tuple(dict.fromkeys(formula.ref_key(r, sheet.name) for r in read))
                 except (formula.FormulaError, formula.Unsupported) as error:
                     self.unreadable[key] = str(error)
                     continue
-                calls = {n.name for n in formula.walk(tree) if isinstance(n, formula.Call)}
                 if calls & VOLATILE:
                     self.volatile.add(key)
                     continue
-                if calls & {"INDEX", "OFFSET"}:
-                    tree = formula.transform(tree, _constant_lookup)
-                    refs = tuple(
-                        dict.fromkeys(formula.ref_key(r, sheet.name) for r in formula.references(tree))
-                    )
-                    # what is left to compute: a lookup by a computed index stays, and is opaque
-                    calls = {n.name for n in formula.walk(tree) if isinstance(n, formula.Call)}
                 if calls - set(formula.FUNCTIONS) - {"IF"}:
                     self.opaque.add(key)  # read as the value it holds (a lookup by a computed index, say)
                     continue
@@ -154,6 +147,13 @@ class CellGraph:
         found = self._direct.get(key)
         if found is None:
             found = self._direct[key] = tuple(dict.fromkeys(self.resolve(r) for r in self.refs.get(key, ())))
+        return found
+
+    def shape(self, key: Key) -> tuple:
+        """The cell's formula relative to its own row (formula.shape), once per cell."""
+        found = self._shapes.get(key)
+        if found is None:
+            found = self._shapes[key] = formula.shape(self.texts.get(key, ""), key[1], key[2])
         return found
 
     def consumers(self) -> dict[Key, list[Key]]:
@@ -236,6 +236,22 @@ class CellGraph:
             return env[target]
 
         return run, leaves
+
+
+@lru_cache(maxsize=16384)
+def _read_formula(text: str) -> tuple[object, tuple, frozenset]:
+    """(tree, the references it reads, the functions it calls) of a formula text, INDEX/OFFSET with
+    constant arguments read as the cell they name; once per text (a book's LR sheets repeat their
+    formulas at the same cells, and walking every tree twice was most of building the graph)."""
+    tree = formula.parse(text)
+    calls = frozenset(n.name for n in formula.walk(tree) if isinstance(n, formula.Call))
+    if calls & VOLATILE:
+        return tree, tuple(formula.references(tree)), calls
+    if calls & {"INDEX", "OFFSET"}:
+        tree = formula.transform(tree, _constant_lookup)
+        # what is left to compute: a lookup by a computed index stays, and is opaque
+        calls = frozenset(n.name for n in formula.walk(tree) if isinstance(n, formula.Call))
+    return tree, tuple(formula.references(tree)), calls
 
 
 def _constant_lookup(node):

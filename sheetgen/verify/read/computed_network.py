@@ -3,7 +3,8 @@
 Labels are not trusted here: each formula is probed as a function of the cells it reads.
 
 - An *activation* reads one cell and computes, at probe points, 1/(1+e^−x), tanh x (TANH or its exp
-  form), max(0, x) (MAX or IF), a step (IF(x>=0,1,0)) or a sign.
+  form), max(0, x) (MAX or IF), a step (IF(x>=0,1,0)) or a sign; a softmax output reads every sum of
+  its layer and computes its own one's share e^x_i / Σ e^x_j.
 - A *weighted sum* is Σ w·x + b: a polynomial whose second differences are 1 for each product pair
   and 0 elsewhere, and whose first differences are 1 for each lone term (a bias); a sum written
   inside its activation, 1/(1+EXP(−(w1*x1+w2*x2))), is the same once the activation is undone.
@@ -275,7 +276,7 @@ def _mixed(run, variables: list[Key], a: Key, b: Key) -> bool:
 
 def _shape(graph: CellGraph, key: Key) -> tuple:
     """Cells of one column holding one formula relative to themselves share what probing finds."""
-    return (key[0], key[2], formula.shape(graph.texts.get(key, ""), key[1], key[2]))
+    return (key[0], key[2], graph.shape(key))
 
 
 def _probe_one(run, variables: list[Key]):
@@ -574,12 +575,19 @@ def _assemble(graph: CellGraph, nets: list[Net], all_updates: dict[Key, Key], al
     for cell in (
         chain_cells | {w for n in net_list for w, _ in n.pairs} | {b for n in net_list for b in n.biases}
     ):
-        k, steps, seen = cell, 0, set()
-        while k in previous and k not in seen:
+        # Walk back to the chain's root, or to a cell already placed (each chain walked once, not once
+        # per cell: a book of 100 iterations has chains of 100 updates).
+        k, path, seen = cell, [], set()
+        while k in previous and k not in seen and k not in root_of:
             seen.add(k)
+            path.append(k)
             k = previous[k]
+        root, steps = (root_of[k], step_of[k]) if k in root_of else (k, 0)
+        if k not in root_of:
+            root_of[k], step_of[k] = root, steps
+        for placed in reversed(path):
             steps += 1
-        root_of[cell], step_of[cell] = k, steps
+            root_of[placed], step_of[placed] = root, steps
     for n in net_list:
         steps = {step_of[w] for w, _ in n.pairs} | {step_of[b] for b in n.biases if b in chain_cells}
         if len(steps) != 1:
@@ -707,13 +715,14 @@ def _assemble(graph: CellGraph, nets: list[Net], all_updates: dict[Key, Key], al
         )
     all_bias = [b for n in net_list for b in n.biases]
     trained = {b for b in all_bias if b in chain_cells}
+    trained_roots = {root_of[t] for t in trained}
     if (
         trained
         and len(trained) != len(all_bias)
         and any(
             b not in chain_cells and step_of.get(b, 0) == 0
             for b in all_bias
-            if root_of.get(b, b) not in {root_of[t] for t in trained}
+            if root_of.get(b, b) not in trained_roots
         )
     ):
         raise Unexpressible("some biases trained and others fixed")
@@ -781,7 +790,10 @@ def _assemble(graph: CellGraph, nets: list[Net], all_updates: dict[Key, Key], al
             steps_in[shape] = [variables.index(v) for v in candidates if _proportional(run, variables, w, v)]
         for i in steps_in[shape]:
             eta_votes[variables[i]] = eta_votes.get(variables[i], 0) + 1
-    eta = max(eta_votes, key=eta_votes.get) if eta_votes else None
+    # The most updates' η; on a tie, one on the updates' own sheet (a column reading another sheet's η is
+    # the mistake, not the rule).
+    own = {u[0] for u in updates}
+    eta = max(eta_votes, key=lambda v: (eta_votes[v], v[0] in own)) if eta_votes else None
 
     # Targets: a leaf meeting an output activation in one term of some cell.
     out_cells = {n.out: n for n in net_list if n.layer == depth}

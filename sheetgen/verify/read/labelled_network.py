@@ -69,6 +69,23 @@ def difference(book: Book, biases_known: bool = False) -> str | None:
     )
 
 
+def sizes_differ(book: Book) -> bool:
+    """Whether the labels name more units or weights than the course's 2-2-2 network has, or a single
+    output: a book of another network, whose course-table check would only end in reading it by its
+    formulas (labels of biases alone do not count: Mazur's course books have b1, b2)."""
+    labels = _labels(book)
+    sample = r"(?:s\d+)?"  # a_h3_s2: h3 of sample 2, as a book with a block of columns per sample names it
+    weights = _indices(labels, r"(?:[∂d]e(?:total|tot|t)?/?[∂d])?w(\d+)")
+    hidden = _indices(labels, rf"(?:a|out|net|z)?\(?h(\d+)\)?(?:out)?{sample}")
+    outputs = _indices(labels, rf"(?:a|out|net|z)?\(?o(\d+)\)?(?:out)?{sample}")
+    single = (
+        outputs == {1}
+        and not any(re.fullmatch(r"t2(?:s\d+)?", t) for t in labels)
+        and bool(hidden or weights)
+    )
+    return max(hidden, default=0) > 2 or max(weights, default=0) > 8 or max(outputs, default=0) > 2 or single
+
+
 def explain(checked: list, book: Book) -> str | None:
     """What differs, when that, not a mistake, is why a table's values are wrong.
 
