@@ -1117,6 +1117,10 @@ def _first_wrong(check: Check, outcome: Outcome, rng, topo) -> Finding:
             k,
             needed,
         )
+        if not found:  # no changed reference: an edit of another kind (a number, a sign, an operator)
+            edit = _edit(check, cell, outcome.names, needed, rng, want_key=failing)
+            if edit:
+                found = (edit[0], None, edit[1])
         label = graph.label(cell) or should
         return Finding(
             cell[0],

@@ -79,6 +79,8 @@ class CellGraph:
                 if calls - set(formula.FUNCTIONS) - {"IF"}:
                     self.opaque.add(key)  # read as the value it holds (a lookup by a computed index, say)
                     continue
+                if not refs:
+                    continue  # a number written as a formula (=0.1): typed, as an input is
                 bare = tree.operand if isinstance(tree, formula.Unary) and tree.op == "+" else tree
                 if isinstance(bare, formula.Ref):
                     self._alias[key] = formula.ref_key(bare, sheet.name)
