@@ -281,7 +281,7 @@ def judge(
             "(see sheetgen verify --help for the accepted labels)"
         )
         return result
-    if labelled_network.sizes_differ(values):  # another network's labels: read it by its formulas first
+    if by_formulas and labelled_network.sizes_differ(values):  # another network's labels: its formulas first
         read = _by_formulas(path, original, values, engine, tol)
         if read is not None and not _course_sized(read):
             return read

@@ -618,7 +618,7 @@ def _diagnose(
         for c, n in names.items()
         if n
         and c in graph.trees
-        and (c in (needed or ()) or span.get(c[0], (0, -1))[0] <= c[1] <= span[c[0]][1])
+        and (c in (needed or ()) or span.get(c[0], (0, -1))[0] <= c[1] <= span.get(c[0], (0, -1))[1])
     ]
     eta_cells = ([check.r.eta] if check.r.eta is not None else []) + _eta_candidates(check)
     pool = list(dict.fromkeys(pool + eta_cells))
@@ -864,9 +864,10 @@ def _judge_updates(reading: Reading, losses, scales, tol: float, rng, topo) -> t
             check = Check(reading, loss, scale, tol)
             outcome = _run(check, rng, topo, name=False)
             tried.append(((outcome.proven_updates, -len(outcome.failures)), check))
-            if not outcome.failures:
+            # With η typed into the updates every loss proves them (η scales): the names decide, below.
+            if not outcome.failures and not reading.eta_literal:
                 break
-        if not tried[-1][0][1]:
+        if not tried[-1][0][1] and not reading.eta_literal:
             break
     tried.sort(key=lambda t: t[0], reverse=True)
     top = tried[0][0]
