@@ -13,12 +13,12 @@ import json
 import re
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import network_books as nb
 import openpyxl
 import pytest
+from spec_sampler import strip_spec
 
 from sheetgen.office import recalc
 from sheetgen.verify import command as verify
@@ -62,18 +62,6 @@ BUILT = {
     "relu231": "--network 2-3-1 --activation relu --output-activation sigmoid --biases fixed "
     "--bias-per layer",
 }
-
-
-def _strip_spec(source: Path, target: Path) -> None:
-    """A copy without the recorded spec and generator: only its formulas say what network it is."""
-    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zout:
-        for item in zin.infolist():
-            data = zin.read(item.filename)
-            if item.filename == "docProps/custom.xml":
-                data = re.sub(
-                    rb'<property[^>]*name="(network|generator)".*?</property>', b"", data, flags=re.S
-                )
-            zout.writestr(item, data)
 
 
 def _plant(path: Path) -> str:
@@ -125,9 +113,9 @@ def verdicts(tmp_path_factory, soffice):
         )
         paths[f"built-{name}"] = built
         paths[f"stripped-{name}"] = folder / f"stripped-{name}.xlsx"
-        _strip_spec(built, paths[f"stripped-{name}"])
+        strip_spec(built, paths[f"stripped-{name}"])
         paths[f"planted-{name}"] = folder / f"planted-{name}.xlsx"
-        _strip_spec(built, paths[f"planted-{name}"])
+        strip_spec(built, paths[f"planted-{name}"])
         planted[name] = _plant(paths[f"planted-{name}"])
     names = list(paths)
     results = verify.verify_books([paths[n] for n in names], "libreoffice", 1e-9)
