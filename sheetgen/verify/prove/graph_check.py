@@ -182,9 +182,10 @@ class Check:
         chain = self.r.chain
         return lambda k: k != target and k in chain
 
-    def prove(self, key: Key, rng, override=None, want_key: Key | None = None) -> bool | None:
-        """True when the cell computes its quantity at random points; None when it cannot be evaluated."""
-        target = want_key or key
+    def random_point(self, target: Key, rng, override=None):
+        """(run, leaves, env): the cell as a function of the weights' chains (each `override` cell computed
+        by its edited formula), and random worlds holding every leaf it reads; None when it cannot be
+        computed. The env draws what else it is asked for (η, a target) when first read."""
         try:
             run, leaves = self.graph.evaluator(target, self.frontier(target), override)
         except formula.Unsupported:
@@ -192,14 +193,20 @@ class Check:
         env = self.random_env(rng)
         for leaf in leaves:
             _fill(env, leaf, self.graph)
-        want = self.expected(target, env, {})
+        return run, leaves, env
+
+    def prove(self, key: Key, rng, override=None, want_key: Key | None = None) -> bool | None:
+        """True when the cell computes its quantity at random points; None when it cannot be evaluated."""
+        target = want_key or key
+        point = self.random_point(target, rng, override)
+        if point is None:
+            return None
+        run, _, env = point
+        want = self.expected(target, env, {})  # before run, which reads the env as a plain dict
         if want is None:
             return None
-        try:
-            got = np.broadcast_to(np.asarray(run(env), dtype=float), (WORLDS,))
-        except (formula.Unsupported, KeyError, TypeError, ValueError):
-            return None
-        return bool(close(got, want, 1e-9).all())
+        got = _evaluated(run, env)
+        return None if got is None else bool(close(got, want, 1e-9).all())
 
     def value_check(self, key: Key, cache: dict, env: dict) -> tuple[bool, float]:
         want = self.expected(key, env, cache)
@@ -442,19 +449,23 @@ def _run(check: Check, rng, topo: dict[Key, int], name: bool = True) -> Outcome:
     return out
 
 
-def _name_of(check: Check, key: Key, rng) -> str | None:
+def _evaluated(run, env) -> np.ndarray | None:
+    """`run` at the random worlds `env`, one value per world; None where it cannot be computed."""
     try:
-        run, leaves = check.graph.evaluator(key, check.frontier(key))
-    except formula.Unsupported:
+        return np.broadcast_to(np.asarray(run(env), dtype=float), (WORLDS,))
+    except (formula.Unsupported, KeyError, TypeError, ValueError):
         return None
-    env = check.random_env(rng)
-    for leaf in leaves:
-        _fill(env, leaf, check.graph)
+
+
+def _name_of(check: Check, key: Key, rng) -> str | None:
+    point = check.random_point(key, rng)
+    if point is None:
+        return None
+    run, leaves, env = point
     iterations = [check.r.chain[leaf][1] for leaf in leaves if leaf in check.r.chain] or [0]
     k = max(iterations)
-    try:
-        got = np.broadcast_to(np.asarray(run(env), dtype=float), (WORLDS,))
-    except (formula.Unsupported, KeyError, TypeError, ValueError):
+    got = _evaluated(run, env)
+    if got is None:
         return None
     cache: dict = {}
     name = _match(got, check.candidates(env, k, cache))
@@ -1211,11 +1222,8 @@ def _puts_right(run, env, cell: Key, value, want) -> bool:
     if not np.all(np.isfinite(value)):
         return False
     env[cell] = value
-    try:
-        got = np.broadcast_to(np.asarray(run(env), dtype=float), (WORLDS,))
-    except (formula.Unsupported, KeyError, TypeError, ValueError):
-        return False
-    return bool(close(got, want, 1e-9).all())
+    got = _evaluated(run, env)
+    return got is not None and bool(close(got, want, 1e-9).all())
 
 
 def _quantity_at_sheet(check: Check, cell: Key, name: str) -> float:
@@ -1377,16 +1385,12 @@ def _iteration_from_leaves(check: Check, key: Key) -> int:
 def _computes_something(check: Check, key: Key, override: dict, rng, taken=frozenset()) -> bool:
     """With `override`, the cell computes one of the network's quantities at random points (one no other
     cell computes already: an error term fixed into its neighbour's is no fix)."""
-    try:
-        run, leaves = check.graph.evaluator(key, check.frontier(key), override)
-    except formula.Unsupported:
+    point = check.random_point(key, rng, override)
+    if point is None:
         return False
-    env = check.random_env(rng)
-    for leaf in leaves:
-        _fill(env, leaf, check.graph)
-    try:
-        got = np.broadcast_to(np.asarray(run(env), dtype=float), (WORLDS,))
-    except (formula.Unsupported, KeyError, TypeError, ValueError):
+    run, _, env = point
+    got = _evaluated(run, env)
+    if got is None:
         return False
     found = check.candidates(env, _iteration_of(check, key), {})
     held = [np.asarray(found[n], dtype=float) for n in taken if n in found]
